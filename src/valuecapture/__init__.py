@@ -1,0 +1,31 @@
+"""valuecapture: Monte Carlo simulation of B2B customer portfolios.
+
+>>> import valuecapture as vc
+>>> sc = vc.load_scenario("scenarios/classroom.toml")      # doctest: +SKIP
+>>> ds = vc.simulate(sc, replications=500, seed=1)          # doctest: +SKIP
+>>> print(vc.summary_text(ds))                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .analysis import Stats, summary, summary_text
+from .results import open_run, scenario_of, write_run
+from .runner import simulate
+from .scenario import Scenario, ScenarioError, load_scenario, loads
+
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "Stats",
+    "__version__",
+    "load_scenario",
+    "loads",
+    "open_run",
+    "scenario_of",
+    "simulate",
+    "summary",
+    "summary_text",
+    "write_run",
+]

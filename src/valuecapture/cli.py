@@ -1,0 +1,178 @@
+"""The ``valuecapture`` command.  Thin: parses arguments and calls the public API.
+
+Exit codes: 0 success, 1 a failure while running or writing, 2 bad input
+(scenario file, option values, unknown names).  Errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+
+#: Below this many slot-periods a run uses one process even when more workers are allowed:
+#: starting a process pool costs more than the run (results are identical either way).
+SMALL_RUN = 20_000_000
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="valuecapture", description="Monte Carlo simulation of B2B customer portfolios: distributions of firm value.")
+    parser.add_argument("--version", action="version", version=f"valuecapture {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="simulate a scenario, print a summary, write results/<name>/")
+    run.add_argument("scenario", help="scenario TOML file")
+    _run_options(run)
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a scenario field (repeatable), e.g. --set customers.count=5000")
+
+    rep = sub.add_parser("reproduce", help="run again exactly the run that produced a result (same scenario, seed, replications)")
+    rep.add_argument("result", help="run directory or result.nc")
+    _run_options(rep, reproduce=True)
+
+    val = sub.add_parser("validate", help="check a scenario file; prints 'ok' or the error")
+    val.add_argument("scenario")
+    val.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE")
+
+    show = sub.add_parser("show", help="print the summary of a finished run")
+    show.add_argument("result", help="run directory (results/<name>/) or its result.nc")
+
+    sub.add_parser("policies", help="list the business-model policies available by name")
+    return parser
+
+
+def _run_options(p: argparse.ArgumentParser, reproduce: bool = False) -> None:
+    if not reproduce:
+        p.add_argument("--replications", "-n", type=_positive_int, default=None, help="replications (default: the scenario's run.replications)")
+        p.add_argument("--seed", type=_seed, default=None, help="root seed (default: the scenario's run.seed)")
+    p.add_argument("--workers", "-j", type=_positive_int, default=None, help="worker processes (default: all cores; small runs use one). Never changes results.")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="replications per batch (default: automatic). Never changes results.")
+    p.add_argument("--executor", choices=("serial", "process"), default=None, help="serial or a local process pool (default: process pool when workers > 1)")
+    p.add_argument("--out", default="results", help="output folder; the run goes to OUT/<scenario name>/ (default: results)")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
+
+
+class UsageError(Exception):
+    """Bad input detected by the CLI: exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .scenario import ScenarioError
+
+    try:
+        return _dispatch(args)
+    except (ScenarioError, UsageError) as exc:
+        print(f"valuecapture: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("valuecapture: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"valuecapture: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        from .scenario import load_scenario
+
+        load_scenario(args.scenario, overrides=args.overrides)
+        print("ok")
+        return 0
+    if args.command == "show":
+        return _show(args.result)
+    if args.command == "policies":
+        from .policies import describe, registered_policies
+
+        for name, cls in sorted(registered_policies().items()):
+            print(f"{name:14s} {describe(cls if isinstance(cls, type) else cls.load())}")
+        return 0
+    if args.command == "run":
+        from .scenario import load_scenario
+
+        sc = load_scenario(args.scenario, overrides=args.overrides)
+        return _run(sc, args, args.replications, args.seed)
+    if args.command == "reproduce":
+        from .results import open_run, scenario_of
+
+        ds = _open(args.result)
+        sc = scenario_of(ds)
+        return _run(sc, args, int(ds.attrs["replications"]), int(ds.attrs["seed"]))
+    raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse guards
+
+
+def _open(path: str):  # type: ignore[no-untyped-def]
+    from .results import open_run
+
+    try:
+        return open_run(path)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not a readable valuecapture result ({exc})") from None
+
+
+def _show(path: str) -> int:
+    from .analysis import summary_text
+
+    ds = _open(path)
+    print(summary_text(ds))
+    return 0
+
+
+def _run(sc, args: argparse.Namespace, replications: int | None, seed: int | None) -> int:  # type: ignore[no-untyped-def]
+    from .params import slot_count
+    from .results import run_dir, write_run
+    from .runner import simulate
+
+    reps = int(sc.get("run.replications") if replications is None else replications)
+    workers = args.workers
+    if workers is None:
+        workers = os.cpu_count() or 1
+        if reps * slot_count(sc) * sc.get("horizon.periods") < SMALL_RUN:
+            workers = 1
+    target = run_dir(args.out, sc.name)
+    out_parent = Path(args.out)
+    if out_parent.exists() and not out_parent.is_dir():
+        raise UsageError(f"--out {args.out}: exists and is not a folder")
+    try:
+        ds = simulate(sc, reps, seed, workers=workers, batch_size=args.batch_size, executor=args.executor, progress=not args.quiet)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    path = write_run(ds, target, figures=not args.no_figures)
+    if not args.quiet:
+        from .analysis import summary_text
+
+        print(summary_text(ds))
+        print(f"\nwrote {path}/ (result.nc, summary.txt" + (", figures/*.png)" if not args.no_figures else ")"))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""Figures of a run: firm-value distribution, economic-profit fan chart, Stobachoff curve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+
+def _plt():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _money_scale(values: np.ndarray) -> tuple[float, str]:
+    m = float(np.nanmax(np.abs(values))) if np.size(values) else 0.0
+    for div, suf in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if m >= div:
+            return div, suf
+    return 1.0, ""
+
+
+def firm_value_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
+    """Histogram and ECDF of firm value, with mean, 5/95% and zero marked."""
+    plt = _plt()
+    x = ds["firm_value"].values
+    div, suf = _money_scale(x)
+    xs = x / div
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    bins = min(60, max(10, int(np.sqrt(x.size))))
+    ax1.hist(xs, bins=bins, color="#4C72B0", alpha=0.85, edgecolor="white", linewidth=0.5)
+    mean, p5, p95 = xs.mean(), *np.percentile(xs, [5, 95])
+    ax1.axvline(mean, color="black", lw=1.5, label=f"mean {mean:,.1f}{suf}")
+    ax1.axvspan(p5, p95, color="#DD8452", alpha=0.15, label=f"5-95%: {p5:,.1f} to {p95:,.1f}{suf}")
+    if xs.min() < 0 < xs.max():
+        ax1.axvline(0, color="#C44E52", lw=1, ls="--", label="zero")
+    ax1.set_xlabel(f"firm value ({suf or 'currency'})")
+    ax1.set_ylabel("replications")
+    ax1.set_title("Distribution of firm value")
+    ax1.legend(frameon=False, fontsize=8)
+    srt = np.sort(xs)
+    ax2.step(srt, np.arange(1, srt.size + 1) / srt.size, where="post", color="#4C72B0")
+    ax2.axhline(0.05, color="grey", lw=0.6, ls=":")
+    ax2.axhline(0.95, color="grey", lw=0.6, ls=":")
+    p_neg = float((x < 0).mean())
+    ax2.set_title(f"ECDF  (P(value < 0) = {p_neg:.3f})")
+    ax2.set_xlabel(f"firm value ({suf or 'currency'})")
+    ax2.set_ylabel("cumulative probability")
+    ax2.grid(alpha=0.3)
+    fig.suptitle(f"{ds.attrs.get('scenario_name', '')}: {x.size} replications, seed {ds.attrs.get('seed')}", fontsize=10)
+    return fig
+
+
+def fan_chart_figure(ds: xr.Dataset, var: str = "economic_profit"):  # type: ignore[no-untyped-def]
+    """Percentile bands (5-95, 25-75) and median of a per-period series, annualised."""
+    plt = _plt()
+    ppy = int(ds.attrs.get("periods_per_year", 1))
+    y = ds[var].values * ppy
+    div, suf = _money_scale(y)
+    y = y / div
+    t = ds["year"].values
+    q = np.nanpercentile(y, [5, 25, 50, 75, 95], axis=0)
+    fig, ax = plt.subplots(figsize=(9, 4.5), constrained_layout=True)
+    ax.fill_between(t, q[0], q[4], color="#4C72B0", alpha=0.18, label="5-95%")
+    ax.fill_between(t, q[1], q[3], color="#4C72B0", alpha=0.35, label="25-75%")
+    ax.plot(t, q[2], color="#1f3b66", lw=2, label="median")
+    ax.plot(t, np.nanmean(y, axis=0), color="black", lw=1, ls="--", label="mean")
+    ax.axhline(0, color="#C44E52", lw=0.8)
+    ax.set_xlabel("year")
+    ax.set_ylabel(f"{var.replace('_', ' ')} ({suf or 'currency'} per year, annualised)")
+    ax.set_title(f"Fan chart of firm {var.replace('_', ' ')}")
+    ax.legend(frameon=False, loc="best")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def stobachoff_curves(values: np.ndarray, grid: int = 201) -> tuple[np.ndarray, np.ndarray]:
+    """Stobachoff curves of relationship values (replications x customers, NaN = none).
+
+    Returns the share-of-customers grid and, per replication, cumulative value
+    (most valuable first) as a fraction of total value at each grid point.
+    """
+    x = np.linspace(0.0, 1.0, grid)
+    curves = np.full((values.shape[0], grid), np.nan)
+    for r, row in enumerate(values):  # one curve per replication (not per customer)
+        v = np.sort(row[np.isfinite(row)])[::-1]
+        if v.size == 0 or v.sum() == 0:
+            continue
+        cum = np.concatenate(([0.0], np.cumsum(v))) / v.sum()
+        curves[r] = np.interp(x * v.size, np.arange(v.size + 1), cum)
+    return x, curves
+
+
+def stobachoff_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
+    """Stobachoff curve: cumulative relationship value, most valuable first, % of total."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 5), constrained_layout=True)
+    if "relationship_value" not in ds:
+        ax.text(0.5, 0.5, "no per-relationship detail kept\n(outputs.relationship_detail = 0)", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    x, curves = stobachoff_curves(ds["relationship_value"].values)
+    pct = curves * 100
+    lo, mid, hi = np.nanpercentile(pct, [5, 50, 95], axis=0)
+    ax.fill_between(x * 100, lo, hi, color="#55A868", alpha=0.25, label="5-95% across replications")
+    ax.plot(x * 100, mid, color="#2d6b3c", lw=2, label="median curve")
+    ax.axhline(100, color="grey", lw=0.8, ls="--")
+    k = int(np.nanargmax(mid))
+    ax.plot(x[k] * 100, mid[k], "o", color="#C44E52")
+    ax.annotate(f"peak {mid[k]:.0f}% at {x[k] * 100:.0f}% of customers", (x[k] * 100, mid[k]), textcoords="offset points", xytext=(8, 8), fontsize=9)
+    ax.set_xlabel("customers, most valuable first (% of all relationships)")
+    ax.set_ylabel("cumulative value capture (% of total)")
+    ax.set_title(f"Stobachoff curve ({curves.shape[0]} replications)")
+    ax.legend(frameon=False, loc="lower right")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def run_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
+    """Write the standard figures of a run as PNG into ``folder``."""
+    plt = _plt()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, make in (("firm_value.png", firm_value_figure), ("economic_profit_fan.png", fan_chart_figure), ("stobachoff.png", stobachoff_figure)):
+        fig = make(ds)
+        path = folder / name
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        written.append(path)
+    return written

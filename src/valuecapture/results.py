@@ -1,0 +1,156 @@
+"""Result Datasets: schema, units, provenance, and the on-disk run directory.
+
+A run directory ``results/<scenario-name>/`` holds ``result.nc`` (the Dataset,
+NetCDF4 via h5netcdf), ``summary.txt`` and ``figures/*.png``.  It is written in
+a hidden sibling directory and moved into place only when complete, so a failed
+or interrupted write never leaves a half-written result under the final name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .models.state import PERIOD_SERIES
+from .params import ModelParams
+from .scenario import Scenario, loads
+from .seeds import MECHANISMS, root_entropy
+
+RESULT_FILE = "result.nc"
+
+#: Per-replication outputs: name -> (units, description).
+REPLICATION_VARS: dict[str, tuple[str, str]] = {
+    "firm_value": ("currency", "Firm value: sum of relationship value capture minus present value of fixed costs (incl. terminal values)."),
+    "value_capture": ("currency", "Sum over relationships (present and future) of discounted economic profit, net of acquisition cost, incl. terminal value."),
+    "pv_fixed_costs": ("currency", "Present value of firm and business-model fixed costs, incl. their terminal value."),
+    "terminal_value": ("currency", "Terminal value at the horizon (relationships minus fixed costs), discounted to time 0."),
+    "customers_ever": ("customers", "Relationships that existed at some point in the horizon."),
+    "slots_exhausted": ("customers", "Acquisitions dropped because every customer slot was used (raise customers.max_slots if > 0)."),
+    "value_created": ("currency", "Sum of the value of relationships with positive value capture."),
+    "value_destroyed": ("currency", "Minus the sum of the value of relationships with negative value capture."),
+    "stobachoff_peak": ("fraction of total", "Peak of the Stobachoff curve: value created / total value (1 = no value-destroying relationships)."),
+    "stobachoff_peak_position": ("fraction of customers", "Share of relationships (most valuable first) at which the Stobachoff curve peaks."),
+    "stobachoff_index": ("ratio", "Value destroyed / value created (0: no relationship destroys value)."),
+    "top20_share": ("fraction of total", "Value of the most valuable 20% of relationships / total value."),
+}
+
+#: Per-relationship outputs kept for the first ``outputs.relationship_detail`` replications.
+DETAIL_VARS: dict[str, tuple[str, str]] = {
+    "relationship_value": ("currency", "Value capture of each relationship: discounted economic profit minus acquisition cost plus terminal value (NaN: slot never filled)."),
+    "periods_active": ("periods", "Periods in which the relationship earned (was active)."),
+    "acquired_period": ("period", "Period at whose start the customer was won (0: customer at the start; -1: slot never filled)."),
+    "segment": ("index", "Segment of the customer (index into the segment coordinate)."),
+    "wallet": ("currency/year", "Customer's annual wallet at list price at the start of the horizon (NaN: slot never filled)."),
+}
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def build_dataset(scenario: Scenario, seed: int, replications: int, p: ModelParams, arrays: dict[str, np.ndarray]) -> xr.Dataset:
+    """Wrap the collected arrays in a Dataset with coordinates, units and provenance."""
+    rep = np.arange(replications)
+    period = np.arange(1, p.periods + 1)
+    data_vars: dict[str, Any] = {}
+    for name, (units, desc) in REPLICATION_VARS.items():
+        data_vars[name] = xr.Variable(("replication",), arrays[name], {"units": units, "description": desc})
+    for name, (units, desc) in PERIOD_SERIES.items():
+        data_vars[name] = xr.Variable(("replication", "period"), arrays[name], {"units": units, "description": desc})
+    coords: dict[str, Any] = {
+        "replication": ("replication", rep, {"description": "Monte Carlo replication number (its random streams depend only on the seed and this number)."}),
+        "period": ("period", period, {"units": "period", "description": "Period number; flows of period t are valued at its end."}),
+        "year": ("period", period / p.periods_per_year, {"units": "year", "description": "Time at the end of the period."}),
+        "segment_name": ("segment_index", np.array(list(scenario.get("customers.segments")), dtype=object), {"description": "Segment names by index."}),
+    }
+    if "relationship_value" in arrays:
+        n_detail = arrays["relationship_value"].shape[0]
+        coords["detail_replication"] = ("detail_replication", np.arange(n_detail), {"description": "Replications whose per-relationship detail is kept (the first outputs.relationship_detail)."})
+        coords["customer"] = ("customer", np.arange(p.n_slots), {"description": "Customer slot: 0..count-1 are the initial customers, later slots fill with acquisitions in order."})
+        for name, (units, desc) in DETAIL_VARS.items():
+            data_vars[name] = xr.Variable(("detail_replication", "customer"), arrays[name], {"units": units, "description": desc})
+    attrs = {
+        "title": f"valuecapture run of scenario {scenario.name!r}",
+        "scenario_name": scenario.name,
+        "scenario_source": scenario.source,
+        "scenario_overrides": json.dumps(list(scenario.overrides)),
+        "scenario_toml": scenario.to_toml(),
+        "seed": int(seed),
+        "root_entropy": str(root_entropy(seed)),
+        "seed_scheme": "numpy SeedSequence(seed, spawn_key=(replication, mechanism)); mechanisms: " + ", ".join(MECHANISMS),
+        "replications": int(replications),
+        "customer_slots": int(p.n_slots),
+        "periods_per_year": int(p.periods_per_year),
+        "valuecapture_version": _version(),
+        "numpy_version": np.__version__,
+        "currency": "scenario currency units",
+        "reproduce": f"valuecapture reproduce <this file>  (or: valuecapture run <scenario> --seed {int(seed)} --replications {int(replications)})",
+    }
+    return xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)
+
+
+def scenario_of(ds: xr.Dataset) -> Scenario:
+    """The exact scenario a result was produced from (from its attrs)."""
+    return loads(ds.attrs["scenario_toml"], source=f"{ds.attrs.get('scenario_source', '<result>')} (as stored in the result)")
+
+
+def run_dir(out: str | Path, name: str) -> Path:
+    return Path(out) / name
+
+
+def write_run(ds: xr.Dataset, out_dir: str | Path, extra: dict[str, str] | None = None, figures: bool = True) -> Path:
+    """Write ``ds`` (and its summary and figures) atomically to ``out_dir``.
+
+    Everything is written to a hidden temporary directory next to ``out_dir``
+    and renamed into place at the end; an existing ``out_dir`` is replaced only
+    then.  On any error the temporary directory is removed and ``out_dir`` is
+    left as it was.
+    """
+    from .analysis import summary_text
+
+    target = Path(out_dir)
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=parent))
+    except OSError as exc:
+        raise OSError(f"cannot write results to {parent}: {exc.strerror or exc}") from None
+    try:
+        ds.to_netcdf(tmp / RESULT_FILE, engine="h5netcdf")
+        (tmp / "summary.txt").write_text(summary_text(ds) + "\n", encoding="utf-8")
+        for name, text in (extra or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        if figures:
+            from .plots import run_figures
+
+            run_figures(ds, tmp / "figures")
+        old = None
+        if target.exists():
+            old = parent / f".{target.name}.old-{os.getpid()}"
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def open_run(path: str | Path) -> xr.Dataset:
+    """Open a finished run: a run directory or its ``result.nc``."""
+    p = Path(path)
+    f = p / RESULT_FILE if p.is_dir() else p
+    if not f.exists():
+        raise FileNotFoundError(f"{path}: no {RESULT_FILE} here; expected a run directory written by `valuecapture run`")
+    with xr.open_dataset(f, engine="h5netcdf") as ds:
+        return ds.load()

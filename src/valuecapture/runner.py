@@ -1,0 +1,232 @@
+"""The runner: seeds, batches, executors, assembly into one Dataset.
+
+``simulate`` splits the replications into contiguous batches, runs each batch
+(serially or in a local process pool) and writes each batch's rows into the
+preallocated result arrays at the batch's replication indices.  A replication's
+random streams depend only on the seed and its number (see
+:mod:`valuecapture.seeds`), and every reduction over customers is a row-wise
+reduction of that replication's own row, so results are bit-identical whatever
+the batch size, worker count or executor.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import sys
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import xarray as xr
+
+from .engine import Engine
+from .models import default_components
+from .models.state import PERIOD_SERIES, BatchState, initial_state
+from .params import ModelParams
+from .policies import get_policy
+from .population import generate_customers, generate_network
+from .scenario import Scenario
+from .seeds import batch_streams
+
+#: Elements (batch x slots) a batch aims at: keeps one batch's state well under 200 MB.
+TARGET_BATCH_ELEMENTS = 400_000
+EXECUTORS = ("serial", "process")
+
+
+def default_batch_size(n_slots: int, replications: int, workers: int) -> int:
+    by_memory = max(1, TARGET_BATCH_ELEMENTS // max(1, n_slots))
+    by_balance = max(1, math.ceil(replications / max(1, workers)))
+    return int(max(1, min(256, by_memory, by_balance)))
+
+
+def run_batch(scenario: Scenario, seed: int, start: int, stop: int, policy: Any = None) -> dict[str, np.ndarray]:
+    """Simulate replications ``start..stop-1`` and return their per-replication outputs."""
+    p = ModelParams.from_scenario(scenario)
+    reps = range(start, stop)
+    streams = batch_streams(seed, reps)
+    base = generate_customers(p, streams["population"])
+    network = generate_network(p, base.segment, streams["network"])
+    if policy is None:
+        policy = get_policy(scenario.get("choices.policy"))
+    state = initial_state(p, base, network, streams, policy)
+    Engine(default_components(p.periods_per_year, p.periods), p.periods).run(state)
+    return batch_outputs(state, start)
+
+
+def batch_outputs(state: BatchState, start: int) -> dict[str, np.ndarray]:
+    p = state.params
+    assert state.terminal_relationship is not None and state.terminal_fixed is not None
+    ever = state.acquired_period >= 0
+    rel_value = state.value + state.terminal_relationship
+    discount = (1.0 + p.wacc_period) ** -np.arange(1, p.periods + 1)
+    pv_fixed = (state.records["fixed_cost"] * discount).sum(axis=1) + state.terminal_fixed
+    value_capture = np.where(ever, rel_value, 0.0).sum(axis=1)
+    out: dict[str, np.ndarray] = {
+        "firm_value": value_capture - pv_fixed,
+        "value_capture": value_capture,
+        "pv_fixed_costs": pv_fixed,
+        "terminal_value": state.terminal_relationship.sum(axis=1) - state.terminal_fixed,
+        "customers_ever": ever.sum(axis=1),
+        "slots_exhausted": state.slots_exhausted.copy(),
+    }
+    out.update(heterogeneity_summary(rel_value, ever))
+    for name in PERIOD_SERIES:
+        out[name] = state.records[name]
+    n_detail = max(0, min(state.shape[0], p.relationship_detail - start))
+    if n_detail:
+        out["relationship_value"] = np.where(ever, rel_value, np.nan)[:n_detail]
+        out["periods_active"] = state.periods_active[:n_detail]
+        out["acquired_period"] = state.acquired_period[:n_detail]
+        out["segment"] = state.base.segment[:n_detail].astype(np.int16)
+        out["wallet"] = np.where(ever, state.base.wallet, np.nan)[:n_detail]
+    return out
+
+
+def heterogeneity_summary(values: np.ndarray, ever: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-replication Stobachoff summaries of relationship value.
+
+    ``values`` and ``ever`` are (replications, slots); only slots that ever held
+    a customer count.
+    """
+    v = np.where(ever, values, 0.0)
+    created = np.where(v > 0, v, 0.0).sum(axis=1)
+    destroyed = -np.where(v < 0, v, 0.0).sum(axis=1)
+    n = ever.sum(axis=1)
+    ordered = -np.sort(np.where(ever, -values, np.inf), axis=1)  # descending, never-acquired last (-inf)
+    ordered = np.where(np.isfinite(ordered), ordered, 0.0)
+    cum = np.cumsum(ordered, axis=1)
+    k20 = np.maximum(1, np.ceil(0.2 * n).astype(np.int64)) - 1
+    top20 = np.take_along_axis(cum, k20[:, None], axis=1)[:, 0]
+    total = created - destroyed
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "value_created": created,
+            "value_destroyed": destroyed,
+            "stobachoff_peak": np.where(total != 0, created / total, np.nan),
+            "stobachoff_peak_position": np.where(n > 0, (v > 0).sum(axis=1) / n, np.nan),
+            "stobachoff_index": np.where(created > 0, destroyed / created, np.nan),
+            "top20_share": np.where(total != 0, top20 / total, np.nan),
+        }
+
+
+def _batches(replications: int, batch_size: int) -> Iterator[tuple[int, int]]:
+    for start in range(0, replications, batch_size):
+        yield start, min(replications, start + batch_size)
+
+
+def _run_batch_task(args: tuple[Scenario, int, int, int]) -> tuple[int, dict[str, np.ndarray]]:
+    scenario, seed, start, stop = args
+    return start, run_batch(scenario, seed, start, stop)
+
+
+def simulate(
+    scenario: Scenario,
+    replications: int | None = None,
+    seed: int | None = None,
+    *,
+    workers: int | None = 1,
+    batch_size: int | None = None,
+    executor: str | None = None,
+    progress: bool = False,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> xr.Dataset:
+    """Run the Monte Carlo simulation of a scenario and return its Dataset.
+
+    Parameters
+    ----------
+    scenario
+        A validated :class:`~valuecapture.scenario.Scenario`.
+    replications, seed
+        Default to the scenario's ``run.replications`` and ``run.seed``.
+    workers
+        Worker processes (``None``: all cores).  Never changes the result.
+    batch_size
+        Replications per batch (``None``: automatic).  Never changes the result.
+    executor
+        ``"serial"`` or ``"process"`` (default: serial for one worker, else
+        a local process pool).  Never changes the result.
+    progress
+        Show a progress bar (only on a terminal).
+    """
+    from .results import build_dataset
+
+    replications = int(scenario.get("run.replications") if replications is None else replications)
+    seed = int(scenario.get("run.seed") if seed is None else seed)
+    if replications < 1:
+        raise ValueError(f"replications must be at least 1, got {replications}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    workers = (os.cpu_count() or 1) if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    executor = executor or ("serial" if workers == 1 else "process")
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; allowed: {', '.join(EXECUTORS)}")
+    p = ModelParams.from_scenario(scenario)
+    if batch_size is None:
+        batch_size = default_batch_size(p.n_slots, replications, workers)
+    if batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    get_policy(scenario.get("choices.policy"))  # fail early on a bad policy
+
+    collected = _Collector(p, replications)
+    tasks = [(scenario, seed, a, b) for a, b in _batches(replications, batch_size)]
+    bar = _progress(replications, progress)
+    try:
+        if executor == "serial":
+            for task in tasks:
+                start, out = _run_batch_task(task)
+                collected.add(start, out)
+                bar.update(task[3] - task[2])
+                if on_batch:
+                    on_batch(task[2], task[3])
+        else:
+            ctx = mp.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                pending: set[Future[Any]] = set()
+                queue = iter(tasks)
+                for task in queue:  # keep at most 2 batches per worker in flight: bounded memory
+                    pending.add(pool.submit(_run_batch_task, task))
+                    if len(pending) >= 2 * workers:
+                        break
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        start, out = fut.result()
+                        n = len(out["firm_value"])
+                        collected.add(start, out)
+                        bar.update(n)
+                        if on_batch:
+                            on_batch(start, start + n)
+                    for task in queue:
+                        pending.add(pool.submit(_run_batch_task, task))
+                        if len(pending) >= 2 * workers:
+                            break
+    finally:
+        bar.close()
+    return build_dataset(scenario, seed, replications, p, collected.arrays)
+
+
+class _Collector:
+    """Preallocated result arrays filled batch by batch at their replication rows."""
+
+    def __init__(self, p: ModelParams, replications: int):
+        self.arrays: dict[str, np.ndarray] = {}
+        self.replications = replications
+        self.n_detail = min(replications, p.relationship_detail)
+
+    def add(self, start: int, out: dict[str, np.ndarray]) -> None:
+        for name, arr in out.items():
+            detail = name in ("relationship_value", "periods_active", "acquired_period", "segment", "wallet")
+            rows = self.n_detail if detail else self.replications
+            if name not in self.arrays:
+                self.arrays[name] = np.zeros((rows,) + arr.shape[1:], dtype=arr.dtype)
+            self.arrays[name][start:start + arr.shape[0]] = arr
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="rep", desc="simulating", disable=not (enabled and sys.stderr.isatty()), file=sys.stderr, smoothing=0.1)
