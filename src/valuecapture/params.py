@@ -93,7 +93,7 @@ class ModelParams:
     acquisition_cost: float
     referral_prob_period: float
     referral_cost_factor: float
-    log_referral_churn: float
+    referral_churn_factor: float
     customer_heterogeneity: bool
     relationship_heterogeneity: bool
     interdependence: bool
@@ -155,7 +155,7 @@ class ModelParams:
             acquisition_cost=g("acquisition.acquisition_cost"),
             referral_prob_period=min(1.0, g("acquisition.referral_rate") * dt) if interdep else 0.0,
             referral_cost_factor=g("acquisition.referral_cost_factor"),
-            log_referral_churn=math.log(g("acquisition.referral_churn_multiplier")),
+            referral_churn_factor=g("acquisition.referral_churn_multiplier"),
             customer_heterogeneity=g("heterogeneity.customer"),
             relationship_heterogeneity=g("heterogeneity.relationship"),
             interdependence=interdep,
@@ -171,14 +171,20 @@ def slot_count(sc: Scenario) -> int:
     With ``customers.max_slots = 0`` the headroom is 1.5x the acquisitions
     expected if the base stayed at its initial size (prospects plus referrals
     at full trust) plus six Poisson standard deviations and 16 spare slots.
+    The count is rounded up to a multiple of 512.
     """
     explicit = sc.get("customers.max_slots")
     if explicit:
-        return int(explicit)
+        return _round_up(int(explicit))
     years = sc.get("horizon.periods") / sc.get("horizon.periods_per_year")
     # Independent of the heterogeneity switches, so that switched-off variants of a
     # scenario draw exactly the same random numbers (common random numbers).
     expected = sc.get("acquisition.prospects_per_year") * years
     expected += sc.get("acquisition.referral_rate") * years * sc.get("customers.count")
     headroom = 1.5 * expected + 6.0 * math.sqrt(expected) + 16
-    return int(sc.get("customers.count") + math.ceil(headroom))
+    return _round_up(int(sc.get("customers.count") + math.ceil(headroom)))
+
+
+def _round_up(n: int) -> int:
+    """Slots are allocated in blocks of 512 (see models.state.rowsum)."""
+    return -(-n // 512) * 512

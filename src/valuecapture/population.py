@@ -41,25 +41,26 @@ class CustomerBase:
     initial_age: np.ndarray  # years
 
 
-@dataclass
 class Network:
-    """Directed edge list of the batch in flat slot indices (``b * slots + i``).
+    """The customer networks of a batch as one block-diagonal sparse adjacency matrix.
 
-    Each undirected tie appears in both directions; edges of replication ``b``
-    are contiguous and in the order that replication's generator produced them.
+    Nodes are flat slot indices ``b * slots + i``; each undirected tie counts in
+    both directions (a tie drawn twice counts twice).  A row only holds its own
+    replication's ties, so a slot's neighbour sum never depends on the batch.
     """
 
-    source: np.ndarray
-    target: np.ndarray
-    n_nodes: int
+    def __init__(self, source: np.ndarray, target: np.ndarray, n_nodes: int):
+        from scipy import sparse
+
+        self.n_nodes = int(n_nodes)
+        self.n_edges = int(source.size)
+        self.matrix = sparse.csr_array((np.ones(source.size), (target, source)), shape=(self.n_nodes, self.n_nodes))
 
     def neighbour_sum(self, values: np.ndarray) -> np.ndarray:
         """For each slot, the sum of ``values`` over its neighbours (same shape)."""
-        if self.source.size == 0:
+        if self.n_edges == 0 or not values.any():
             return np.zeros_like(values)
-        flat = values.reshape(-1)
-        out = np.bincount(self.target, weights=flat[self.source], minlength=self.n_nodes)
-        return out.reshape(values.shape)
+        return (self.matrix @ values.reshape(-1)).reshape(values.shape)
 
 
 def _marginal(dist: Distribution, z: np.ndarray, correlated: bool, gen: np.random.Generator) -> np.ndarray:

@@ -50,7 +50,7 @@ def run_batch(scenario: Scenario, seed: int, start: int, stop: int, policy: Any 
     network = generate_network(p, base.segment, streams["network"])
     if policy is None:
         policy = get_policy(scenario.get("choices.policy"))
-    state = initial_state(p, base, network, streams, policy)
+    state = initial_state(p, base, network, seed, reps, policy)
     Engine(default_components(p.periods_per_year, p.periods), p.periods).run(state)
     return batch_outputs(state, start)
 

@@ -3,54 +3,70 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy.special import pdtr
 
 from ..engine import Component
 from .state import ACTIVE, BatchState, share_of_wallet
 
 
+def poisson_quantile(u: np.ndarray, mean: float) -> np.ndarray:
+    """Smallest k with P(Poisson(mean) <= k) >= u, by table look-up (exact inversion)."""
+    if mean <= 0:
+        return np.zeros(np.shape(u), dtype=np.int64)
+    kmax = int(mean + 12.0 * np.sqrt(mean) + 30)
+    cdf = pdtr(np.arange(kmax + 1), mean)
+    return np.minimum(np.searchsorted(cdf, u, side="left"), kmax).astype(np.int64)
+
+
 class Acquisition(Component):
     """New customers at the start of each period, filling the next free slots.
 
-    Prospecting wins ``Poisson(prospects_per_year * dt)`` customers, drawn by
-    inversion from one uniform per replication; each active customer refers a
-    new one with probability ``referral_rate * dt * trust`` (one uniform per
-    slot, drawn whether or not the slot is active, so the amount of randomness
-    never depends on the state).  Referred customers fill slots first.
+    Prospecting wins ``Poisson(prospects_per_year * dt)`` customers, by
+    inversion of the period stream's first uniform; each active customer
+    refers a new one with probability ``referral_rate * dt * trust`` (the next
+    uniforms, one per filled slot).  Referred customers fill slots first; their
+    churn hazard is multiplied by ``referral_churn_multiplier``.
     """
 
     name = "acquisition"
     phase = 10
     reads = ("status", "trust", "next_free")
-    writes = ("status", "trust", "adaptation", "age", "referred", "acquired_period", "share_of_wallet", "value", "next_free")
+    writes = ("status", "trust", "adaptation", "origin", "log_survival", "acquired_period", "share_of_wallet", "value", "next_free")
 
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
-        u_prospect = state.draw("acquisition", "random", 1)[:, 0]
-        u_refer = state.draw("acquisition", "random")
-        n_slots = state.shape[1]
-        if p.prospects_per_period > 0:
-            n_prospect = stats.poisson.ppf(u_prospect, p.prospects_per_period).astype(np.int64)
+        gens = state.streams("acquisition", period)
+        u_prospect = np.array([g.random() for g in gens])
+        n_prospect = poisson_quantile(u_prospect, p.prospects_per_period)
+        if p.referral_prob_period > 0:
+            u_refer = state.keyed(gens, "random")
+            refers = state.view("status") == ACTIVE
+            refers &= u_refer < p.referral_prob_period * state.view("trust")
+            n_refer = refers.sum(axis=1)
         else:
-            n_prospect = np.zeros(state.shape[0], dtype=np.int64)
-        refers = state.active & (u_refer < p.referral_prob_period * state.trust)
-        n_refer = refers.sum(axis=1)
+            n_refer = np.zeros_like(n_prospect)
         wanted = n_prospect + n_refer
-        take = np.minimum(wanted, n_slots - state.next_free)
+        take = np.minimum(wanted, state.shape[1] - state.next_free)
         state.slots_exhausted += wanted - take
-        slot = np.arange(n_slots)
-        lo = state.next_free[:, None]
-        new = (slot >= lo) & (slot < lo + take[:, None])
-        by_referral = new & (slot < lo + np.minimum(n_refer, take)[:, None])
-        state.status[new] = ACTIVE
-        state.trust = np.where(new, p.new_trust, state.trust)
-        state.adaptation = np.where(new, 0.0, state.adaptation)
-        state.age = np.where(new, 0.0, state.age)
-        state.referred |= by_referral
-        state.acquired_period[new] = period
-        state.share_of_wallet = np.where(new, share_of_wallet(p, state.trust, state.adaptation), state.share_of_wallet)
-        cost = np.where(by_referral, p.acquisition_cost * p.referral_cost_factor, p.acquisition_cost) * new
-        state.value -= cost * state.discount(period)
-        state.records["acquisition_cost"][:, period - 1] = cost.sum(axis=1)
+        n_ref_taken = np.minimum(n_refer, take)
+        cac = p.acquisition_cost
+        df = state.discount(period)
+        new_sow = float(share_of_wallet(p, np.float64(p.new_trust), np.float64(0.0)))
+        cost = np.zeros(state.shape[0])
+        for b in np.flatnonzero(take):  # per replication: slots lo..hi-1 are contiguous
+            lo, hi = int(state.next_free[b]), int(state.next_free[b] + take[b])
+            mid = lo + int(n_ref_taken[b])
+            state.status[b, lo:hi] = ACTIVE
+            state.trust[b, lo:hi] = p.new_trust
+            state.adaptation[b, lo:hi] = 0.0
+            state.share_of_wallet[b, lo:hi] = new_sow
+            state.origin[b, lo:hi] = period
+            state.acquired_period[b, lo:hi] = period
+            state.log_survival[b, lo:mid] *= p.referral_churn_factor
+            state.value[b, lo:mid] -= cac * p.referral_cost_factor * df
+            state.value[b, mid:hi] -= cac * df
+            cost[b] = cac * p.referral_cost_factor * (mid - lo) + cac * (hi - mid)
+        state.records["acquisition_cost"][:, period - 1] = cost
         state.records["acquired"][:, period - 1] = take
         state.next_free = state.next_free + take
+        state.update_width()

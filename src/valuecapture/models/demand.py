@@ -11,29 +11,45 @@ from .state import BatchState
 class Demand(Component):
     """Wallet at list price this period.
 
-    ``eps_it = sqrt(rho_across) M_t + sqrt(rho_within - rho_across) S_seg(i),t
-    + sqrt(1 - rho_within) e_it`` (standard normals: market, segment,
-    idiosyncratic), so two customers' shocks correlate ``rho_within`` inside a
-    segment and ``rho_across`` between segments.  The log shock follows
-    ``x_it = phi x_i,t-1 + sigma sqrt(dt) eps_it`` and enters as
-    ``exp(x_it - Var(x_t)/2)`` so that it has mean one.  Wallets grow at the
-    customer's growth rate from the start of the horizon.
+    The log demand shock of customer ``i`` in segment ``s`` is
+    ``x_it = m_t + z_st + e_it``: a market level, a segment level and an
+    idiosyncratic level, each an AR(1) with persistence ``phi`` and innovation
+    standard deviations ``sigma sqrt(rho_across)``, ``sigma sqrt(rho_within -
+    rho_across)`` and ``sigma sqrt(1 - rho_within)`` (``sigma`` = volatility x
+    sqrt(dt)).  Two customers' shocks therefore correlate ``rho_within`` inside a
+    segment and ``rho_across`` between segments (one-factor model).  Every level
+    starts in its stationary distribution (at period 1, and for a new customer's
+    idiosyncratic level at acquisition), so ``Var(x) = sigma^2 / (1 - phi^2)`` and
+    the shock enters as ``exp(x - Var(x)/2)``, with mean one.  Wallets grow at
+    the customer's growth rate from the start of the horizon.
     """
 
     name = "demand"
     phase = 20
-    reads = ("shock", "log1p_growth")
-    writes = ("shock", "demand")
+    reads = ("idio", "market", "sector", "wallet_dt", "log1p_growth", "acquired_period")
+    writes = ("idio", "market", "sector", "demand")
 
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
-        market = state.draw("demand", "standard_normal", 1)
-        sector = state.draw("demand", "standard_normal", p.n_segments)
-        idio = state.draw("demand", "standard_normal")
-        seg = np.take_along_axis(sector, state.base.segment.astype(np.intp), axis=1)
-        eps = np.sqrt(p.rho_across) * market + np.sqrt(p.rho_within - p.rho_across) * seg + np.sqrt(1.0 - p.rho_within) * idio
-        state.shock = p.persistence * state.shock + p.volatility_period * eps
-        state.shock_variance = p.persistence**2 * state.shock_variance + p.volatility_period**2
-        years = period * p.dt
-        level = np.exp(state.shock - 0.5 * state.shock_variance + years * state.log1p_growth)
-        state.demand = state.base.wallet * p.dt * level
+        phi = p.persistence
+        sd = p.volatility_period
+        stat = 1.0 / np.sqrt(1.0 - phi * phi)  # stationary sd per unit innovation sd
+        gens = state.streams("demand", period)
+        common = np.array([g.standard_normal(1 + p.n_segments) for g in gens])  # market, then segments
+        z = state.keyed(gens, "standard_normal")
+        s_m = sd * np.sqrt(p.rho_across)
+        s_s = sd * np.sqrt(p.rho_within - p.rho_across)
+        s_e = sd * np.sqrt(1.0 - p.rho_within)
+        if period == 1:
+            state.market = s_m * stat * common[:, 0]
+            state.sector = s_s * stat * common[:, 1:]
+        else:
+            state.market = phi * state.market + s_m * common[:, 0]
+            state.sector = phi * state.sector + s_s * common[:, 1:]
+        idio = state.view("idio")
+        fresh = state.view("acquired_period") >= period - 1 if period == 1 else state.view("acquired_period") == period
+        idio[...] = np.where(fresh, (s_e * stat) * z, phi * idio + s_e * z)
+        seg = np.take_along_axis(state.sector, state.base.segment[:, : state.width].astype(np.intp), axis=1)
+        variance = sd * sd * stat * stat
+        log_level = (state.market[:, None] - 0.5 * variance) + seg + idio + (period * p.dt) * state.view("log1p_growth")
+        state.demand[:, : state.width] = state.view("wallet_dt") * np.exp(log_level)

@@ -5,62 +5,63 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Component
-from .state import BatchState
+from .state import ACTIVE, BatchState, rowsum
 
 
 class Economics(Component):
     """Economic profit of every active relationship this period (Storbacka & Nenonen 2009).
 
-    ``volume = demand * share_of_wallet`` (list-price value bought from us);
-    ``revenue = volume * price * price_factor[bm]``; ``COGS = volume * cogs_ratio``;
-    ``cost_to_serve = revenue * cts * cts_factor[bm] * (1 + adaptation_cost * A)``;
-    ``NOPAT = (revenue - COGS - cost_to_serve - service_cost[bm] dt) (1 - tax)``;
-    ``IC = annual revenue * (DSO/365 + dedicated_assets * A) + annual COGS * inventory_days/365``;
-    ``EP = NOPAT - wacc_period * IC``.  Flows of period t are discounted by
-    ``(1 + wacc_period)^-t``.  Fixed costs: the firm's plus those of every
-    business model serving at least one active customer.
+    ``V = demand * share_of_wallet`` is the list-price value bought from us;
+    ``revenue = V P`` (``P`` = net price x business-model price factor);
+    ``COGS = V c``; ``cost_to_serve = revenue C (1 + adaptation_cost A)``;
+    ``NOPAT = (revenue - COGS - cost_to_serve - service_cost dt)(1 - tax)``;
+    ``IC = annual revenue (DSO/365 + dedicated_assets A) + annual COGS inventory_days/365``;
+    ``EP = NOPAT - wacc_period IC`` -- evaluated in the equivalent linear form of
+    :func:`~valuecapture.models.state.apply_assignment`.  Flows of period ``t``
+    are discounted by ``(1 + wacc_period)^-t``.  Fixed costs: the firm's plus
+    those of every business model serving at least one active customer.
     """
 
     name = "economics"
     phase = 30
-    reads = ("demand", "share_of_wallet", "business_model", "adaptation", "status", "trust")
+    reads = ("demand", "share_of_wallet", "adaptation", "status", "trust", "margin_base", "margin_adaptation", "capital_base", "capital_adaptation", "service", "price")
     writes = ("revenue", "economic_profit", "value", "periods_active")
 
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
+        w = state.width
+        alive = state.view("status") == ACTIVE
+        a = state.view("adaptation")
+        volume = state.view("demand") * state.view("share_of_wallet")
+        volume *= alive
+        revenue = volume * state.view("price")
+        ep = volume * (state.view("margin_base") + state.view("margin_adaptation") * a)
+        ep -= state.view("service") * alive
+        capital = volume * (state.view("capital_base") + state.view("capital_adaptation") * a)
+        state.revenue[:, :w] = revenue
+        state.economic_profit[:, :w] = ep
+        state.view("value")[...] += ep * state.discount(period)
+        state.view("periods_active")[...] += alive
         bmt = p.business_models
-        bm = state.business_model
-        alive = state.active
-        a = state.adaptation
-        volume = state.demand * state.share_of_wallet * alive
-        revenue = volume * (state.base.price * bmt.price_factor[bm])
-        cogs = volume * p.cogs_ratio
-        cts = revenue * state.base.cost_to_serve * bmt.cost_to_serve_factor[bm] * (1.0 + p.adaptation_cost * a)
-        service = np.where(alive, bmt.service_cost[bm] * p.dt, 0.0)
-        nopat = (revenue - cogs - cts - service) * (1.0 - p.tax_rate)
-        capital = (revenue * (p.dso_years + p.dedicated_assets * a) + cogs * p.inventory_years) / p.dt
-        ep = nopat - p.wacc_period * capital
-        state.revenue = revenue
-        state.economic_profit = ep
-        state.value += ep * state.discount(period)
-        state.periods_active += alive
         fixed = np.full(state.shape[0], p.firm_fixed_cost_period)
+        bm = state.view("business_model")
         for k in range(len(bmt)):
             if bmt.fixed_cost[k] > 0:
                 fixed += bmt.fixed_cost[k] * p.dt * np.any(alive & (bm == k), axis=1)
         rec = state.records
         t = period - 1
-        n_alive = alive.sum(axis=1)
-        rel_ep = ep.sum(axis=1)
-        rec["revenue"][:, t] = revenue.sum(axis=1)
-        rec["nopat"][:, t] = nopat.sum(axis=1)
-        rec["invested_capital"][:, t] = capital.sum(axis=1)
+        n_alive = np.count_nonzero(alive, axis=1)
+        rel_ep = rowsum(ep)
+        capital_sum = rowsum(capital)
+        rec["revenue"][:, t] = rowsum(revenue)
+        rec["invested_capital"][:, t] = capital_sum
+        rec["nopat"][:, t] = rel_ep + p.wacc_period * capital_sum
         rec["relationship_economic_profit"][:, t] = rel_ep
         rec["fixed_cost"][:, t] = fixed
         rec["economic_profit"][:, t] = rel_ep - fixed - rec["acquisition_cost"][:, t]
         with np.errstate(invalid="ignore", divide="ignore"):
-            rec["mean_trust"][:, t] = np.where(n_alive > 0, (state.trust * alive).sum(axis=1) / n_alive, np.nan)
-            rec["mean_share_of_wallet"][:, t] = np.where(n_alive > 0, (state.share_of_wallet * alive).sum(axis=1) / n_alive, np.nan)
+            rec["mean_trust"][:, t] = np.where(n_alive > 0, rowsum(state.view("trust") * alive) / n_alive, np.nan)
+            rec["mean_share_of_wallet"][:, t] = np.where(n_alive > 0, rowsum(state.view("share_of_wallet") * alive) / n_alive, np.nan)
 
 
 class Valuation(Component):
@@ -86,15 +87,16 @@ class Valuation(Component):
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
         df = state.discount(period)
+        state.terminal_relationship = np.zeros(state.shape)
+        state.terminal_fixed = np.zeros(state.shape[0])
         if p.terminal_value == "none":
-            state.terminal_relationship = np.zeros(state.shape)
-            state.terminal_fixed = np.zeros(state.shape[0])
             return
-        alive = state.active
-        annuity = np.where(alive, df / (p.wacc_period + state.hazard), 0.0)
-        state.terminal_relationship = state.economic_profit * annuity
+        w = state.width
+        alive = state.view("status") == ACTIVE
+        annuity = np.where(alive, df / (p.wacc_period + state.view("hazard")), 0.0)
+        state.terminal_relationship[:, :w] = state.view("economic_profit") * annuity
         revenue_T = state.records["revenue"][:, period - 1]
         fixed_T = state.records["fixed_cost"][:, period - 1]
-        runoff_revenue = (state.revenue * annuity).sum(axis=1)
+        runoff_revenue = rowsum(state.view("revenue") * annuity)
         with np.errstate(invalid="ignore", divide="ignore"):
             state.terminal_fixed = np.where(revenue_T > 0, fixed_T / revenue_T * runoff_revenue, 0.0)

@@ -1,4 +1,4 @@
-"""Relationship dynamics: experienced quality, trust, adaptation, share of wallet, age."""
+"""Relationship dynamics: experienced quality, trust, adaptation, share of wallet."""
 
 from __future__ import annotations
 
@@ -15,22 +15,25 @@ class Relationship(Component):
     ``T += (trust_up if Q > T else trust_down) * (Q - T)``;
     ``A += adaptation_rate * (adaptation[bm] - A)``;
     share of wallet for the next period is ``logistic(a + b T + c A)``.
+    Age is derived (period minus the slot's origin), never stepped.
     """
 
     name = "relationship"
     phase = 40
-    reads = ("trust", "adaptation", "business_model")
-    writes = ("trust", "adaptation", "share_of_wallet", "age")
+    reads = ("trust", "adaptation", "bm_quality", "bm_adaptation")
+    writes = ("trust", "adaptation", "share_of_wallet")
 
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
-        bmt = p.business_models
-        bm = state.business_model
-        noise = state.draw("relationship", "standard_normal")
-        quality = bmt.quality[bm] + p.adaptation_quality * state.adaptation + p.quality_noise * noise
+        gens = state.streams("relationship", period)
+        noise = state.keyed(gens, "standard_normal")
+        trust = state.view("trust")
+        adaptation = state.view("adaptation")
+        quality = state.view("bm_quality") + p.adaptation_quality * adaptation
+        if p.quality_noise:
+            quality += p.quality_noise * noise
         np.clip(quality, 0.0, 1.0, out=quality)
-        gap = quality - state.trust
-        state.trust = state.trust + np.where(gap > 0, p.trust_up, p.trust_down) * gap
-        state.adaptation = state.adaptation + p.adaptation_rate * (bmt.adaptation[bm] - state.adaptation)
-        state.share_of_wallet = share_of_wallet(p, state.trust, state.adaptation)
-        state.age = state.age + 1.0
+        quality -= trust  # the gap
+        trust += np.where(quality > 0, p.trust_up, p.trust_down) * quality
+        adaptation += p.adaptation_rate * (state.view("bm_adaptation") - adaptation)
+        state.share_of_wallet[:, : state.width] = share_of_wallet(p, trust, adaptation)

@@ -5,37 +5,41 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Component
-from .state import LOST, BatchState
+from .state import ACTIVE, LOST, BatchState
 
 
 class Retention(Component):
     """Churn at the end of the period.
 
-    ``h = 1 - exp(-exp(eta))`` with
-    ``eta = log(-log(1 - p_i dt-adjusted)) + beta_T (T - 0.5) + log(m_c) C_i + log(m_ref) referred``,
-    computed as ``h = -expm1(dt log(1 - p_i) exp(eta - eta_0))``.  ``C_i`` is the
-    decayed count of recently defected neighbours (contagion multiplies the
-    hazard by ``m_c`` per defection).  One uniform per slot per period.
+    ``h = 1 - exp(-exp(eta))`` (complementary log-log) with
+    ``eta = log(-dt log(1 - p_i)) + log(m_ref) referred + beta_T (T - 0.5) + log(m_c) C_i``,
+    evaluated as ``h = -expm1(dt log(1 - p_i) m_ref^referred exp(beta_T (T - 0.5) + log(m_c) C_i))``.
+    ``p_i`` is the customer's annual churn probability, ``C_i`` the decayed
+    count of recently defected neighbours (each multiplies the hazard by
+    ``m_c``).  One uniform per filled slot per period.
     """
 
     name = "retention"
     phase = 50
-    reads = ("status", "trust", "referred", "contagion", "log_survival")
+    reads = ("status", "trust", "contagion", "log_survival")
     writes = ("status", "contagion", "hazard")
 
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
-        u = state.draw("retention", "random")
-        lin = p.churn_trust_effect * (state.trust - 0.5)
-        if p.log_referral_churn != 0.0:
-            lin = lin + p.log_referral_churn * state.referred
+        gens = state.streams("retention", period)
+        u = state.keyed(gens, "random")
+        w = state.width
+        lin = p.churn_trust_effect * (state.view("trust") - 0.5)
         if p.log_contagion > 0.0:
-            lin = lin + p.log_contagion * state.network.neighbour_sum(state.contagion)
-        hazard = -np.expm1(state.log_survival * np.exp(lin))
-        alive = state.active
+            lin += p.log_contagion * state.network.neighbour_sum(state.contagion)[:, :w]
+        hazard = -np.expm1(state.view("log_survival") * np.exp(lin))
+        status = state.view("status")
+        alive = status == ACTIVE
         churn = alive & (u < hazard)
-        state.status[churn] = LOST
-        state.contagion = p.contagion_decay * state.contagion + churn
-        state.hazard = hazard
-        state.records["churned"][:, period - 1] = churn.sum(axis=1)
-        state.records["customers_active"][:, period - 1] = (alive & ~churn).sum(axis=1)
+        status[churn] = LOST
+        contagion = state.view("contagion")
+        contagion *= p.contagion_decay
+        contagion += churn
+        state.hazard[:, :w] = hazard
+        state.records["churned"][:, period - 1] = np.count_nonzero(churn, axis=1)
+        state.records["customers_active"][:, period - 1] = np.count_nonzero(alive & ~churn, axis=1)

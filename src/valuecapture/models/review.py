@@ -6,7 +6,7 @@ import numpy as np
 
 from ..engine import Component
 from ..policies import make_view
-from .state import BatchState
+from .state import BatchState, apply_assignment
 
 
 class Review(Component):
@@ -19,8 +19,8 @@ class Review(Component):
 
     name = "review"
     phase = 5
-    reads = ("status", "revenue", "economic_profit", "trust", "share_of_wallet", "adaptation", "age", "business_model")
-    writes = ("business_model",)
+    reads = ("status", "revenue", "economic_profit", "trust", "share_of_wallet", "adaptation", "origin", "business_model")
+    writes = ("business_model", "margin_base", "margin_adaptation", "capital_base", "capital_adaptation", "service", "price", "bm_quality", "bm_adaptation")
 
     def __init__(self, cadence: int = 1):
         self.cadence = int(cadence)
@@ -35,7 +35,7 @@ class Review(Component):
             trust=state.trust,
             share_of_wallet=state.share_of_wallet,
             adaptation=state.adaptation,
-            age=state.age,
+            age=period - state.origin,
             segment=state.base.segment,
             business_model=state.business_model,
             n_business_models=n_models,
@@ -45,4 +45,5 @@ class Review(Component):
             raise ValueError(f"policy returned {decision.dtype} array of shape {decision.shape}; expected integers of shape {state.shape}")
         if decision.size and (decision.min() < 0 or decision.max() >= n_models):
             raise ValueError(f"policy returned business-model indices outside 0..{n_models - 1}")
-        state.business_model = decision.astype(np.int16)
+        if not np.array_equal(decision, state.business_model):
+            apply_assignment(state, decision)

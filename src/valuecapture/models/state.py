@@ -2,7 +2,13 @@
 
 Every per-customer array is shaped ``(batch, slots)``; per-period records are
 ``(batch, periods)``.  Slot status: 0 = not yet a customer, 1 = active,
-2 = lost.  Slots fill in order as customers are acquired.
+2 = lost.  Slots fill in order as customers are acquired, so at any time only a
+prefix of the slots has ever held a customer.  Sub-models work on the prefix
+``[:, :width]`` (``width`` = the batch's filled slots rounded up to a block of
+:data:`BLOCK`); slots beyond it are exactly zero in every sum.  Sums over
+customers are taken block by block and the block sums added left to right
+(:func:`rowsum`), so a replication's sums do not depend on the width, that is on
+which other replications share its batch.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ import numpy as np
 
 from ..params import ModelParams
 from ..population import CustomerBase, Network
+from ..seeds import period_stream
 
 NOT_YET, ACTIVE, LOST = 0, 1, 2
+BLOCK = 512
 
 #: Per-period firm series recorded for every replication: name -> (units, description).
 PERIOD_SERIES: dict[str, tuple[str, str]] = {
@@ -33,33 +41,59 @@ PERIOD_SERIES: dict[str, tuple[str, str]] = {
 }
 
 
+def rowsum(x: np.ndarray) -> np.ndarray:
+    """Row sums of a (batch, width) array, width a multiple of BLOCK, independent of width.
+
+    Each block of BLOCK slots is summed (numpy's pairwise sum over a fixed
+    length), then block sums are accumulated left to right; trailing blocks of
+    zeros add exactly nothing.
+    """
+    b, w = x.shape
+    if w == 0:
+        return np.zeros(b)
+    blocks = x.reshape(b, w // BLOCK, BLOCK).sum(axis=2)
+    return np.cumsum(blocks, axis=1)[:, -1]
+
+
 @dataclass
 class BatchState:
     params: ModelParams
     base: CustomerBase
     network: Network
-    streams: dict[str, list[np.random.Generator]]
+    seed: int
+    replications: range
     policy: object
     status: np.ndarray
     trust: np.ndarray
     adaptation: np.ndarray
     share_of_wallet: np.ndarray
-    age: np.ndarray  # periods
-    referred: np.ndarray
+    origin: np.ndarray  # age in periods = period - origin
     business_model: np.ndarray
-    log_survival: np.ndarray  # per-period log(1 - churn probability) at reference trust
-    shock: np.ndarray  # AR(1) log demand shock
-    contagion: np.ndarray  # decayed count of recent defections in this slot (0/1 decaying)
+    log_survival: np.ndarray  # per-period log(1 - churn probability) at reference trust (x referral factor)
+    wallet_dt: np.ndarray  # wallet per period at list price (start of horizon)
+    log1p_growth: np.ndarray
+    idio: np.ndarray  # idiosyncratic AR(1) log demand shock
+    contagion: np.ndarray  # decayed count of this slot's defection (1 when it churns, decaying)
     value: np.ndarray  # discounted economic profit accumulated, minus acquisition cost (currency)
     acquired_period: np.ndarray  # -1 never, 0 initial, t acquired at start of t
     periods_active: np.ndarray
     next_free: np.ndarray  # (batch,) first free slot
     demand: np.ndarray  # this period's wallet at list price (currency/period)
-    log1p_growth: np.ndarray
     revenue: np.ndarray  # last period, per slot
     economic_profit: np.ndarray  # last period, per slot
     hazard: np.ndarray  # last period churn probability
-    shock_variance: float = 0.0
+    # cached per-slot consequences of the business-model assignment (refreshed at each review)
+    margin_base: np.ndarray
+    margin_adaptation: np.ndarray
+    capital_base: np.ndarray
+    capital_adaptation: np.ndarray
+    service: np.ndarray  # (1 - tax) x service cost per period
+    price: np.ndarray  # effective net price (fraction of list)
+    bm_quality: np.ndarray
+    bm_adaptation: np.ndarray
+    market: np.ndarray  # (batch,) market AR(1) level
+    sector: np.ndarray  # (batch, segments) segment AR(1) levels
+    width: int = 0
     records: dict[str, np.ndarray] = field(default_factory=dict)
     slots_exhausted: np.ndarray | None = None
     terminal_relationship: np.ndarray | None = None  # (batch, slots)
@@ -77,59 +111,75 @@ class BatchState:
         """Discount factor of flows at the end of ``period``."""
         return float((1.0 + self.params.wacc_period) ** (-period))
 
-    def draw(self, mechanism: str, method: str, size: int | tuple[int, ...] | None = None) -> np.ndarray:
-        """One draw per replication from its own stream, stacked on axis 0.
+    def update_width(self) -> None:
+        hi = int(self.next_free.max()) if self.next_free.size else 0
+        self.width = min(self.shape[1], -(-hi // BLOCK) * BLOCK)
 
-        ``method`` is ``"random"`` or ``"standard_normal"``; ``size`` is the
-        per-replication shape (default: the slot count).
-        """
-        gens = self.streams[mechanism]
-        size = self.shape[1] if size is None else size
-        shape = (len(gens),) + ((size,) if isinstance(size, int) else tuple(size))
-        out = np.empty(shape)
+    def streams(self, mechanism: str, period: int) -> list[np.random.Generator]:
+        return [period_stream(self.seed, r, mechanism, period) for r in self.replications]
+
+    def keyed(self, gens: list[np.random.Generator], method: str, counts: np.ndarray | None = None) -> np.ndarray:
+        """Per-slot draws on the prefix: slot ``i`` of replication ``b`` gets the next
+        number ``i`` of ``gens[b]``; only the replication's filled slots are drawn
+        (``counts``, default ``next_free``), the rest of the prefix is zero."""
+        counts = self.next_free if counts is None else counts
+        out = np.zeros((len(gens), self.width))
         for b, gen in enumerate(gens):
-            getattr(gen, method)(out=out[b])
+            getattr(gen, method)(out=out[b, : int(counts[b])])
         return out
 
+    def view(self, name: str) -> np.ndarray:
+        """The prefix ``[:, :width]`` of a per-slot array (a view: writes go through)."""
+        return getattr(self, name)[:, : self.width]
 
-def initial_state(p: ModelParams, base: CustomerBase, network: Network, streams: dict[str, list[np.random.Generator]], policy: object) -> BatchState:
+
+def initial_state(p: ModelParams, base: CustomerBase, network: Network, seed: int, replications: range, policy: object) -> BatchState:
     b = base.wallet.shape[0]
     n = p.n_slots
-    slot = np.arange(n)
-    initial = np.broadcast_to(slot < p.n_initial, (b, n))
-    status = np.where(initial, ACTIVE, NOT_YET).astype(np.int8)
-    trust = np.where(initial, base.initial_trust, p.new_trust)
-    adaptation = np.where(initial, base.initial_adaptation, 0.0)
-    age = np.where(initial, np.round(base.initial_age * p.periods_per_year), 0.0)
+    initial = np.broadcast_to(np.arange(n) < p.n_initial, (b, n))
+    zeros = np.zeros((b, n))
     state = BatchState(
         params=p,
         base=base,
         network=network,
-        streams=streams,
+        seed=seed,
+        replications=replications,
         policy=policy,
-        status=status,
-        trust=trust,
-        adaptation=adaptation,
-        share_of_wallet=np.zeros((b, n)),
-        age=age,
-        referred=np.zeros((b, n), dtype=bool),
+        status=np.where(initial, ACTIVE, NOT_YET).astype(np.int8),
+        trust=np.where(initial, base.initial_trust, p.new_trust),
+        adaptation=np.where(initial, base.initial_adaptation, 0.0),
+        share_of_wallet=zeros.copy(),
+        origin=np.where(initial, -np.round(base.initial_age * p.periods_per_year), 0.0),
         business_model=np.zeros((b, n), dtype=np.int16),
         log_survival=p.dt * np.log1p(-base.churn),
-        shock=np.zeros((b, n)),
-        contagion=np.zeros((b, n)),
-        value=np.zeros((b, n)),
+        wallet_dt=base.wallet * p.dt,
+        log1p_growth=np.log1p(base.growth),
+        idio=zeros.copy(),
+        contagion=zeros.copy(),
+        value=zeros.copy(),
         acquired_period=np.where(initial, 0, -1).astype(np.int32),
         periods_active=np.zeros((b, n), dtype=np.int32),
         next_free=np.full(b, p.n_initial, dtype=np.int64),
-        demand=np.zeros((b, n)),
-        log1p_growth=np.log1p(base.growth),
-        revenue=np.zeros((b, n)),
-        economic_profit=np.zeros((b, n)),
-        hazard=np.zeros((b, n)),
+        demand=zeros.copy(),
+        revenue=zeros.copy(),
+        economic_profit=zeros.copy(),
+        hazard=zeros.copy(),
+        margin_base=zeros.copy(),
+        margin_adaptation=zeros.copy(),
+        capital_base=zeros.copy(),
+        capital_adaptation=zeros.copy(),
+        service=zeros.copy(),
+        price=zeros.copy(),
+        bm_quality=zeros.copy(),
+        bm_adaptation=zeros.copy(),
+        market=np.zeros(b),
+        sector=np.zeros((b, p.n_segments)),
         records={name: np.zeros((b, p.periods)) for name in PERIOD_SERIES},
         slots_exhausted=np.zeros(b, dtype=np.int64),
     )
     state.share_of_wallet = share_of_wallet(p, state.trust, state.adaptation)
+    state.update_width()
+    apply_assignment(state, state.business_model)
     return state
 
 
@@ -137,3 +187,36 @@ def share_of_wallet(p: ModelParams, trust: np.ndarray, adaptation: np.ndarray) -
     """logistic(sow_intercept + sow_trust * trust + sow_adaptation * adaptation)."""
     logit = p.sow_intercept + p.sow_trust * trust + p.sow_adaptation * adaptation
     return 1.0 / (1.0 + np.exp(-logit))
+
+
+def apply_assignment(state: BatchState, assignment: np.ndarray) -> None:
+    """Set business models and refresh the per-slot quantities that follow from them.
+
+    Economic profit per period of an active relationship is linear in its volume
+    ``V`` (list-price value bought) given its adaptation ``A``:
+    ``EP = V (m0 + m1 A) - (1 - tax) service`` with
+    ``m0 = P ((1-tax)(1-C) - k DSO) - c ((1-tax) + k INV)`` and
+    ``m1 = -P ((1-tax) C a_c + k D)``, where ``P`` is the effective net price,
+    ``C`` the effective cost-to-serve rate, ``c`` the COGS ratio, ``a_c`` the
+    adaptation cost, ``D`` dedicated assets per unit adaptation, and
+    ``k = wacc_period / dt`` turns annual-revenue capital into a per-period
+    charge.  Invested capital is ``V (k0 + k1 A)`` with ``k0 = (P DSO + c INV)/dt``
+    and ``k1 = P D / dt``.
+    """
+    p = state.params
+    t = p.business_models
+    state.business_model = assignment.astype(np.int16)
+    bm = state.business_model
+    tax1 = 1.0 - p.tax_rate
+    price = state.base.price * t.price_factor[bm]
+    cts = state.base.cost_to_serve * t.cost_to_serve_factor[bm]
+    k = p.wacc_period / p.dt
+    c = p.cogs_ratio
+    state.price = price
+    state.margin_base = price * (tax1 * (1.0 - cts) - k * p.dso_years) - c * (tax1 + k * p.inventory_years)
+    state.margin_adaptation = -price * (tax1 * cts * p.adaptation_cost + k * p.dedicated_assets)
+    state.capital_base = (price * p.dso_years + c * p.inventory_years) / p.dt
+    state.capital_adaptation = price * p.dedicated_assets / p.dt
+    state.service = tax1 * t.service_cost[bm] * p.dt
+    state.bm_quality = t.quality[bm]
+    state.bm_adaptation = t.adaptation[bm]
