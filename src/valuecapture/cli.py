@@ -39,8 +39,15 @@ def _seed(text: str) -> int:
     return v
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit code 2) instead of the usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="valuecapture", description="Monte Carlo simulation of B2B customer portfolios: distributions of firm value.")
+    parser = _Parser(prog="valuecapture", description="Monte Carlo simulation of B2B customer portfolios: distributions of firm value.")
     parser.add_argument("--version", action="version", version=f"valuecapture {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

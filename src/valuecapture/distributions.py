@@ -137,10 +137,15 @@ def parse(table: Any, lo: float | None = None, hi: float | None = None) -> Distr
         raise DistributionError("b", f"must be greater than a for 'truncnorm', got a={params['a']}, b={params['b']}")
     dist = Distribution(name, tuple(sorted(params.items())))
     s_lo, s_hi = dist.support()
-    if lo is not None and s_lo < lo:
-        raise DistributionError("dist", f"support [{s_lo:g}, {s_hi:g}] reaches below the allowed minimum {lo:g}")
-    if hi is not None and s_hi > hi:
-        raise DistributionError("dist", f"support [{s_lo:g}, {s_hi:g}] reaches above the allowed maximum {hi:g}")
+    if name == "fixed":
+        v = params["value"]
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            bounds = f"[{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}]"
+            raise DistributionError("value", f"must be in {bounds}, got {v:g}")
+    elif lo is not None and s_lo < lo:
+        raise DistributionError("", f"{name} with these parameters takes values down to {s_lo:g}, below the allowed minimum {lo:g}; choose a distribution bounded there (e.g. lognorm, beta, truncnorm)")
+    elif hi is not None and s_hi > hi:
+        raise DistributionError("", f"{name} with these parameters takes values up to {s_hi:g}, above the allowed maximum {hi:g}; choose a distribution bounded there (e.g. beta, truncnorm)")
     m = dist.mean()
     if not math.isfinite(m):
         raise DistributionError("dist", "has no finite mean; choose parameters with a finite mean")

@@ -29,7 +29,7 @@ RESULT_FILE = "result.nc"
 REPLICATION_VARS: dict[str, tuple[str, str]] = {
     "firm_value": ("currency", "Firm value: sum of relationship value capture minus present value of fixed costs (incl. terminal values)."),
     "value_capture": ("currency", "Sum over relationships (present and future) of discounted economic profit, net of acquisition cost, incl. terminal value."),
-    "pv_fixed_costs": ("currency", "Present value of firm and business-model fixed costs, incl. their terminal value."),
+    "pv_fixed_costs": ("currency", "Present value of firm and business-model fixed costs after tax (they are deductible), incl. their terminal value."),
     "terminal_value": ("currency", "Terminal value at the horizon (relationships minus fixed costs), discounted to time 0."),
     "customers_ever": ("customers", "Relationships that existed at some point in the horizon."),
     "slots_exhausted": ("customers", "Acquisitions dropped because every customer slot was used (raise customers.max_slots if > 0)."),
@@ -100,7 +100,9 @@ def build_dataset(scenario: Scenario, seed: int, replications: int, p: ModelPara
 
 def scenario_of(ds: xr.Dataset) -> Scenario:
     """The exact scenario a result was produced from (from its attrs)."""
-    return loads(ds.attrs["scenario_toml"], source=f"{ds.attrs.get('scenario_source', '<result>')} (as stored in the result)")
+    overrides = json.loads(ds.attrs.get("scenario_overrides", "[]"))
+    # the stored TOML already has the overrides applied; re-applying them is a no-op that keeps provenance
+    return loads(ds.attrs["scenario_toml"], source=ds.attrs.get("scenario_source", "<result>"), overrides=overrides)
 
 
 def run_dir(out: str | Path, name: str) -> Path:

@@ -61,13 +61,13 @@ def batch_outputs(state: BatchState, start: int) -> dict[str, np.ndarray]:
     ever = state.acquired_period >= 0
     rel_value = state.value + state.terminal_relationship
     discount = (1.0 + p.wacc_period) ** -np.arange(1, p.periods + 1)
-    pv_fixed = (state.records["fixed_cost"] * discount).sum(axis=1) + state.terminal_fixed
+    pv_fixed = (1.0 - p.tax_rate) * ((state.records["fixed_cost"] * discount).sum(axis=1) + state.terminal_fixed)
     value_capture = np.where(ever, rel_value, 0.0).sum(axis=1)
     out: dict[str, np.ndarray] = {
         "firm_value": value_capture - pv_fixed,
         "value_capture": value_capture,
         "pv_fixed_costs": pv_fixed,
-        "terminal_value": state.terminal_relationship.sum(axis=1) - state.terminal_fixed,
+        "terminal_value": state.terminal_relationship.sum(axis=1) - (1.0 - p.tax_rate) * state.terminal_fixed,
         "customers_ever": ever.sum(axis=1),
         "slots_exhausted": state.slots_exhausted.copy(),
     }

@@ -102,7 +102,7 @@ FIELDS: tuple[Field, ...] = (
     Field("economics.inventory_days", "float", 30.0, "Inventory held for a customer = annual COGS x days/365.", "days", lo=0, hi=365),
     Field("economics.terminal_value", "enum", "runoff", "Value of relationships alive at the horizon: 'none', or 'runoff' (each continues with its last economic profit and retention, no new customers; fixed costs shrink with revenue). See docs/model.md.", choices=("none", "runoff")),
     Field("customers.count", "int", 3000, "Customers at the start of the horizon.", "customers", lo=1, hi=10_000_000),
-    Field("customers.max_slots", "int", 0, "Customer slots (initial + acquired) per replication; 0 = automatic headroom. Acquisitions beyond it are counted in 'slots_exhausted'.", "customers", lo=0, hi=50_000_000),
+    Field("customers.max_slots", "int", 0, "Customer slots (initial + acquired) per replication, rounded up to a multiple of 512; 0 = automatic headroom. Acquisitions beyond it are counted in 'slots_exhausted'.", "customers", lo=0, hi=50_000_000),
     Field("customers.segments", "list[str]", ["industry"], "Names of industries/segments (demand shocks are shared within a segment)."),
     Field("customers.segment_weights", "list[float]", [1.0], "Relative share of customers in each segment (same length as segments).", "weight", lo=0),
     # -- uncertainties: customer attributes ----------------------------------
@@ -116,7 +116,7 @@ FIELDS: tuple[Field, ...] = (
     Field("uncertainties.initial_adaptation", "dist", _d(dist="beta", a=2.0, b=5.0), "Adaptation (relationship-specific investment) of relationships existing at the start.", "index 0-1", "uncertainty", lo=0, hi=1),
     Field("uncertainties.initial_age", "dist", _d(dist="gamma", a=2.0, scale=2.5), "Age of relationships existing at the start.", "years", "uncertainty", lo=0),
     # -- demand ---------------------------------------------------------------
-    Field("demand.volatility", "float", 0.15, "Annual standard deviation of log demand shocks.", "1/sqrt(year)", lo=0, hi=3),
+    Field("demand.volatility", "float", 0.15, "Innovation volatility of log demand: each period's innovation has sd volatility x sqrt(1/periods_per_year); with persistence phi the stationary sd of log demand is that / sqrt(1 - phi^2).", "1/sqrt(year)", lo=0, hi=3),
     Field("demand.persistence", "float", 0.6, "Quarter-to-quarter (per period) persistence of log demand shocks (AR(1) coefficient).", "-", lo=0, hi=1, hi_open=True),
     Field("demand.rho_within", "float", 0.4, "Correlation of demand shocks of two customers in the same segment (one-factor model).", "correlation", lo=0, hi=1),
     Field("demand.rho_across", "float", 0.1, "Correlation of demand shocks of two customers in different segments; must not exceed rho_within.", "correlation", lo=0, hi=1),
@@ -144,7 +144,7 @@ FIELDS: tuple[Field, ...] = (
     Field("acquisition.acquisition_cost", "float", 15_000.0, "Cost of winning a customer by prospecting.", "currency/customer", lo=0, money=True),
     Field("acquisition.referral_rate", "float", 0.04, "Probability per year that an active customer with trust 1 brings a new customer (proportional to trust).", "1/year", lo=0, hi=4),
     Field("acquisition.referral_cost_factor", "float", 0.3, "Cost of a referred customer as a fraction of acquisition_cost.", "fraction", lo=0, hi=5),
-    Field("acquisition.referral_churn_multiplier", "float", 0.7, "Factor on the churn hazard of referred customers (Villanueva et al. 2008 found word-of-mouth customers worth about 2x).", "factor", lo=0, hi=10, lo_open=True),
+    Field("acquisition.referral_churn_multiplier", "float", 0.7, "Factor on the (cumulative) churn hazard of referred customers; assumed (Villanueva et al. 2008 found word-of-mouth customers worth about 2x marketing-acquired ones, partly through retention).", "factor", lo=0, hi=10, lo_open=True),
     # -- switches ---------------------------------------------------------------
     Field("heterogeneity.customer", "bool", True, "Customer heterogeneity: when false every customer gets the mean of each attribute distribution (segments kept).", kind="switch"),
     Field("heterogeneity.relationship", "bool", True, "Relationship heterogeneity: when false initial trust, adaptation and age are their means and quality noise is zero.", kind="switch"),

@@ -25,7 +25,10 @@ class Acquisition(Component):
     inversion of the period stream's first uniform; each active customer
     refers a new one with probability ``referral_rate * dt * trust`` (the next
     uniforms, one per filled slot).  Referred customers fill slots first; their
-    churn hazard is multiplied by ``referral_churn_multiplier``.
+    churn hazard is multiplied by ``referral_churn_multiplier``.  Acquisition
+    cost is paid at the start of the period (discounted to the end of the
+    previous one) and is tax-deductible: it is charged after tax to the new
+    relationship's value capture.
     """
 
     name = "acquisition"
@@ -49,8 +52,8 @@ class Acquisition(Component):
         take = np.minimum(wanted, state.shape[1] - state.next_free)
         state.slots_exhausted += wanted - take
         n_ref_taken = np.minimum(n_refer, take)
-        cac = p.acquisition_cost
-        df = state.discount(period)
+        cac = p.acquisition_cost * (1.0 - p.tax_rate)  # tax-deductible, paid at the start of the period
+        df = state.discount(period - 1)
         new_sow = float(share_of_wallet(p, np.float64(p.new_trust), np.float64(0.0)))
         cost = np.zeros(state.shape[0])
         for b in np.flatnonzero(take):  # per replication: slots lo..hi-1 are contiguous

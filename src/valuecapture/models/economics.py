@@ -19,7 +19,8 @@ class Economics(Component):
     ``EP = NOPAT - wacc_period IC`` -- evaluated in the equivalent linear form of
     :func:`~valuecapture.models.state.apply_assignment`.  Flows of period ``t``
     are discounted by ``(1 + wacc_period)^-t``.  Fixed costs: the firm's plus
-    those of every business model serving at least one active customer.
+    those of every business model serving at least one active customer; being
+    tax-deductible, they reduce firm value after tax.
     """
 
     name = "economics"
@@ -43,7 +44,7 @@ class Economics(Component):
         state.view("value")[...] += ep * state.discount(period)
         state.view("periods_active")[...] += alive
         bmt = p.business_models
-        fixed = np.full(state.shape[0], p.firm_fixed_cost_period)
+        fixed = np.full(state.shape[0], p.firm_fixed_cost_period)  # before tax
         bm = state.view("business_model")
         for k in range(len(bmt)):
             if bmt.fixed_cost[k] > 0:
@@ -58,7 +59,9 @@ class Economics(Component):
         rec["nopat"][:, t] = rel_ep + p.wacc_period * capital_sum
         rec["relationship_economic_profit"][:, t] = rel_ep
         rec["fixed_cost"][:, t] = fixed
-        rec["economic_profit"][:, t] = rel_ep - fixed - rec["acquisition_cost"][:, t]
+        # fixed and acquisition costs are operating expenses: they reduce NOPAT, so they enter after tax
+        tax1 = 1.0 - p.tax_rate
+        rec["economic_profit"][:, t] = rel_ep - tax1 * (fixed + rec["acquisition_cost"][:, t])
         with np.errstate(invalid="ignore", divide="ignore"):
             rec["mean_trust"][:, t] = np.where(n_alive > 0, rowsum(state.view("trust") * alive) / n_alive, np.nan)
             rec["mean_share_of_wallet"][:, t] = np.where(n_alive > 0, rowsum(state.view("share_of_wallet") * alive) / n_alive, np.nan)

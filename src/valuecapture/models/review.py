@@ -10,7 +10,7 @@ from .state import BatchState, apply_assignment
 
 
 class Review(Component):
-    """Relationship performance review at the policy's cadence (default: yearly).
+    """Relationship performance review, once a year (every periods_per_year periods).
 
     The policy sees a read-only :class:`~valuecapture.policies.PortfolioView`
     and returns a business-model index for every slot (slots not yet filled get

@@ -27,12 +27,12 @@ BLOCK = 512
 #: Per-period firm series recorded for every replication: name -> (units, description).
 PERIOD_SERIES: dict[str, tuple[str, str]] = {
     "revenue": ("currency/period", "Revenue from all active relationships."),
-    "economic_profit": ("currency/period", "Firm economic profit: relationship economic profit minus fixed and acquisition costs."),
+    "economic_profit": ("currency/period", "Firm economic profit: relationship economic profit minus fixed and acquisition costs after tax."),
     "relationship_economic_profit": ("currency/period", "Sum of relationship economic profit (NOPAT minus capital charge)."),
     "nopat": ("currency/period", "Net operating profit after tax of all relationships."),
     "invested_capital": ("currency", "Capital tied up in relationships (receivables, inventory, dedicated assets)."),
-    "fixed_cost": ("currency/period", "Firm and business-model fixed costs."),
-    "acquisition_cost": ("currency/period", "Cost of customers won this period."),
+    "fixed_cost": ("currency/period", "Firm and business-model fixed costs (before tax)."),
+    "acquisition_cost": ("currency/period", "Cost of customers won this period (before tax)."),
     "customers_active": ("customers", "Active relationships at the end of the period (after churn)."),
     "acquired": ("customers", "Customers won at the start of the period."),
     "churned": ("customers", "Relationships lost at the end of the period."),
@@ -149,7 +149,7 @@ def initial_state(p: ModelParams, base: CustomerBase, network: Network, seed: in
         trust=np.where(initial, base.initial_trust, p.new_trust),
         adaptation=np.where(initial, base.initial_adaptation, 0.0),
         share_of_wallet=zeros.copy(),
-        origin=np.where(initial, -np.round(base.initial_age * p.periods_per_year), 0.0),
+        origin=np.where(initial, 1.0 - np.round(base.initial_age * p.periods_per_year), 0.0),  # age at period 1 = drawn age
         business_model=np.zeros((b, n), dtype=np.int16),
         log_survival=p.dt * np.log1p(-base.churn),
         wallet_dt=base.wallet * p.dt,

@@ -1,0 +1,69 @@
+"""Shared fixtures: small scenarios that run in a fraction of a second."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import valuecapture as vc
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+
+def tiny(**values: Any) -> vc.Scenario:
+    """The classroom scenario shrunk to 60 customers over 8 quarters, with overrides."""
+    sc = vc.load_scenario(SCENARIOS / "classroom.toml")
+    base = {
+        "customers.count": 60,
+        "horizon.periods": 8,
+        "acquisition.prospects_per_year": 8.0,
+        "outputs.relationship_detail": 4,
+        "choices.fixed_cost": 20000.0,
+    }
+    base.update(values)
+    return sc.with_values(base)
+
+
+def steady(**values: Any) -> vc.Scenario:
+    """Homogeneous customers in a constant state: trust sits at its fixed point.
+
+    No volatility, no interdependence, no acquisition, constant attributes, trust
+    equal to experienced quality and adaptation equal to the business model's level,
+    so every active relationship earns the same economic profit every period.
+    Churn is set per test.
+    """
+    quality, adaptation, aq = 0.65, 0.3, 0.15
+    base = {
+        "customers.count": 50,
+        "horizon.periods": 12,
+        "horizon.periods_per_year": 1,
+        "uncertainties.wallet": {"dist": "fixed", "value": 100000.0},
+        "uncertainties.price": {"dist": "fixed", "value": 0.95},
+        "uncertainties.cost_to_serve": {"dist": "fixed", "value": 0.1},
+        "uncertainties.growth": {"dist": "fixed", "value": 0.0},
+        "uncertainties.churn": {"dist": "fixed", "value": 0.0},
+        "uncertainties.initial_trust": {"dist": "fixed", "value": quality + aq * adaptation},
+        "uncertainties.initial_adaptation": {"dist": "fixed", "value": adaptation},
+        "uncertainties.initial_age": {"dist": "fixed", "value": 3.0},
+        "relationship.adaptation_quality": aq,
+        "relationship.quality_noise": 0.0,
+        "relationship.churn_trust_effect": 0.0,
+        "demand.volatility": 0.0,
+        "acquisition.prospects_per_year": 0.0,
+        "acquisition.referral_rate": 0.0,
+        "heterogeneity.interdependence": False,
+        "correlations": [],
+        "choices.business_models": [{"name": "standard", "quality": quality, "adaptation": adaptation, "service_cost": 3000.0, "fixed_cost": 50000.0}],
+        "choices.fixed_cost": 100000.0,
+        "outputs.relationship_detail": 1000,
+    }
+    base.update(values)
+    return vc.load_scenario(SCENARIOS / "classroom.toml").with_values(base)
+
+
+@pytest.fixture
+def classroom_path() -> Path:
+    return SCENARIOS / "classroom.toml"

@@ -1,0 +1,67 @@
+"""The result Dataset: dims, units, descriptions, provenance, atomic writing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import valuecapture as vc
+from valuecapture.results import open_run, write_run
+
+from conftest import tiny
+
+
+@pytest.fixture(scope="module")
+def ds() -> xr.Dataset:
+    return vc.simulate(tiny(), replications=6, seed=21)
+
+
+def test_schema(ds: xr.Dataset) -> None:
+    assert ds["firm_value"].dims == ("replication",)
+    for name in ("revenue", "economic_profit", "customers_active", "acquired", "churned"):
+        assert ds[name].dims == ("replication", "period")
+    assert ds["relationship_value"].dims == ("detail_replication", "customer")
+    for name, var in ds.variables.items():
+        assert var.attrs.get("description"), name
+    for name, var in ds.data_vars.items():
+        assert var.attrs.get("units"), name
+        assert not np.isnan(var.values).all(), name
+    for key in ("scenario_toml", "seed", "root_entropy", "valuecapture_version", "replications"):
+        assert key in ds.attrs
+    assert ds.attrs["valuecapture_version"] == vc.__version__
+    assert np.isfinite(ds["firm_value"].values).all()
+
+
+def test_result_file_alone_reproduces_the_run(tmp_path: Path, ds: xr.Dataset) -> None:
+    write_run(ds, tmp_path / "run", figures=False)
+    back = open_run(tmp_path / "run")
+    assert back.identical(ds)
+    again = vc.simulate(vc.scenario_of(back), replications=int(back.attrs["replications"]), seed=int(back.attrs["seed"]))
+    assert again.identical(ds)
+
+
+def test_failed_write_leaves_previous_result(tmp_path: Path, ds: xr.Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "run"
+    write_run(ds, target, figures=False)
+    before = (target / "result.nc").read_bytes()
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("valuecapture.plots.run_figures", boom)
+    with pytest.raises(RuntimeError):
+        write_run(ds, target, figures=True)
+    assert (target / "result.nc").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_summary_table(ds: xr.Dataset) -> None:
+    st = vc.summary(ds)["firm_value"]
+    x = ds["firm_value"].values
+    assert st.n == 6 and st.mean == pytest.approx(x.mean()) and st.mcse == pytest.approx(x.std(ddof=1) / np.sqrt(6))
+    assert st.p5 <= st.p50 <= st.p95
+    text = vc.summary_text(ds)
+    assert "Firm value" in text and "P(firm value < 0)" in text
