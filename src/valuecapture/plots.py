@@ -36,7 +36,7 @@ def firm_value_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     ax1.hist(xs, bins=bins, color="#4C72B0", alpha=0.85, edgecolor="white", linewidth=0.5)
     mean, p5, p95 = xs.mean(), *np.percentile(xs, [5, 95])
     ax1.axvline(mean, color="black", lw=1.5, label=f"mean {mean:,.1f}{suf}")
-    ax1.axvspan(p5, p95, color="#DD8452", alpha=0.15, label=f"5-95%: {p5:,.1f} to {p95:,.1f}{suf}")
+    ax1.axvspan(p5, p95, color="#DD8452", alpha=0.15, zorder=0, label=f"5-95%: {p5:,.1f} to {p95:,.1f}{suf}")
     if xs.min() < 0 < xs.max():
         ax1.axvline(0, color="#C44E52", lw=1, ls="--", label="zero")
     ax1.set_xlabel(f"firm value ({suf or 'currency'})")
