@@ -78,4 +78,7 @@ def test_unwritable_output_fails_cleanly(tmp_path: Path) -> None:
 
 def test_policies_lists_builtins(tmp_path: Path) -> None:
     r = vc_cli("policies", cwd=tmp_path)
-    assert r.returncode == 0 and r.stdout.startswith("single")
+    assert r.returncode == 0
+    names = [line.split()[0] for line in r.stdout.splitlines()]
+    assert names[:5] == ["single", "tiered", "matrix", "adaptive", "harvest"]
+    assert all(line.endswith("[built-in]") for line in r.stdout.splitlines()[:5])

@@ -6,7 +6,7 @@ import numpy as np
 
 import valuecapture as vc
 
-from conftest import tiny
+from conftest import three_models, tiny
 
 
 def test_identical_for_workers_and_batch_sizes() -> None:
@@ -15,6 +15,16 @@ def test_identical_for_workers_and_batch_sizes() -> None:
     for kwargs in ({"workers": 1, "batch_size": 1}, {"workers": 1, "batch_size": 5}, {"workers": 2, "batch_size": 4, "executor": "process"}):
         other = vc.simulate(sc, replications=12, seed=42, **kwargs)
         assert ref.identical(other), kwargs
+
+
+def test_identical_for_workers_with_several_business_models_and_capacity() -> None:
+    """The adaptive policy on three business models, account-manager capacity binding and
+    noisy customer insight: still bit-identical across batch sizes and workers."""
+    sc = three_models(**{"choices.policy": "adaptive", "outputs.relationship_detail": 3})
+    ref = vc.simulate(sc, replications=9, seed=5, workers=1, batch_size=9)
+    assert int(ref["customers_by_model"].sel(business_model="key_account").max()) > 0
+    for kwargs in ({"workers": 1, "batch_size": 2}, {"workers": 2, "batch_size": 4, "executor": "process"}):
+        assert ref.identical(vc.simulate(sc, replications=9, seed=5, **kwargs)), kwargs
 
 
 def test_replication_depends_only_on_seed_and_number() -> None:

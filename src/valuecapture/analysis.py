@@ -38,7 +38,7 @@ class Stats:
 SUMMARY_ROWS = (
     ("firm_value", "Firm value"),
     ("value_capture", "Relationship value capture"),
-    ("pv_fixed_costs", "PV of fixed costs"),
+    ("pv_firm_costs", "PV of firm-level costs"),
     ("terminal_value", "Terminal value (net)"),
     ("value_created", "Value created"),
     ("value_destroyed", "Value destroyed"),

@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("result", help="run directory (results/<name>/) or its result.nc")
 
     sub.add_parser("policies", help="list the business-model policies available by name")
+
+    cmp_ = sub.add_parser("compare", help="run a scenario under several policies with common random numbers and compare firm value")
+    cmp_.add_argument("scenario", help="scenario TOML file")
+    cmp_.add_argument("--policies", "-p", required=True, metavar="NAME,NAME,...", help="comma-separated registered policy names (see `valuecapture policies`)")
+    _run_options(cmp_)
+    cmp_.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a scenario field (repeatable)")
     return parser
 
 
@@ -78,7 +84,7 @@ def _run_options(p: argparse.ArgumentParser, reproduce: bool = False) -> None:
     p.add_argument("--workers", "-j", type=_positive_int, default=None, help="worker processes (default: all cores; small runs use one). Never changes results.")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="replications per batch (default: automatic). Never changes results.")
     p.add_argument("--executor", choices=("serial", "process"), default=None, help="serial or a local process pool (default: process pool when workers > 1)")
-    p.add_argument("--out", default="results", help="output folder; the run goes to OUT/<scenario name>/ (default: results)")
+    p.add_argument("--out", default="results", help="output folder; the run goes to OUT/<scenario name>/ (a comparison to OUT/<scenario name>-compare/; default: results)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
 
@@ -117,9 +123,21 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "policies":
         from .policies import describe, registered_policies
 
-        for name, cls in sorted(registered_policies().items()):
-            print(f"{name:14s} {describe(cls if isinstance(cls, type) else cls.load())}")
+        from .policies import BUILTIN
+
+        for name, cls in registered_policies().items():
+            origin = "built-in" if name in BUILTIN else f"from {cls.value.split(':')[0]}"
+            try:
+                line = describe(cls if isinstance(cls, type) else cls.load())
+            except Exception as exc:  # a broken third-party package must not break the listing
+                line = f"(cannot be loaded: {type(exc).__name__}: {exc})"
+            print(f"{name:14s} {line}  [{origin}]")
         return 0
+    if args.command == "compare":
+        from .scenario import load_scenario
+
+        sc = load_scenario(args.scenario, overrides=args.overrides)
+        return _compare(sc, args)
     if args.command == "run":
         from .scenario import load_scenario
 
@@ -130,6 +148,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         ds = _open(args.result)
         sc = scenario_of(ds)
+        if "policies" in ds.attrs:  # a comparison
+            import json
+
+            args.policies = ",".join(json.loads(ds.attrs["policies"]))
+            args.replications, args.seed = int(ds.attrs["replications"]), int(ds.attrs["seed"])
+            return _compare(sc, args)
         return _run(sc, args, int(ds.attrs["replications"]), int(ds.attrs["seed"]))
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse guards
 
@@ -147,27 +171,62 @@ def _open(path: str):  # type: ignore[no-untyped-def]
 
 def _show(path: str) -> int:
     from .analysis import summary_text
+    from .compare import comparison_text
 
     ds = _open(path)
-    print(summary_text(ds))
+    print(comparison_text(ds) if "policy" in ds.dims else summary_text(ds))
     return 0
 
 
-def _run(sc, args: argparse.Namespace, replications: int | None, seed: int | None) -> int:  # type: ignore[no-untyped-def]
+def _workers(args: argparse.Namespace, sc, reps: int) -> int:  # type: ignore[no-untyped-def]
     from .params import slot_count
-    from .results import run_dir, write_run
-    from .runner import simulate
 
-    reps = int(sc.get("run.replications") if replications is None else replications)
     workers = args.workers
     if workers is None:
         workers = os.cpu_count() or 1
         if reps * slot_count(sc) * sc.get("horizon.periods") < SMALL_RUN:
             workers = 1
-    target = run_dir(args.out, sc.name)
-    out_parent = Path(args.out)
+    return int(workers)
+
+
+def _check_out(out: str) -> None:
+    out_parent = Path(out)
     if out_parent.exists() and not out_parent.is_dir():
-        raise UsageError(f"--out {args.out}: exists and is not a folder")
+        raise UsageError(f"--out {out}: exists and is not a folder")
+
+
+def _compare(sc, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from .compare import check_policy_names, compare, comparison_text
+    from .plots import comparison_figures
+    from .results import run_dir, write_run
+
+    names = [n.strip() for n in args.policies.split(",") if n.strip()]
+    try:
+        check_policy_names(names)
+    except ValueError as exc:
+        raise UsageError(f"--policies: {exc}") from None
+    reps = int(sc.get("run.replications") if args.replications is None else args.replications)
+    _check_out(args.out)
+    try:
+        ds = compare(sc, names, reps, args.seed, workers=_workers(args, sc, reps * len(names)), batch_size=args.batch_size, executor=args.executor, progress=not args.quiet)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    text = comparison_text(ds)
+    path = write_run(ds, run_dir(args.out, f"{sc.name}-compare"), figures=not args.no_figures, summary=text, figure_maker=comparison_figures)
+    if not args.quiet:
+        print(text)
+        print(f"\nwrote {path}/ (result.nc, summary.txt" + (", figures/*.png)" if not args.no_figures else ")"))
+    return 0
+
+
+def _run(sc, args: argparse.Namespace, replications: int | None, seed: int | None) -> int:  # type: ignore[no-untyped-def]
+    from .results import run_dir, write_run
+    from .runner import simulate
+
+    reps = int(sc.get("run.replications") if replications is None else replications)
+    workers = _workers(args, sc, reps)
+    target = run_dir(args.out, sc.name)
+    _check_out(args.out)
     try:
         ds = simulate(sc, reps, seed, workers=workers, batch_size=args.batch_size, executor=args.executor, progress=not args.quiet)
     except ValueError as exc:

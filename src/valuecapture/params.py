@@ -7,41 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .business_models import BusinessModelTable
 from .distributions import Distribution
 from .scenario import CORRELATED, Scenario
-
-
-@dataclass(frozen=True)
-class BusinessModelTable:
-    """Business-model elements as arrays indexed by business-model number."""
-
-    names: tuple[str, ...]
-    quality: np.ndarray
-    adaptation: np.ndarray
-    service_cost: np.ndarray  # currency/year/customer
-    price_factor: np.ndarray
-    cost_to_serve_factor: np.ndarray
-    fixed_cost: np.ndarray  # currency/year
-
-    @classmethod
-    def from_scenario(cls, sc: Scenario) -> "BusinessModelTable":
-        bms = sc.business_models
-
-        def col(key: str) -> np.ndarray:
-            return np.array([bm[key] for bm in bms], dtype=float)
-
-        return cls(
-            names=tuple(bm["name"] for bm in bms),
-            quality=col("quality"),
-            adaptation=col("adaptation"),
-            service_cost=col("service_cost"),
-            price_factor=col("price_factor"),
-            cost_to_serve_factor=col("cost_to_serve_factor"),
-            fixed_cost=col("fixed_cost"),
-        )
-
-    def __len__(self) -> int:
-        return len(self.names)
 
 
 @dataclass(frozen=True)
@@ -100,6 +68,20 @@ class ModelParams:
     firm_fixed_cost_period: float
     business_models: BusinessModelTable
     relationship_detail: int
+    complexity_c1_period: float
+    complexity_exponent: float
+    insight_level: float
+    insight_cost_period: float
+    insight_noise: float
+    insight_lag: int
+    account_managers: int
+    accounts_per_manager: int
+    manager_cost_period: float
+    platform_level: float
+    platform_cost_period: float
+    platform_effect: float
+    review_interval: int
+    review_cost: float
 
     @classmethod
     def from_scenario(cls, sc: Scenario) -> "ModelParams":
@@ -162,6 +144,20 @@ class ModelParams:
             firm_fixed_cost_period=g("choices.fixed_cost") * dt,
             business_models=BusinessModelTable.from_scenario(sc),
             relationship_detail=g("outputs.relationship_detail"),
+            complexity_c1_period=g("business.complexity_cost") * dt,
+            complexity_exponent=g("business.complexity_exponent"),
+            insight_level=g("capabilities.insight_level"),
+            insight_cost_period=g("capabilities.insight_cost") * dt,
+            insight_noise=g("capabilities.insight_noise"),
+            insight_lag=g("capabilities.insight_lag"),
+            account_managers=g("capabilities.account_managers"),
+            accounts_per_manager=g("capabilities.accounts_per_manager"),
+            manager_cost_period=g("capabilities.manager_cost") * dt,
+            platform_level=g("capabilities.platform_level"),
+            platform_cost_period=g("capabilities.platform_cost") * dt,
+            platform_effect=g("capabilities.platform_effect"),
+            review_interval=g("capabilities.review_interval") or ppy,
+            review_cost=g("capabilities.review_cost"),
         )
 
 

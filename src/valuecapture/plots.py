@@ -134,3 +134,114 @@ def run_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
+
+
+PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD")
+
+
+def policy_distributions_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
+    """Overlaid firm-value distributions (density outlines and ECDFs) of the policies compared."""
+    plt = _plt()
+    labels = [str(p) for p in ds["policy"].values]
+    fv = ds["firm_value"].values
+    div, suf = _money_scale(fv)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
+    lo, hi = np.nanpercentile(fv / div, [0.5, 99.5])
+    bins = np.linspace(lo, hi, min(60, max(12, int(np.sqrt(fv.shape[1])))))
+    for i, p in enumerate(labels):
+        x = ds["firm_value"].sel(policy=p).values / div
+        c = PALETTE[i % len(PALETTE)]
+        ax1.hist(x, bins=bins, histtype="step", lw=1.8, color=c, density=True, label=f"{p} (mean {x.mean():,.1f}{suf})")
+        ax1.axvline(x.mean(), color=c, lw=1, ls="--")
+        s = np.sort(x)
+        ax2.step(s, np.arange(1, s.size + 1) / s.size, where="post", color=c, lw=1.5, label=p)
+    for ax in (ax1, ax2):
+        if lo < 0 < hi:
+            ax.axvline(0, color="black", lw=0.8, ls=":")
+        ax.set_xlabel(f"firm value ({suf or 'currency'})")
+        ax.grid(alpha=0.3)
+    ax1.set_ylabel("density")
+    ax1.set_title("Firm value by policy (dashed: means)")
+    ax1.legend(frameon=False, fontsize=8)
+    ax2.set_ylabel("cumulative probability")
+    ax2.set_title("ECDF: further right is better")
+    ax2.legend(frameon=False, fontsize=8, loc="lower right")
+    fig.suptitle(f"{ds.attrs.get('scenario_name', '')}: {fv.shape[1]} replications per policy, common random numbers, seed {ds.attrs.get('seed')}", fontsize=10)
+    return fig
+
+
+def paired_differences_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
+    """Distributions of paired firm-value differences against the best policy, with 95% CIs of the mean."""
+    from .compare import PairedDifference, ranking
+
+    plt = _plt()
+    rank = [p for p, _ in ranking(ds)]
+    best = rank[0]
+    others = rank[1:]
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.9 * max(1, len(others))), constrained_layout=True)
+    if not others:
+        ax.text(0.5, 0.5, "only one policy", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    diffs = [ds["firm_value"].sel(policy=best).values - ds["firm_value"].sel(policy=p).values for p in others]
+    div, suf = _money_scale(np.concatenate(diffs))
+    pos = np.arange(len(others))[::-1]
+    for y, p, d in zip(pos, others, diffs):
+        pd_ = PairedDifference.of(best, p, ds["firm_value"].sel(policy=best).values, ds["firm_value"].sel(policy=p).values)
+        if np.ptp(d) > 0:
+            parts = ax.violinplot(d / div, positions=[y], vert=False, widths=0.8, showextrema=False)
+            for body in parts["bodies"]:
+                body.set_facecolor("#4C72B0")
+                body.set_alpha(0.35)
+        q5, q50, q95 = np.percentile(d / div, [5, 50, 95])
+        ax.plot([q5, q95], [y, y], color="#4C72B0", lw=1)
+        ax.plot(q50, y, "|", color="#4C72B0", ms=12)
+        ax.errorbar(pd_.mean / div, y, xerr=[[(pd_.mean - pd_.ci_low) / div], [(pd_.ci_high - pd_.mean) / div]], fmt="o", color="#C44E52", capsize=4, ms=5)
+        ax.annotate(f"mean {pd_.mean / div:,.2f}{suf}, P(better) {pd_.p_a_beats_b:.2f}", (pd_.mean / div, y), textcoords="offset points", xytext=(0, 12), ha="center", fontsize=8)
+    ax.axvline(0, color="black", lw=0.8, ls=":")
+    ax.set_yticks(pos, [f"{best} - {p}" for p in others])
+    ax.set_xlabel(f"paired difference of firm value ({suf or 'currency'}); red: mean with 95% CI, blue line: 5-95%")
+    ax.set_title(f"How much better is {best}? Paired differences, replication by replication")
+    ax.grid(alpha=0.3, axis="x")
+    return fig
+
+
+def model_shares_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
+    """Share of active relationships in each business model over time, one panel per policy."""
+    plt = _plt()
+    labels = [str(p) for p in ds["policy"].values]
+    models = [str(m) for m in ds["business_model"].values]
+    counts = ds["customers_by_model"].astype(float)
+    total = counts.sum("business_model")
+    share = (counts / total.where(total > 0)).mean("replication")
+    cols = min(3, len(labels))
+    rows = -(-len(labels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, sharey=True, constrained_layout=True)
+    t = ds["year"].values
+    for ax, p in zip(axes.flat, labels):
+        ys = [share.sel(policy=p, business_model=m).values for m in ds["business_model"].values]
+        ax.stackplot(t, np.nan_to_num(np.array(ys)), labels=models, colors=PALETTE[: len(models)], alpha=0.85)
+        ax.set_title(p)
+        ax.set_xlabel("year")
+        ax.set_ylim(0, 1)
+    for ax in list(axes.flat)[len(labels):]:
+        ax.set_axis_off()
+    axes[0, 0].set_ylabel("share of active relationships")
+    axes[0, -1].legend(frameon=False, fontsize=8, loc="lower right")
+    fig.suptitle("Business-model mix over time (mean over replications)", fontsize=10)
+    return fig
+
+
+def comparison_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
+    """Write the figures of a policy comparison as PNG into ``folder``."""
+    plt = _plt()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, make in (("firm_value_by_policy.png", policy_distributions_figure), ("paired_differences.png", paired_differences_figure), ("business_model_mix.png", model_shares_figure)):
+        fig = make(ds)
+        path = folder / name
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        written.append(path)
+    return written

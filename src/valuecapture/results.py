@@ -27,9 +27,11 @@ RESULT_FILE = "result.nc"
 
 #: Per-replication outputs: name -> (units, description).
 REPLICATION_VARS: dict[str, tuple[str, str]] = {
-    "firm_value": ("currency", "Firm value: sum of relationship value capture minus present value of fixed costs (incl. terminal values)."),
+    "firm_value": ("currency", "Firm value: sum of relationship value capture minus present value of firm-level costs (incl. terminal values)."),
     "value_capture": ("currency", "Sum over relationships (present and future) of discounted economic profit, net of acquisition cost, incl. terminal value."),
-    "pv_fixed_costs": ("currency", "Present value of firm and business-model fixed costs after tax (they are deductible), incl. their terminal value."),
+    "pv_firm_costs": ("currency", "Present value after tax (they are deductible) of firm-level costs: firm and business-model fixed costs, complexity cost, capability spend, set-up and switching costs, incl. their terminal value."),
+    "pv_complexity_cost": ("currency", "Present value after tax of the complexity cost of running several business models in parallel (horizon only)."),
+    "pv_capability_spend": ("currency", "Present value after tax of capability spend: customer insight, account managers, platform, reviews (horizon only)."),
     "terminal_value": ("currency", "Terminal value at the horizon (relationships minus fixed costs), discounted to time 0."),
     "customers_ever": ("customers", "Relationships that existed at some point in the horizon."),
     "slots_exhausted": ("customers", "Acquisitions dropped because every customer slot was used (raise customers.max_slots if > 0)."),
@@ -48,6 +50,13 @@ DETAIL_VARS: dict[str, tuple[str, str]] = {
     "acquired_period": ("period", "Period at whose start the customer was won (0: customer at the start; -1: slot never filled)."),
     "segment": ("index", "Segment of the customer (index into the segment coordinate)."),
     "wallet": ("currency/year", "Customer's annual wallet at list price at the start of the horizon (NaN: slot never filled)."),
+    "final_business_model": ("index", "Business model serving the relationship at its end or at the horizon (index into business_model; -1: slot never filled)."),
+}
+
+#: Outputs by business model: name -> (dims after replication, units, description).
+MODEL_VARS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "value_by_model": (("business_model",), "currency", "Value capture by business model: discounted economic profit earned while served by it, net of acquisition costs of customers who started in it, incl. terminal value."),
+    "customers_by_model": (("period", "business_model"), "customers", "Active relationships served by each business model during the period."),
 }
 
 
@@ -66,7 +75,11 @@ def build_dataset(scenario: Scenario, seed: int, replications: int, p: ModelPara
         data_vars[name] = xr.Variable(("replication",), arrays[name], {"units": units, "description": desc})
     for name, (units, desc) in PERIOD_SERIES.items():
         data_vars[name] = xr.Variable(("replication", "period"), arrays[name], {"units": units, "description": desc})
+    for name, (dims, units, desc) in MODEL_VARS.items():
+        data_vars[name] = xr.Variable(("replication",) + dims, arrays[name], {"units": units, "description": desc})
     coords: dict[str, Any] = {
+        "business_model": ("business_model", np.array(p.business_models.names, dtype=object), {"description": "Business models declared in [[choices.business_models]], by name."}),
+        "internal_fit": ("business_model", p.business_models.fit, {"units": "index 0-1", "description": "Internal fit of the business model's elements (1 = consistent)."}),
         "replication": ("replication", rep, {"description": "Monte Carlo replication number (its random streams depend only on the seed and this number)."}),
         "period": ("period", period, {"units": "period", "description": "Period number; flows of period t are valued at its end."}),
         "year": ("period", period / p.periods_per_year, {"units": "year", "description": "Time at the end of the period."}),
@@ -109,12 +122,14 @@ def run_dir(out: str | Path, name: str) -> Path:
     return Path(out) / name
 
 
-def write_run(ds: xr.Dataset, out_dir: str | Path, extra: dict[str, str] | None = None, figures: bool = True) -> Path:
+def write_run(ds: xr.Dataset, out_dir: str | Path, extra: dict[str, str] | None = None, figures: bool = True, summary: str | None = None, figure_maker: Any = None) -> Path:
     """Write ``ds`` (and its summary and figures) atomically to ``out_dir``.
 
     Everything is written to a hidden temporary directory next to ``out_dir``
     and renamed into place at the end; an existing ``out_dir`` is replaced only
-    then.  On any error the temporary directory is removed and ``out_dir`` is
+    then.  ``summary`` (default: :func:`~valuecapture.analysis.summary_text`) goes
+    to summary.txt; ``figure_maker(ds, folder)`` (default: the run figures) draws
+    the figures.  On any error the temporary directory is removed and ``out_dir`` is
     left as it was.
     """
     from .analysis import summary_text
@@ -128,13 +143,13 @@ def write_run(ds: xr.Dataset, out_dir: str | Path, extra: dict[str, str] | None 
         raise OSError(f"cannot write results to {parent}: {exc.strerror or exc}") from None
     try:
         ds.to_netcdf(tmp / RESULT_FILE, engine="h5netcdf")
-        (tmp / "summary.txt").write_text(summary_text(ds) + "\n", encoding="utf-8")
+        (tmp / "summary.txt").write_text((summary_text(ds) if summary is None else summary) + "\n", encoding="utf-8")
         for name, text in (extra or {}).items():
             (tmp / name).write_text(text, encoding="utf-8")
         if figures:
             from .plots import run_figures
 
-            run_figures(ds, tmp / "figures")
+            (figure_maker or run_figures)(ds, tmp / "figures")
         old = None
         if target.exists():
             old = parent / f".{target.name}.old-{os.getpid()}"

@@ -33,6 +33,8 @@ from .seeds import batch_streams
 #: Elements (batch x slots) a batch aims at: keeps one batch's state well under 200 MB.
 TARGET_BATCH_ELEMENTS = 400_000
 EXECUTORS = ("serial", "process")
+#: Outputs kept only for the first ``outputs.relationship_detail`` replications.
+DETAIL_NAMES = ("relationship_value", "periods_active", "acquired_period", "segment", "wallet", "final_business_model")
 
 
 def default_batch_size(n_slots: int, replications: int, workers: int) -> int:
@@ -51,8 +53,90 @@ def run_batch(scenario: Scenario, seed: int, start: int, stop: int, policy: Any 
     if policy is None:
         policy = get_policy(scenario.get("choices.policy"))
     state = initial_state(p, base, network, seed, reps, policy)
-    Engine(default_components(p.periods_per_year, p.periods), p.periods).run(state)
+    Engine(default_components(p.review_interval, p.periods), p.periods).run(state)
     return batch_outputs(state, start)
+
+
+#: A small three-business-model firm on which :func:`review_view_for_check` builds a view.
+CHECK_SCENARIO = """
+[scenario]
+name = "policy_check"
+[horizon]
+periods = 8
+periods_per_year = 4
+[customers]
+count = 150
+[acquisition]
+prospects_per_year = 30
+[capabilities]
+account_managers = 2
+accounts_per_manager = 10
+review_interval = 2
+[choices]
+policy = "single"
+fixed_cost = 100000
+[[choices.business_models]]
+name = "standard"
+service_cost = 3000
+fixed_cost = 50000
+[[choices.business_models]]
+name = "key_account"
+quality = 0.85
+adaptation = 0.7
+service_cost = 20000
+price_factor = 1.04
+channel = "key_account_team"
+account_management = 0.9
+capital_intensity = 0.25
+platform = "dedicated"
+fixed_cost = 80000
+[[choices.business_models]]
+name = "transactional"
+quality = 0.5
+adaptation = 0.0
+service_cost = 800
+price_factor = 0.97
+cost_to_serve_factor = 0.6
+channel = "e_channel"
+account_management = 0.0
+capital_intensity = 0.03
+platform = "standard"
+fixed_cost = 30000
+"""
+
+
+def review_view_for_check(scenario: Scenario | None = None, seed: int = 0) -> Any:
+    """A realistic read-only :class:`~valuecapture.policies.PortfolioView`.
+
+    Runs two replications of ``scenario`` (default :data:`CHECK_SCENARIO`) under
+    the ``tiered`` policy and returns a frozen copy of the view at its last
+    review: mixed business models, observed profits of both signs, filled and
+    unfilled slots.
+    """
+    from dataclasses import fields, replace
+
+    from .policies import TieredPolicy
+    from .scenario import loads
+
+    sc = scenario if scenario is not None else loads(CHECK_SCENARIO, source="<policy check scenario>")
+
+    class _Capture(TieredPolicy):
+        last: Any = None
+
+        def decide(self, view: Any) -> Any:
+            _Capture.last = view
+            frozen = {}
+            for f in fields(view):
+                val = getattr(view, f.name)
+                if isinstance(val, np.ndarray):
+                    val = val.copy()
+                    val.flags.writeable = False
+                frozen[f.name] = val
+            _Capture.last = replace(view, **frozen)
+            return super().decide(view)
+
+    run_batch(sc, seed, 0, 2, policy=_Capture())
+    return _Capture.last
 
 
 def batch_outputs(state: BatchState, start: int) -> dict[str, np.ndarray]:
@@ -61,15 +145,22 @@ def batch_outputs(state: BatchState, start: int) -> dict[str, np.ndarray]:
     ever = state.acquired_period >= 0
     rel_value = state.value + state.terminal_relationship
     discount = (1.0 + p.wacc_period) ** -np.arange(1, p.periods + 1)
-    pv_fixed = (1.0 - p.tax_rate) * ((state.records["fixed_cost"] * discount).sum(axis=1) + state.terminal_fixed)
+    rec = state.records
+    firm_costs = rec["fixed_cost"] + rec["complexity_cost"] + rec["capability_spend"] + rec["change_cost"]
+    tax1 = 1.0 - p.tax_rate
+    pv_firm_costs = tax1 * ((firm_costs * discount).sum(axis=1) + state.terminal_fixed)
     value_capture = np.where(ever, rel_value, 0.0).sum(axis=1)
     out: dict[str, np.ndarray] = {
-        "firm_value": value_capture - pv_fixed,
+        "firm_value": value_capture - pv_firm_costs,
         "value_capture": value_capture,
-        "pv_fixed_costs": pv_fixed,
-        "terminal_value": state.terminal_relationship.sum(axis=1) - (1.0 - p.tax_rate) * state.terminal_fixed,
+        "pv_firm_costs": pv_firm_costs,
+        "pv_complexity_cost": tax1 * (rec["complexity_cost"] * discount).sum(axis=1),
+        "pv_capability_spend": tax1 * (rec["capability_spend"] * discount).sum(axis=1),
+        "terminal_value": state.terminal_relationship.sum(axis=1) - tax1 * state.terminal_fixed,
         "customers_ever": ever.sum(axis=1),
         "slots_exhausted": state.slots_exhausted.copy(),
+        "value_by_model": state.value_by_model.copy(),
+        "customers_by_model": state.model_counts.copy(),
     }
     out.update(heterogeneity_summary(rel_value, ever))
     for name in PERIOD_SERIES:
@@ -81,6 +172,7 @@ def batch_outputs(state: BatchState, start: int) -> dict[str, np.ndarray]:
         out["acquired_period"] = state.acquired_period[:n_detail]
         out["segment"] = state.base.segment[:n_detail].astype(np.int16)
         out["wallet"] = np.where(ever, state.base.wallet, np.nan)[:n_detail]
+        out["final_business_model"] = np.where(ever, state.business_model, -1)[:n_detail].astype(np.int16)
     return out
 
 
@@ -219,7 +311,7 @@ class _Collector:
 
     def add(self, start: int, out: dict[str, np.ndarray]) -> None:
         for name, arr in out.items():
-            detail = name in ("relationship_value", "periods_active", "acquired_period", "segment", "wallet")
+            detail = name in DETAIL_NAMES
             rows = self.n_detail if detail else self.replications
             if name not in self.arrays:
                 self.arrays[name] = np.zeros((rows,) + arr.shape[1:], dtype=arr.dtype)

@@ -152,6 +152,22 @@ FIELDS: tuple[Field, ...] = (
     # -- choices ----------------------------------------------------------------
     Field("choices.policy", "str", "single", "Business-model policy, by registered name (see `valuecapture policies`).", kind="choice"),
     Field("choices.fixed_cost", "float", 2_000_000.0, "Firm-level fixed cost not attributable to a business model.", "currency/year", "choice", lo=0, money=True),
+    Field("business.fit_cost", "float", 0.3, "Cost-to-serve penalty of internal misfit: cost to serve x (1 + fit_cost x (1 - fit)); assumed.", "fraction", lo=0, hi=5),
+    Field("business.fit_quality", "float", 0.2, "Quality penalty of internal misfit: quality x (1 - fit_quality x (1 - fit)); assumed.", "fraction", lo=0, hi=1),
+    Field("business.complexity_cost", "float", 400_000.0, "C1 of the complexity cost C1 x K^b a year of running K > 1 business models in parallel.", "currency/year", "choice", lo=0, money=True),
+    Field("business.complexity_exponent", "float", 0.35, "b of the complexity cost (0.26-0.43: +20-35% per doubling; assumed).", "-", lo=0, hi=3),
+    Field("capabilities.insight_level", "float", 0.5, "Customer insight: 1 = the firm sees each relationship's true, current economic profit; 0 = with insight_noise and insight_lag.", "index 0-1", "choice", lo=0, hi=1),
+    Field("capabilities.insight_cost", "float", 600_000.0, "Yearly cost of customer insight at level 1 (proportional to the level).", "currency/year", "choice", lo=0, money=True),
+    Field("capabilities.insight_noise", "float", 0.6, "Relative error (sd) of observed relationship profit at insight level 0 (scaled by 1 - level).", "fraction", lo=0, hi=5),
+    Field("capabilities.insight_lag", "int", 4, "Delay in periods of observed profit at insight level 0 (scaled by 1 - level, rounded).", "periods", lo=0, hi=40),
+    Field("capabilities.account_managers", "int", 0, "Account managers; each can hold accounts_per_manager relationships of business models with account_management >= 0.5.", "managers", "choice", lo=0, hi=1_000_000),
+    Field("capabilities.accounts_per_manager", "int", 25, "Relationships one account manager can hold.", "customers/manager", lo=1, hi=10_000),
+    Field("capabilities.manager_cost", "float", 150_000.0, "Yearly cost of one account manager.", "currency/year", "choice", lo=0, money=True),
+    Field("capabilities.platform_level", "float", 0.0, "Modular production platform: reduces adaptation cost and complexity cost by platform_effect x level.", "index 0-1", "choice", lo=0, hi=1),
+    Field("capabilities.platform_cost", "float", 1_000_000.0, "Yearly cost of the modular platform at level 1 (proportional to the level).", "currency/year", "choice", lo=0, money=True),
+    Field("capabilities.platform_effect", "float", 0.5, "Largest relative reduction of adaptation and complexity cost from the platform; assumed.", "fraction", lo=0, hi=1),
+    Field("capabilities.review_interval", "int", 0, "Relationship performance control: periods between reviews at which the policy reassigns business models; 0 = once a year.", "periods", "choice", lo=0, hi=400),
+    Field("capabilities.review_cost", "float", 0.0, "Cost of one portfolio review (performance measurement and reassignment).", "currency/review", "choice", lo=0, money=True),
     # -- outputs ------------------------------------------------------------------
     Field("outputs.relationship_detail", "int", 200, "Number of replications (the first ones) whose per-relationship value capture is kept in the result (replication x customer). Per-replication summaries (Stobachoff, Gini, top-20% share) are kept for all.", "replications", "output", lo=0, hi=1_000_000),
 )
@@ -159,12 +175,18 @@ FIELDS: tuple[Field, ...] = (
 #: Fields of one ``[[choices.business_models]]`` entry.
 BUSINESS_MODEL_FIELDS: tuple[Field, ...] = (
     Field("name", "str", "standard", "Name of the business model.", kind="choice"),
-    Field("quality", "float", 0.65, "Quality the business model delivers (experienced quality before adaptation and noise).", "index 0-1", "choice", lo=0, hi=1),
-    Field("adaptation", "float", 0.3, "Adaptation level relationships served by this model move toward.", "index 0-1", "choice", lo=0, hi=1),
+    Field("quality", "float", 0.65, "Service level: quality the business model delivers (experienced quality before adaptation, fit penalty and noise).", "index 0-1", "choice", lo=0, hi=1),
+    Field("adaptation", "float", 0.3, "Offering adaptation: level relationships served by this model move toward.", "index 0-1", "choice", lo=0, hi=1),
     Field("service_cost", "float", 4_000.0, "Account-management and service cost per relationship (allocated business-model cost).", "currency/year/customer", "choice", lo=0, money=True),
-    Field("price_factor", "float", 1.0, "Factor on the customer's net price under this business model.", "factor", "choice", lo=0, hi=5, lo_open=True),
-    Field("cost_to_serve_factor", "float", 1.0, "Factor on the customer's cost to serve under this business model.", "factor", "choice", lo=0, hi=5),
-    Field("fixed_cost", "float", 500_000.0, "Fixed cost of running this business model.", "currency/year", "choice", lo=0, money=True),
+    Field("price_factor", "float", 1.0, "Price level: factor on the customer's net price under this business model.", "factor", "choice", lo=0, hi=5, lo_open=True),
+    Field("cost_to_serve_factor", "float", 1.0, "Factor on the customer's cost to serve under this business model (before the fit penalty).", "factor", "choice", lo=0, hi=5),
+    Field("channel", "enum", "inside_sales", "Channel: key_account_team, field_sales, inside_sales, distributor or e_channel.", kind="choice", choices=("key_account_team", "field_sales", "inside_sales", "distributor", "e_channel")),
+    Field("account_management", "float", 0.3, "Account-management intensity; at 0.5 or more each relationship needs a dedicated account manager (capabilities.account_managers).", "index 0-1", "choice", lo=0, hi=1),
+    Field("capital_intensity", "float", 0.1, "Business-model-dedicated invested capital, as a fraction of annual revenue.", "fraction of revenue", "choice", lo=0, hi=2),
+    Field("platform", "enum", "modular", "Production platform: standard, modular or dedicated.", kind="choice", choices=("standard", "modular", "dedicated")),
+    Field("fixed_cost", "float", 500_000.0, "Fixed cost of running this business model (charged in periods when it serves a customer).", "currency/year", "choice", lo=0, money=True),
+    Field("setup_cost", "float", 0.0, "One-off cost when the business model first serves a customer.", "currency", "choice", lo=0, money=True),
+    Field("switching_cost", "float", 0.0, "One-off cost per relationship moved into this business model from another.", "currency/customer", "choice", lo=0, money=True),
 )
 
 #: Fields of one ``[[correlations]]`` entry (Gaussian copula of customer attributes).
@@ -530,6 +552,8 @@ def _cross_checks(data: dict[str, Any], parsed: dict[str, Any], source: str) -> 
     names = [bm["name"] for bm in bms]
     if len(set(names)) != len(names):
         raise ScenarioError(source, "choices.business_models", f"names must be distinct, got {names}")
+    if all(bm["account_management"] >= 0.5 for bm in bms):
+        raise ScenarioError(source, "choices.business_models", "at least one business model must need no account manager (account_management < 0.5): relationships beyond the managers' capacity fall back to it")
     slots = data["customers"]["max_slots"]
     if slots and slots < data["customers"]["count"]:
         raise ScenarioError(source, "customers.max_slots", f"must be 0 (automatic) or at least customers.count ({data['customers']['count']}), got {slots}")
@@ -537,7 +561,7 @@ def _cross_checks(data: dict[str, Any], parsed: dict[str, Any], source: str) -> 
 
     known = registered_policies()
     if data["choices"]["policy"] not in known:
-        raise ScenarioError(source, "choices.policy", f"unknown policy {data['choices']['policy']!r}; known: {', '.join(sorted(known))}")
+        raise ScenarioError(source, "choices.policy", f"unknown policy {data['choices']['policy']!r}; known: {', '.join(known)}")
     corr = correlation_matrix(data["correlations"], source)
     parsed["_correlation_matrix"] = corr
 

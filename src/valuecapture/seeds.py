@@ -30,6 +30,7 @@ MECHANISMS: tuple[str, ...] = (
     "relationship",  # noise in experienced quality
     "retention",  # churn draws
     "acquisition",  # prospecting and referral draws
+    "insight",  # noise in the firm's observation of relationship profit
 )
 
 

@@ -15,10 +15,10 @@ from .retention import Retention
 from .review import Review
 
 
-def default_components(periods_per_year: int, periods: int) -> list[Component]:
+def default_components(review_interval: int, periods: int) -> list[Component]:
     """The sub-models of the core model, ordered by phase within a period."""
     return [
-        Review(cadence=periods_per_year),
+        Review(cadence=review_interval),
         Acquisition(),
         Demand(),
         Economics(),

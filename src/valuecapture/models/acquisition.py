@@ -6,7 +6,7 @@ import numpy as np
 from scipy.special import pdtr
 
 from ..engine import Component
-from .state import ACTIVE, BatchState, share_of_wallet
+from .state import ACTIVE, BatchState, apply_assignment, enforce_capacity, share_of_wallet
 
 
 def poisson_quantile(u: np.ndarray, mean: float) -> np.ndarray:
@@ -28,13 +28,15 @@ class Acquisition(Component):
     churn hazard is multiplied by ``referral_churn_multiplier``.  Acquisition
     cost is paid at the start of the period (discounted to the end of the
     previous one) and is tax-deductible: it is charged after tax to the new
-    relationship's value capture.
+    relationship's value capture.  New customers start in the business model
+    the last review set for their slot; those beyond the account managers'
+    capacity start in the fallback model instead.
     """
 
     name = "acquisition"
     phase = 10
     reads = ("status", "trust", "next_free")
-    writes = ("status", "trust", "adaptation", "origin", "log_survival", "acquired_period", "share_of_wallet", "value", "next_free")
+    writes = ("status", "trust", "adaptation", "origin", "log_survival", "acquired_period", "share_of_wallet", "value", "value_by_model", "next_free", "business_model")
 
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
@@ -68,8 +70,14 @@ class Acquisition(Component):
             state.log_survival[b, lo:mid] *= p.referral_churn_factor
             state.value[b, lo:mid] -= cac * p.referral_cost_factor * df
             state.value[b, mid:hi] -= cac * df
+            np.subtract.at(state.value_by_model[b], state.business_model[b, lo:mid], cac * p.referral_cost_factor * df)
+            np.subtract.at(state.value_by_model[b], state.business_model[b, mid:hi], cac * df)
             cost[b] = cac * p.referral_cost_factor * (mid - lo) + cac * (hi - mid)
         state.records["acquisition_cost"][:, period - 1] = cost
         state.records["acquired"][:, period - 1] = take
         state.next_free = state.next_free + take
         state.update_width()
+        if take.any():
+            capped = enforce_capacity(state, state.business_model)
+            if capped is not state.business_model:
+                apply_assignment(state, capped)

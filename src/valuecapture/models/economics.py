@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Component
+from ..business_models import complexity_cost
 from .state import ACTIVE, BatchState, rowsum
+
+
+def recurring_capability_spend(state: BatchState) -> np.ndarray:
+    """Per-period cost of the capability levels held (before tax): customer insight,
+    account managers and the modular platform.  Reviews are charged when held."""
+    p = state.params
+    return state.insight_level * p.insight_cost_period + state.account_managers * p.manager_cost_period + state.platform_level * p.platform_cost_period
 
 
 class Economics(Component):
@@ -18,15 +26,20 @@ class Economics(Component):
     ``IC = annual revenue (DSO/365 + dedicated_assets A) + annual COGS inventory_days/365``;
     ``EP = NOPAT - wacc_period IC`` -- evaluated in the equivalent linear form of
     :func:`~valuecapture.models.state.apply_assignment`.  Flows of period ``t``
-    are discounted by ``(1 + wacc_period)^-t``.  Fixed costs: the firm's plus
-    those of every business model serving at least one active customer; being
-    tax-deductible, they reduce firm value after tax.
+    are discounted by ``(1 + wacc_period)^-t``.  Firm-level costs (tax-deductible,
+    so they reduce firm value after tax): the firm's fixed cost; the fixed cost of
+    every business model serving at least one active customer, and its set-up
+    cost the first period it does; the complexity cost ``C1 K^b`` of the ``K``
+    business models in use (reduced by the platform); capability spend
+    (insight, account managers, platform, reviews); switching costs.  Value
+    capture is also accumulated by business model (the model serving the
+    relationship in the period).
     """
 
     name = "economics"
     phase = 30
     reads = ("demand", "share_of_wallet", "adaptation", "status", "trust", "margin_base", "margin_adaptation", "capital_base", "capital_adaptation", "service", "price")
-    writes = ("revenue", "economic_profit", "value", "periods_active")
+    writes = ("revenue", "economic_profit", "value", "periods_active", "ep_history", "model_counts", "value_by_model", "used_ever")
 
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
@@ -43,14 +56,26 @@ class Economics(Component):
         state.economic_profit[:, :w] = ep
         state.view("value")[...] += ep * state.discount(period)
         state.view("periods_active")[...] += alive
-        bmt = p.business_models
-        fixed = np.full(state.shape[0], p.firm_fixed_cost_period)  # before tax
-        bm = state.view("business_model")
-        for k in range(len(bmt)):
-            if bmt.fixed_cost[k] > 0:
-                fixed += bmt.fixed_cost[k] * p.dt * np.any(alive & (bm == k), axis=1)
+        state.ep_history[period % state.ep_history.shape[0], :, :w] = ep
         rec = state.records
         t = period - 1
+        df = state.discount(period)
+        bmt = p.business_models
+        bm = state.view("business_model")
+        fixed = np.full(state.shape[0], p.firm_fixed_cost_period)  # before tax
+        for k in range(len(bmt)):  # a handful of business models, not customers
+            in_k = alive & (bm == k)
+            count = np.count_nonzero(in_k, axis=1)
+            state.model_counts[:, t, k] = count
+            state.value_by_model[:, k] += rowsum(np.where(in_k, ep, 0.0)) * df
+            used = count > 0
+            fixed += bmt.fixed_cost[k] * p.dt * used
+            first = used & ~state.used_ever[:, k]
+            rec["change_cost"][:, t] += bmt.setup_cost[k] * first
+            state.used_ever[:, k] |= used
+        in_use = np.count_nonzero(state.model_counts[:, t, :], axis=1)
+        rec["complexity_cost"][:, t] = complexity_cost(in_use, p.complexity_c1_period, p.complexity_exponent, state.platform_level, p.platform_effect)
+        rec["capability_spend"][:, t] += recurring_capability_spend(state)
         n_alive = np.count_nonzero(alive, axis=1)
         rel_ep = rowsum(ep)
         capital_sum = rowsum(capital)
@@ -59,9 +84,10 @@ class Economics(Component):
         rec["nopat"][:, t] = rel_ep + p.wacc_period * capital_sum
         rec["relationship_economic_profit"][:, t] = rel_ep
         rec["fixed_cost"][:, t] = fixed
-        # fixed and acquisition costs are operating expenses: they reduce NOPAT, so they enter after tax
+        # firm-level costs are operating expenses: they reduce NOPAT, so they enter after tax
         tax1 = 1.0 - p.tax_rate
-        rec["economic_profit"][:, t] = rel_ep - tax1 * (fixed + rec["acquisition_cost"][:, t])
+        firm_costs = fixed + rec["complexity_cost"][:, t] + rec["capability_spend"][:, t] + rec["change_cost"][:, t]
+        rec["economic_profit"][:, t] = rel_ep - tax1 * (firm_costs + rec["acquisition_cost"][:, t])
         with np.errstate(invalid="ignore", divide="ignore"):
             rec["mean_trust"][:, t] = np.where(n_alive > 0, rowsum(state.view("trust") * alive) / n_alive, np.nan)
             rec["mean_share_of_wallet"][:, t] = np.where(n_alive > 0, rowsum(state.view("share_of_wallet") * alive) / n_alive, np.nan)
@@ -74,14 +100,15 @@ class Valuation(Component):
     its last economic profit and its last retention ``r = 1 - h``, no new
     customers: ``TV_i = EP_iT / (i + h_iT)`` discounted to time 0, where ``i`` is
     the per-period WACC (the closed form of sum_k r^(k-1) EP / (1+i)^k).  Fixed
-    costs run off in proportion to revenue:
+    firm-level costs (fixed, complexity, capabilities and reviews at their
+    last-period rate) run off in proportion to revenue:
     ``TV_fixed = F_T / R_T * sum_i R_iT / (i + h_iT)``.  ``'none'``: zero.
     """
 
     name = "valuation"
     phase = 95
     reads = ("economic_profit", "revenue", "hazard", "status")
-    writes = ("terminal_relationship", "terminal_fixed")
+    writes = ("terminal_relationship", "terminal_fixed", "value_by_model")
 
     def __init__(self, at: int):
         self.start = int(at)
@@ -98,8 +125,12 @@ class Valuation(Component):
         alive = state.view("status") == ACTIVE
         annuity = np.where(alive, df / (p.wacc_period + state.view("hazard")), 0.0)
         state.terminal_relationship[:, :w] = state.view("economic_profit") * annuity
-        revenue_T = state.records["revenue"][:, period - 1]
-        fixed_T = state.records["fixed_cost"][:, period - 1]
+        for k in range(len(p.business_models)):
+            state.value_by_model[:, k] += rowsum(np.where(state.view("business_model") == k, state.terminal_relationship[:, :w], 0.0))
+        rec = state.records
+        t = period - 1
+        revenue_T = rec["revenue"][:, t]
+        recurring_T = rec["fixed_cost"][:, t] + rec["complexity_cost"][:, t] + recurring_capability_spend(state) + p.review_cost / p.review_interval
         runoff_revenue = rowsum(state.view("revenue") * annuity)
         with np.errstate(invalid="ignore", divide="ignore"):
-            state.terminal_fixed = np.where(revenue_T > 0, fixed_T / revenue_T * runoff_revenue, 0.0)
+            state.terminal_fixed = np.where(revenue_T > 0, recurring_T / revenue_T * runoff_revenue, 0.0)

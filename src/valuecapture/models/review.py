@@ -1,49 +1,92 @@
-"""Business-model review: the policy assigns a business model to every slot."""
+"""Relationship performance review: the policy (re)assigns business models."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..engine import Component
-from ..policies import make_view
-from .state import BatchState, apply_assignment
+from ..policies import make_view, normalize_decision
+from .state import ACTIVE, BatchState, apply_assignment, enforce_capacity
+
+
+def observed_profit(state: BatchState, period: int) -> np.ndarray:
+    """Economic profit per slot as the firm sees it before ``period``.
+
+    Customer insight level ``L`` sets the delay ``round(insight_lag (1 - L))``
+    periods and the relative noise ``insight_noise (1 - L)`` (one normal per
+    filled slot from the ``insight`` stream of the period, drawn whatever the
+    level).  Before any profit has been observed the firm sees zero.
+    """
+    p = state.params
+    gens = state.streams("insight", period)
+    eps = state.keyed(gens, "standard_normal")
+    w = state.width
+    lag = np.rint(p.insight_lag * (1.0 - state.insight_level)).astype(np.int64)
+    seen = period - 1 - lag  # the period whose profit is seen
+    hist = state.ep_history
+    rows = np.where(seen >= 1, seen % hist.shape[0], 0)
+    base = hist[rows, np.arange(state.shape[0]), :w]
+    base = np.where((seen >= 1)[:, None], base, 0.0)
+    noise = (p.insight_noise * (1.0 - state.insight_level))[:, None]
+    return base * (1.0 + noise * eps)
 
 
 class Review(Component):
-    """Relationship performance review, once a year (every periods_per_year periods).
+    """Review every ``capabilities.review_interval`` periods (default yearly).
 
     The policy sees a read-only :class:`~valuecapture.policies.PortfolioView`
-    and returns a business-model index for every slot (slots not yet filled get
-    the model they will start with).  Draws no random numbers.
+    and returns a business model for every slot (slots not yet filled get the
+    model they will start with) and optionally capability levels.  Relationships
+    beyond the account managers' capacity fall back to the leanest model without
+    one; relationships moved to another model cost its switching cost; each
+    review costs ``review_cost``.
     """
 
     name = "review"
     phase = 5
-    reads = ("status", "revenue", "economic_profit", "trust", "share_of_wallet", "adaptation", "origin", "business_model")
-    writes = ("business_model", "margin_base", "margin_adaptation", "capital_base", "capital_adaptation", "service", "price", "bm_quality", "bm_adaptation")
+    reads = ("status", "revenue", "ep_history", "trust", "share_of_wallet", "adaptation", "origin", "business_model", "price")
+    writes = ("business_model", "observed", "insight_level", "platform_level", "account_managers", "margin_base", "margin_adaptation", "capital_base", "capital_adaptation", "service", "price", "bm_quality", "bm_adaptation")
 
     def __init__(self, cadence: int = 1):
         self.cadence = int(cadence)
 
     def step(self, state: BatchState, period: int) -> None:
-        n_models = len(state.params.business_models)
+        p = state.params
+        t = p.business_models
+        w = state.width
+        state.observed[:, :w] = observed_profit(state, period)
+        cts = state.base.cost_to_serve * t.cost_to_serve_factor[state.business_model]
         view = make_view(
             period=period,
+            periods_per_year=p.periods_per_year,
             active=state.active,
+            observed_profit=state.observed,
             revenue=state.revenue,
-            economic_profit=state.economic_profit,
+            price=state.price,
+            cost_to_serve=cts,
             trust=state.trust,
             share_of_wallet=state.share_of_wallet,
             adaptation=state.adaptation,
             age=period - state.origin,
             segment=state.base.segment,
             business_model=state.business_model,
-            n_business_models=n_models,
+            business_models=tuple(dict(e, needs_manager=bool(t.needs_manager[k])) for k, e in enumerate(t.elements)),
+            account_capacity=state.account_managers * p.accounts_per_manager,
+            insight_level=state.insight_level,
+            platform_level=state.platform_level,
+            account_managers=state.account_managers,
         )
-        decision = np.asarray(state.policy.assign(view))  # type: ignore[attr-defined]
-        if decision.shape != state.shape or not np.issubdtype(decision.dtype, np.integer):
-            raise ValueError(f"policy returned {decision.dtype} array of shape {decision.shape}; expected integers of shape {state.shape}")
-        if decision.size and (decision.min() < 0 or decision.max() >= n_models):
-            raise ValueError(f"policy returned business-model indices outside 0..{n_models - 1}")
-        if not np.array_equal(decision, state.business_model):
-            apply_assignment(state, decision)
+        decision = normalize_decision(state.policy.decide(view), state.shape, len(t))  # type: ignore[attr-defined]
+        caps = decision.capabilities
+        if "insight_level" in caps:
+            state.insight_level = np.clip(np.broadcast_to(np.asarray(caps["insight_level"], dtype=float), state.shape[:1]), 0.0, 1.0).copy()
+        if "platform_level" in caps:
+            state.platform_level = np.clip(np.broadcast_to(np.asarray(caps["platform_level"], dtype=float), state.shape[:1]), 0.0, 1.0).copy()
+        if "account_managers" in caps:
+            state.account_managers = np.maximum(0, np.broadcast_to(np.asarray(caps["account_managers"]), state.shape[:1]).astype(np.int64)).copy()
+        assignment = enforce_capacity(state, decision.assignment)
+        moved = (assignment != state.business_model) & (state.status == ACTIVE)
+        switching = np.where(moved, t.switching_cost[assignment], 0.0).sum(axis=1) if t.switching_cost.any() else 0.0
+        state.records["change_cost"][:, period - 1] += switching
+        state.records["capability_spend"][:, period - 1] += p.review_cost
+        apply_assignment(state, assignment)

@@ -27,11 +27,14 @@ BLOCK = 512
 #: Per-period firm series recorded for every replication: name -> (units, description).
 PERIOD_SERIES: dict[str, tuple[str, str]] = {
     "revenue": ("currency/period", "Revenue from all active relationships."),
-    "economic_profit": ("currency/period", "Firm economic profit: relationship economic profit minus fixed and acquisition costs after tax."),
+    "economic_profit": ("currency/period", "Firm economic profit: relationship economic profit minus fixed, complexity, capability, change and acquisition costs after tax."),
     "relationship_economic_profit": ("currency/period", "Sum of relationship economic profit (NOPAT minus capital charge)."),
     "nopat": ("currency/period", "Net operating profit after tax of all relationships."),
     "invested_capital": ("currency", "Capital tied up in relationships (receivables, inventory, dedicated assets)."),
     "fixed_cost": ("currency/period", "Firm and business-model fixed costs (before tax)."),
+    "complexity_cost": ("currency/period", "Complexity cost of running several business models in parallel (before tax)."),
+    "capability_spend": ("currency/period", "Spending on capabilities: customer insight, account managers, modular platform, reviews (before tax)."),
+    "change_cost": ("currency/period", "One-off business-model costs: set-up of a model first used, switching of relationships (before tax)."),
     "acquisition_cost": ("currency/period", "Cost of customers won this period (before tax)."),
     "customers_active": ("customers", "Active relationships at the end of the period (after churn)."),
     "acquired": ("customers", "Customers won at the start of the period."),
@@ -91,6 +94,14 @@ class BatchState:
     price: np.ndarray  # effective net price (fraction of list)
     bm_quality: np.ndarray
     bm_adaptation: np.ndarray
+    observed: np.ndarray  # observed profit at the last review (the policy's view; capacity priority)
+    ep_history: np.ndarray  # (lag + 1, batch, slots) ring buffer of economic profit by period
+    insight_level: np.ndarray  # (batch,)
+    platform_level: np.ndarray  # (batch,)
+    account_managers: np.ndarray  # (batch,) int
+    used_ever: np.ndarray  # (batch, models) bool: model has served a customer
+    value_by_model: np.ndarray  # (batch, models) value capture by business model
+    model_counts: np.ndarray  # (batch, periods, models) active relationships by business model
     market: np.ndarray  # (batch,) market AR(1) level
     sector: np.ndarray  # (batch, segments) segment AR(1) levels
     width: int = 0
@@ -172,6 +183,14 @@ def initial_state(p: ModelParams, base: CustomerBase, network: Network, seed: in
         price=zeros.copy(),
         bm_quality=zeros.copy(),
         bm_adaptation=zeros.copy(),
+        observed=zeros.copy(),
+        ep_history=np.zeros((p.insight_lag + 1, b, n)),
+        insight_level=np.full(b, p.insight_level),
+        platform_level=np.full(b, p.platform_level),
+        account_managers=np.full(b, p.account_managers, dtype=np.int64),
+        used_ever=np.zeros((b, len(p.business_models)), dtype=bool),
+        value_by_model=np.zeros((b, len(p.business_models))),
+        model_counts=np.zeros((b, p.periods, len(p.business_models)), dtype=np.int64),
         market=np.zeros(b),
         sector=np.zeros((b, p.n_segments)),
         records={name: np.zeros((b, p.periods)) for name in PERIOD_SERIES},
@@ -181,6 +200,38 @@ def initial_state(p: ModelParams, base: CustomerBase, network: Network, seed: in
     state.update_width()
     apply_assignment(state, state.business_model)
     return state
+
+
+def fallback_model(p: ModelParams) -> int:
+    """The leanest business model that needs no account manager."""
+    t = p.business_models
+    return int([k for k in t.by_intensity() if not t.needs_manager[k]][-1])
+
+
+def enforce_capacity(state: BatchState, assignment: np.ndarray) -> np.ndarray:
+    """Demote relationships beyond the account managers' capacity to the fallback model.
+
+    Among active relationships assigned to models that need an account manager,
+    each replication keeps the ``managers x accounts_per_manager`` with the highest
+    observed profit (ties: lower slot first, so the newest customers go first).
+    """
+    p = state.params
+    needs = p.business_models.needs_manager
+    if not needs.any():
+        return assignment
+    capacity = state.account_managers * p.accounts_per_manager
+    managed = needs[assignment] & (state.status == ACTIVE)
+    count = managed.sum(axis=1)
+    over = np.flatnonzero(count > capacity)
+    if over.size == 0:
+        return assignment
+    assignment = assignment.copy()
+    fallback = fallback_model(p)
+    for b in over:  # per replication, not per customer
+        idx = np.flatnonzero(managed[b])
+        order = idx[np.argsort(-state.observed[b, idx], kind="stable")]
+        assignment[b, order[int(capacity[b]):]] = fallback
+    return assignment
 
 
 def share_of_wallet(p: ModelParams, trust: np.ndarray, adaptation: np.ndarray) -> np.ndarray:
@@ -197,8 +248,10 @@ def apply_assignment(state: BatchState, assignment: np.ndarray) -> None:
     ``EP = V (m0 + m1 A) - (1 - tax) service`` with
     ``m0 = P ((1-tax)(1-C) - k DSO) - c ((1-tax) + k INV)`` and
     ``m1 = -P ((1-tax) C a_c + k D)``, where ``P`` is the effective net price,
-    ``C`` the effective cost-to-serve rate, ``c`` the COGS ratio, ``a_c`` the
-    adaptation cost, ``D`` dedicated assets per unit adaptation, and
+    ``C`` the effective cost-to-serve rate (incl. the fit penalty), ``c`` the COGS
+    ratio, ``a_c`` the adaptation cost (reduced by the modular platform), ``D``
+    dedicated assets per unit adaptation, ``DSO`` includes the business model's
+    capital intensity, and
     ``k = wacc_period / dt`` turns annual-revenue capital into a per-period
     charge.  Invested capital is ``V (k0 + k1 A)`` with ``k0 = (P DSO + c INV)/dt``
     and ``k1 = P D / dt``.
@@ -212,10 +265,12 @@ def apply_assignment(state: BatchState, assignment: np.ndarray) -> None:
     cts = state.base.cost_to_serve * t.cost_to_serve_factor[bm]
     k = p.wacc_period / p.dt
     c = p.cogs_ratio
+    receivables = p.dso_years + t.capital_intensity[bm]  # business-model capital scales with revenue too
+    adaptation_cost = p.adaptation_cost * (1.0 - p.platform_effect * state.platform_level)[:, None]
     state.price = price
-    state.margin_base = price * (tax1 * (1.0 - cts) - k * p.dso_years) - c * (tax1 + k * p.inventory_years)
-    state.margin_adaptation = -price * (tax1 * cts * p.adaptation_cost + k * p.dedicated_assets)
-    state.capital_base = (price * p.dso_years + c * p.inventory_years) / p.dt
+    state.margin_base = price * (tax1 * (1.0 - cts) - k * receivables) - c * (tax1 + k * p.inventory_years)
+    state.margin_adaptation = -price * (tax1 * cts * adaptation_cost + k * p.dedicated_assets)
+    state.capital_base = (price * receivables + c * p.inventory_years) / p.dt
     state.capital_adaptation = price * p.dedicated_assets / p.dt
     state.service = tax1 * t.service_cost[bm] * p.dt
     state.bm_quality = t.quality[bm]
