@@ -115,6 +115,17 @@ class BusinessModelTable:
     def needs_manager(self) -> np.ndarray:
         return self.account_management >= MANAGER_THRESHOLD
 
+    @property
+    def treatment(self) -> np.ndarray:
+        """Treatment level of each model in [0, 1]: 1 the richest, 0 the leanest, evenly
+        spaced by rank in :meth:`by_intensity` (0.5 with a single model)."""
+        k = len(self)
+        if k == 1:
+            return np.array([0.5])
+        out = np.empty(k)
+        out[self.by_intensity()] = 1.0 - np.arange(k) / (k - 1)
+        return out
+
     def by_intensity(self) -> np.ndarray:
         """Model indices from the richest (most service per customer) to the leanest."""
         score = self.service_cost + 1e-9 * self.quality

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import distributions as dists
-from .scenario import BUSINESS_MODEL_FIELDS, CORRELATION_FIELDS, FIELDS, Field
+from .scenario import BUSINESS_MODEL_FIELDS, CORRELATION_FIELDS, FIELDS, INTERACTION_FIELDS, Field
 
 INTRO = """# Scenario reference
 
@@ -121,6 +121,13 @@ def scenarios_markdown() -> str:
     for top, fields in sections.items():
         text += f"\n### [{top}]\n\n| field | kind | meaning | unit | default | allowed |\n|---|---|---|---|---|---|\n"
         text += "\n".join(_row(f) for f in fields) + "\n"
+    text += (
+        "\n## Interaction spaces: `[[interactions]]`\n\n"
+        "Each entry is an interaction space (account reviews, joint planning, executive meetings...) where the firm and\n"
+        "its customers communicate. They need `alignment.enabled = true`; see docs/alignment.md.\n\n"
+        "| field | meaning | unit | default | allowed |\n|---|---|---|---|---|\n"
+    )
+    text += "\n".join(_row(f, with_kind=False) for f in INTERACTION_FIELDS) + "\n"
     return text
 
 

@@ -13,6 +13,27 @@ from .scenario import CORRELATED, Scenario
 
 
 @dataclass(frozen=True)
+class InteractionSpace:
+    """One ``[[interactions]]`` entry, resolved (see docs/alignment.md)."""
+
+    name: str
+    cadence: int
+    cost_per_contact: float
+    fixed_cost_period: float
+    capacity: int
+    models: tuple[int, ...] | None  # business-model indices; None = all
+    p_align: float
+    step: float
+    trust_boost: float
+
+    @classmethod
+    def from_entry(cls, e: dict, business_models: list[dict], dt: float) -> "InteractionSpace":
+        names = [bm["name"] for bm in business_models]
+        models = None if e["models"] == ["all"] else tuple(names.index(m) for m in e["models"])
+        return cls(e["name"], e["cadence"], e["cost_per_contact"], e["fixed_cost"] * dt, e["capacity"], models, e["p_align"], e["step"], e["trust_boost"])
+
+
+@dataclass(frozen=True)
 class ModelParams:
     """Everything the sub-models need, in per-period units where that matters."""
 
@@ -82,6 +103,25 @@ class ModelParams:
     platform_effect: float
     review_interval: int
     review_cost: float
+    alignment: bool = False
+    kraljic_levels: tuple[float, ...] = (1.0, 0.33, 0.67, 0.0)
+    align_trust_effect: float = 0.0
+    align_churn_effect: float = 0.0
+    align_sow_effect: float = 0.0
+    align_waste: float = 0.0
+    view_reassess: float = 0.0
+    view_noise: float = 0.0
+    aligned_below: float = 0.25
+    downgrade_trust_loss: float = 0.0
+    legitimacy: float = 0.0
+    legitimacy_window: int = 0
+    internal_alignment: bool = False
+    sales_model: str = "shapiro"
+    internal_cost: float = 0.0
+    wallet_median: float = 1.0
+    interactions: tuple[InteractionSpace, ...] = ()
+    portfolio_track: bool = False
+    portfolio_models: tuple[str, ...] = ()
 
     @classmethod
     def from_scenario(cls, sc: Scenario) -> "ModelParams":
@@ -158,6 +198,25 @@ class ModelParams:
             platform_effect=g("capabilities.platform_effect"),
             review_interval=g("capabilities.review_interval") or ppy,
             review_cost=g("capabilities.review_cost"),
+            alignment=g("alignment.enabled"),
+            kraljic_levels=tuple(g("alignment.kraljic_levels")),
+            align_trust_effect=g("alignment.trust_effect"),
+            align_churn_effect=g("alignment.churn_effect"),
+            align_sow_effect=g("alignment.sow_effect"),
+            align_waste=g("alignment.waste"),
+            view_reassess=g("alignment.reassess"),
+            view_noise=g("alignment.view_noise"),
+            aligned_below=g("alignment.aligned_below"),
+            downgrade_trust_loss=g("alignment.downgrade_trust_loss"),
+            legitimacy=g("alignment.legitimacy"),
+            legitimacy_window=g("alignment.legitimacy_window"),
+            internal_alignment=g("alignment.internal"),
+            sales_model=g("alignment.sales_model"),
+            internal_cost=g("alignment.internal_cost"),
+            wallet_median=float(g("uncertainties.wallet").ppf(np.array(0.5))),
+            interactions=tuple(InteractionSpace.from_entry(e, sc.business_models, dt) for e in g("interactions")),
+            portfolio_track=g("portfolio.track"),
+            portfolio_models=tuple(g("portfolio.models")) if g("portfolio.track") else (),
         )
 
 

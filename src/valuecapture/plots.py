@@ -127,7 +127,15 @@ def run_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, make in (("firm_value.png", firm_value_figure), ("economic_profit_fan.png", fan_chart_figure), ("stobachoff.png", stobachoff_figure)):
+    makers = [("firm_value.png", firm_value_figure), ("economic_profit_fan.png", fan_chart_figure), ("stobachoff.png", stobachoff_figure)]
+    if "net_price" in ds:
+        makers.append(("portfolio_matrix.png", portfolio_matrix_figure))
+    if "aligned_share" in ds:
+        makers.append(("alignment.png", alignment_figure))
+    if "portfolio_transitions" in ds:
+        for model in dict.fromkeys(str(m) for m in ds["portfolio_model"].values):
+            makers.append((f"transitions_{model}.png", lambda d, m=model: transition_figure(d, m)))
+    for name, make in makers:
         fig = make(ds)
         path = folder / name
         fig.savefig(path, dpi=120)
@@ -245,3 +253,89 @@ def comparison_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
+
+
+def portfolio_matrix_figure(ds: xr.Dataset, replication: int = 0):  # type: ignore[no-untyped-def]
+    """Shapiro et al. (1987) portfolio matrix: net price x cost to serve, one dot per
+    relationship of one replication, area proportional to |value capture|, colour = business model,
+    hollow = value-destroying."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8.5, 6.2), constrained_layout=True)
+    if "net_price" not in ds:
+        ax.text(0.5, 0.5, "no per-relationship detail kept\n(outputs.relationship_detail = 0)", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    sel = ds.isel(detail_replication=replication)
+    price = sel["net_price"].values
+    cost = sel["cost_to_serve"].values * 100
+    value = sel["relationship_value"].values
+    bm = sel["final_business_model"].values
+    ok = np.isfinite(price) & np.isfinite(value)
+    scale = np.nanmax(np.abs(value[ok])) if ok.any() else 1.0
+    size = 4 + 400 * np.abs(value) / scale
+    models = [str(m) for m in ds["business_model"].values]
+    for k, name in enumerate(models):
+        for positive in (True, False):
+            m = ok & (bm == k) & ((value >= 0) == positive)
+            if not m.any():
+                continue
+            c = PALETTE[k % len(PALETTE)]
+            ax.scatter(price[m], cost[m], s=size[m], facecolors=c if positive else "none", edgecolors=c, alpha=0.55 if positive else 0.9, lw=0.8,
+                       label=f"{name}" + ("" if positive else " (destroys value)"))
+    mp, mc = np.nanmedian(price[ok]), np.nanmedian(cost[ok])
+    ax.axvline(mp, color="grey", lw=0.8, ls="--")
+    ax.axhline(mc, color="grey", lw=0.8, ls="--")
+    for (x, y, text) in ((0.98, 0.98, "carriage trade"), (0.02, 0.98, "aggressive"), (0.98, 0.02, "passive"), (0.02, 0.02, "bargain basement")):
+        ax.text(x, y, text, transform=ax.transAxes, ha="right" if x > 0.5 else "left", va="top" if y > 0.5 else "bottom", fontsize=10, color="#444444", style="italic")
+    ax.set_xlabel("net price (fraction of list price)")
+    ax.set_ylabel("cost to serve (% of revenue)")
+    ax.set_title(f"Portfolio matrix (Shapiro et al. 1987), replication {int(sel['detail_replication'])}: dot area = |relationship value|")
+    ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=0.6)
+    ax.grid(alpha=0.25)
+    return fig
+
+
+def alignment_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
+    """Share of aligned relationships and mean misalignment over time (median and 5-95% band)."""
+    plt = _plt()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    t = ds["year"].values
+    for ax, var, label, colour in ((ax1, "aligned_share", "share of aligned relationships", "#55A868"), (ax2, "mean_misalignment", "mean misalignment (0-1)", "#C44E52")):
+        y = ds[var].values
+        lo, mid, hi = np.nanpercentile(y, [5, 50, 95], axis=0)
+        ax.fill_between(t, lo, hi, color=colour, alpha=0.2, label="5-95% across replications")
+        ax.plot(t, mid, color=colour, lw=2, label="median")
+        ax.set_xlabel("year")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False, fontsize=8)
+    ax1.set_ylim(0, 1)
+    ax1.set_title("Alignment of the firm's and the customers' views")
+    spaces = ds.attrs.get("interaction_spaces", "")
+    ax2.set_title("Misalignment |treatment - expected treatment|" + (f"\ninteraction spaces: {spaces}" if spaces else "\nno interaction spaces"), fontsize=10)
+    return fig
+
+
+def transition_figure(ds: xr.Dataset, model: str | None = None):  # type: ignore[no-untyped-def]
+    """Year-to-year class transition probabilities of one portfolio model (rows sum to 1)."""
+    plt = _plt()
+    models = list(dict.fromkeys(str(m) for m in ds["portfolio_model"].values))
+    model = model or models[0]
+    labels = [str(c) for c in ds["portfolio_class"].values if str(c).startswith(model + ":")]
+    counts = ds["portfolio_transitions"].sum("replication").sel(portfolio_class=labels, portfolio_class_to=labels).values.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        probs = counts / counts.sum(axis=1, keepdims=True)
+    names = [c.split(":", 1)[1].replace("_", " ") for c in labels]
+    fig, ax = plt.subplots(figsize=(1.6 + 1.0 * len(labels), 1.2 + 0.8 * len(labels)), constrained_layout=True)
+    im = ax.imshow(np.nan_to_num(probs), cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if np.isfinite(probs[i, j]):
+                ax.text(j, i, f"{probs[i, j]:.2f}", ha="center", va="center", fontsize=8, color="white" if probs[i, j] > 0.55 else "black")
+    ax.set_xticks(range(len(labels)), names, rotation=35, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), names, fontsize=8)
+    ax.set_xlabel("class one year later")
+    ax.set_ylabel("class at the end of a year")
+    ax.set_title(f"{model}: year-to-year transitions ({int(counts.sum()):,} relationship-years)", fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="probability")
+    return fig

@@ -28,7 +28,7 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
-CAPABILITY_KEYS = ("insight_level", "platform_level", "account_managers")
+CAPABILITY_KEYS = ("insight_level", "platform_level", "account_managers", "interactions")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,13 @@ class PortfolioView:
     age : float array
         Relationship age in periods.
     segment : int array
+    growth : float array
+        Annual growth of the customer's wallet (its business; known to the firm).
+    customer_view : float array
+        The treatment level (0 leanest - 1 richest) the customer expects from us,
+        where the firm learned it in an interaction space within
+        ``alignment.legitimacy_window`` periods; NaN where unknown (always NaN
+        unless ``alignment.enabled``).
     business_model : int array
         Current assignment.
     business_models : tuple of dict
@@ -82,6 +89,8 @@ class PortfolioView:
     adaptation: np.ndarray
     age: np.ndarray
     segment: np.ndarray
+    growth: np.ndarray
+    customer_view: np.ndarray
     business_model: np.ndarray
     business_models: tuple[Mapping[str, Any], ...]
     account_capacity: np.ndarray
@@ -100,6 +109,26 @@ class PortfolioView:
     def richest_to_leanest(self) -> list[int]:
         """Business-model indices ordered by service cost per customer, richest first."""
         return sorted(range(self.n_business_models), key=lambda k: (-self.business_models[k]["service_cost"], -self.business_models[k]["quality"], k))
+
+    def classify(self, portfolio_model: str) -> np.ndarray:
+        """Class index of every slot under a supplier-side portfolio model (see
+        :mod:`valuecapture.portfolio_models`; class names in ``.classes`` of
+        ``get_portfolio_model(name)``)."""
+        from .portfolio_models import get_portfolio_model
+
+        model = get_portfolio_model(portfolio_model)
+        if model.side != "supplier":
+            raise ValueError(f"portfolio model {portfolio_model!r} is the customer's view; the firm sees it only through view.customer_view")
+        return model.classify(self)
+
+    def treatment_levels(self) -> np.ndarray:
+        """Treatment level of each business model (1 richest, 0 leanest), as in alignment."""
+        order = self.richest_to_leanest()
+        k = len(order)
+        out = np.full(k, 0.5)
+        if k > 1:
+            out[order] = 1.0 - np.arange(k) / (k - 1)
+        return out
 
     def leanest_without_manager(self) -> int:
         return [k for k in self.richest_to_leanest() if not self.business_models[k]["needs_manager"]][-1]
@@ -123,6 +152,8 @@ class Decision:
     ``capabilities`` may set ``insight_level`` and ``platform_level`` (0-1) and
     ``account_managers`` (a count), each a scalar or one value per replication;
     they hold from this review on and are paid for every period.
+    ``interactions`` maps interaction-space names to a boolean array (slots that
+    take part at its occurrences until the next review; capacity still applies).
     """
 
     assignment: np.ndarray
@@ -300,12 +331,67 @@ class HarvestPolicy(BasePolicy):
         return Decision(np.full(view.shape, lean, dtype=np.int16), {"insight_level": 0.0, "platform_level": 0.0, "account_managers": 0})
 
 
+class PortfolioPolicy(BasePolicy):
+    """Treatment from a portfolio model's classes, listening to customers where it knows their view.
+
+    Each relationship gets the business model whose treatment level (1 richest,
+    0 leanest) is closest to the importance of its class under
+    ``portfolio_model`` (see :mod:`valuecapture.portfolio_models`).  With
+    ``listen``, where the firm learned the customer's view in an interaction
+    space (``view.customer_view`` not NaN), the target moves halfway toward
+    the treatment the customer expects.  Relationships beyond the account
+    managers' capacity go one model leaner (lowest observed profit first).
+    Until anything has been observed, assignments stay.  With ``reviews`` set,
+    every active relationship is invited to that interaction space.  New
+    customers start in the middle model.
+
+    Parameters
+    ----------
+    portfolio_model : str
+    listen : bool
+    reviews : str or None
+        Name of an interaction space to invite every active relationship to.
+    """
+
+    def __init__(self, portfolio_model: str = "krapfel", listen: bool = True, reviews: str | None = None):
+        self.portfolio_model = portfolio_model
+        self.listen = listen
+        self.reviews = reviews
+
+    def decide(self, view: PortfolioView) -> Decision:
+        from .portfolio_models import get_portfolio_model
+
+        model = get_portfolio_model(self.portfolio_model)
+        target = model.levels(view.classify(self.portfolio_model))
+        if self.listen:
+            known = np.isfinite(view.customer_view)
+            target = np.where(known, 0.5 * (target + np.where(known, view.customer_view, 0.0)), target)
+        levels = view.treatment_levels()
+        best = np.argmin(np.abs(target[..., None] - levels), axis=-1)
+        order = view.richest_to_leanest()
+        if not np.any(view.observed_profit[view.active]):  # nothing observed yet: keep the current models
+            best = view.business_model.astype(np.int64)
+        # more relationships for managed models than account managers can hold: the
+        # lowest observed profit go one model leaner (rather than to the engine's fallback)
+        for pos, k in enumerate(order[:-1]):
+            if not view.business_models[k]["needs_manager"]:
+                continue
+            for b in np.flatnonzero((view.active & (best == k)).sum(axis=1) > view.account_capacity):  # per replication
+                idx = np.flatnonzero(view.active[b] & (best[b] == k))
+                keep = idx[np.argsort(-view.observed_profit[b, idx], kind="stable")]
+                best[b, keep[int(view.account_capacity[b]):]] = order[pos + 1]
+        out = np.where(view.active, best, order[len(order) // 2]).astype(np.int16)
+        caps = {"interactions": {self.reviews: view.active.copy()}} if self.reviews else {}
+        return Decision(out, caps)
+
+
 BUILTIN: dict[str, type] = {
     "single": SinglePolicy,
     "tiered": TieredPolicy,
     "matrix": MatrixPolicy,
     "adaptive": AdaptivePolicy,
     "harvest": HarvestPolicy,
+    "portfolio": PortfolioPolicy,
 }
 ENTRY_POINT_GROUP = "valuecapture.policies"
 
@@ -379,4 +465,4 @@ def check_policy(cls: type, scenario: Any = None) -> None:
     d2 = normalize_decision(again.decide(view), view.shape, view.n_business_models)
     assert np.array_equal(d1.assignment, d2.assignment), f"{cls.__name__}: same view gave different decisions"
     for k, v in before.items():
-        assert np.array_equal(getattr(view, k), v), f"{cls.__name__} modified view.{k}"
+        assert np.array_equal(getattr(view, k), v, equal_nan=v.dtype.kind == "f"), f"{cls.__name__} modified view.{k}"

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .models.state import PERIOD_SERIES
+from .models.state import ALIGNMENT_SERIES, PERIOD_SERIES
 from .params import ModelParams
 from .scenario import Scenario, loads
 from .seeds import MECHANISMS, root_entropy
@@ -51,6 +51,9 @@ DETAIL_VARS: dict[str, tuple[str, str]] = {
     "segment": ("index", "Segment of the customer (index into the segment coordinate)."),
     "wallet": ("currency/year", "Customer's annual wallet at list price at the start of the horizon (NaN: slot never filled)."),
     "final_business_model": ("index", "Business model serving the relationship at its end or at the horizon (index into business_model; -1: slot never filled)."),
+    "net_price": ("fraction of list price", "Net price under the final business model (NaN: slot never filled)."),
+    "cost_to_serve": ("fraction of revenue", "Cost to serve under the final business model, incl. fit penalty (NaN: slot never filled)."),
+    "final_misalignment": ("index 0-1", "Misalignment at the relationship's end or at the horizon (only with alignment.enabled)."),
 }
 
 #: Outputs by business model: name -> (dims after replication, units, description).
@@ -75,9 +78,26 @@ def build_dataset(scenario: Scenario, seed: int, replications: int, p: ModelPara
         data_vars[name] = xr.Variable(("replication",), arrays[name], {"units": units, "description": desc})
     for name, (units, desc) in PERIOD_SERIES.items():
         data_vars[name] = xr.Variable(("replication", "period"), arrays[name], {"units": units, "description": desc})
+    for name, (units, desc) in ALIGNMENT_SERIES.items():
+        if name in arrays:
+            data_vars[name] = xr.Variable(("replication", "period"), arrays[name], {"units": units, "description": desc})
+    if "portfolio_class_count" in arrays:
+        from .portfolio_models import class_labels
+
+        labels = class_labels(p.portfolio_models)
+        coords_pc = {
+            "portfolio_class": ("portfolio_class", np.array(labels, dtype=object), {"description": "Class of a portfolio model, as 'model:class' (docs/alignment.md)."}),
+            "portfolio_class_to": ("portfolio_class_to", np.array(labels, dtype=object), {"description": "Class a year later (transitions)."}),
+            "portfolio_model": ("portfolio_class", np.array([x.split(":")[0] for x in labels], dtype=object), {"description": "Portfolio model of the class."}),
+        }
+        data_vars["portfolio_class_count"] = xr.Variable(("replication", "period", "portfolio_class"), arrays["portfolio_class_count"], {"units": "customers", "description": "Active relationships in each class at the end of the period (shares: divide by the model's total)."})
+        data_vars["portfolio_transitions"] = xr.Variable(("replication", "portfolio_class", "portfolio_class_to"), arrays["portfolio_transitions"], {"units": "relationship-years", "description": "Year-to-year class transitions summed over the horizon: relationships in class (row) at the end of a year and in class (column) at the end of the next, within the same portfolio model."})
+    else:
+        coords_pc = {}
     for name, (dims, units, desc) in MODEL_VARS.items():
         data_vars[name] = xr.Variable(("replication",) + dims, arrays[name], {"units": units, "description": desc})
     coords: dict[str, Any] = {
+        **coords_pc,
         "business_model": ("business_model", np.array(p.business_models.names, dtype=object), {"description": "Business models declared in [[choices.business_models]], by name."}),
         "internal_fit": ("business_model", p.business_models.fit, {"units": "index 0-1", "description": "Internal fit of the business model's elements (1 = consistent)."}),
         "replication": ("replication", rep, {"description": "Monte Carlo replication number (its random streams depend only on the seed and this number)."}),
@@ -90,7 +110,8 @@ def build_dataset(scenario: Scenario, seed: int, replications: int, p: ModelPara
         coords["detail_replication"] = ("detail_replication", np.arange(n_detail), {"description": "Replications whose per-relationship detail is kept (the first outputs.relationship_detail)."})
         coords["customer"] = ("customer", np.arange(p.n_slots), {"description": "Customer slot: 0..count-1 are the initial customers, later slots fill with acquisitions in order."})
         for name, (units, desc) in DETAIL_VARS.items():
-            data_vars[name] = xr.Variable(("detail_replication", "customer"), arrays[name], {"units": units, "description": desc})
+            if name in arrays:
+                data_vars[name] = xr.Variable(("detail_replication", "customer"), arrays[name], {"units": units, "description": desc})
     attrs = {
         "title": f"valuecapture run of scenario {scenario.name!r}",
         "scenario_name": scenario.name,
@@ -106,6 +127,7 @@ def build_dataset(scenario: Scenario, seed: int, replications: int, p: ModelPara
         "valuecapture_version": _version(),
         "numpy_version": np.__version__,
         "currency": "scenario currency units",
+        "interaction_spaces": ", ".join(sp.name for sp in p.interactions),
         "reproduce": f"valuecapture reproduce <this file>  (or: valuecapture run <scenario> --seed {int(seed)} --replications {int(replications)})",
     }
     return xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)

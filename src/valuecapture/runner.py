@@ -23,7 +23,7 @@ import xarray as xr
 
 from .engine import Engine
 from .models import default_components
-from .models.state import PERIOD_SERIES, BatchState, initial_state
+from .models.state import ALIGNMENT_SERIES, PERIOD_SERIES, BatchState, initial_state
 from .params import ModelParams
 from .policies import get_policy
 from .population import generate_customers, generate_network
@@ -34,7 +34,7 @@ from .seeds import batch_streams
 TARGET_BATCH_ELEMENTS = 400_000
 EXECUTORS = ("serial", "process")
 #: Outputs kept only for the first ``outputs.relationship_detail`` replications.
-DETAIL_NAMES = ("relationship_value", "periods_active", "acquired_period", "segment", "wallet", "final_business_model")
+DETAIL_NAMES = ("relationship_value", "periods_active", "acquired_period", "segment", "wallet", "final_business_model", "net_price", "cost_to_serve", "final_misalignment")
 
 
 def default_batch_size(n_slots: int, replications: int, workers: int) -> int:
@@ -53,7 +53,7 @@ def run_batch(scenario: Scenario, seed: int, start: int, stop: int, policy: Any 
     if policy is None:
         policy = get_policy(scenario.get("choices.policy"))
     state = initial_state(p, base, network, seed, reps, policy)
-    Engine(default_components(p.review_interval, p.periods), p.periods).run(state)
+    Engine(default_components(p.review_interval, p.periods, p.alignment, p.portfolio_models), p.periods).run(state)
     return batch_outputs(state, start)
 
 
@@ -147,6 +147,8 @@ def batch_outputs(state: BatchState, start: int) -> dict[str, np.ndarray]:
     discount = (1.0 + p.wacc_period) ** -np.arange(1, p.periods + 1)
     rec = state.records
     firm_costs = rec["fixed_cost"] + rec["complexity_cost"] + rec["capability_spend"] + rec["change_cost"]
+    if "interaction_cost" in rec:
+        firm_costs = firm_costs + rec["interaction_cost"]
     tax1 = 1.0 - p.tax_rate
     pv_firm_costs = tax1 * ((firm_costs * discount).sum(axis=1) + state.terminal_fixed)
     value_capture = np.where(ever, rel_value, 0.0).sum(axis=1)
@@ -165,6 +167,12 @@ def batch_outputs(state: BatchState, start: int) -> dict[str, np.ndarray]:
     out.update(heterogeneity_summary(rel_value, ever))
     for name in PERIOD_SERIES:
         out[name] = state.records[name]
+    if p.alignment:
+        for name in ALIGNMENT_SERIES:
+            out[name] = state.records[name]
+    if state.class_counts is not None:
+        out["portfolio_class_count"] = state.class_counts
+        out["portfolio_transitions"] = state.transitions
     n_detail = max(0, min(state.shape[0], p.relationship_detail - start))
     if n_detail:
         out["relationship_value"] = np.where(ever, rel_value, np.nan)[:n_detail]
@@ -173,6 +181,10 @@ def batch_outputs(state: BatchState, start: int) -> dict[str, np.ndarray]:
         out["segment"] = state.base.segment[:n_detail].astype(np.int16)
         out["wallet"] = np.where(ever, state.base.wallet, np.nan)[:n_detail]
         out["final_business_model"] = np.where(ever, state.business_model, -1)[:n_detail].astype(np.int16)
+        out["net_price"] = np.where(ever, state.price, np.nan)[:n_detail]
+        out["cost_to_serve"] = np.where(ever, state.base.cost_to_serve * p.business_models.cost_to_serve_factor[state.business_model], np.nan)[:n_detail]
+        if p.alignment:
+            out["final_misalignment"] = np.where(ever, state.misalignment, np.nan)[:n_detail]
     return out
 
 

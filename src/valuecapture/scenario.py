@@ -168,6 +168,24 @@ FIELDS: tuple[Field, ...] = (
     Field("capabilities.platform_effect", "float", 0.5, "Largest relative reduction of adaptation and complexity cost from the platform; assumed.", "fraction", lo=0, hi=1),
     Field("capabilities.review_interval", "int", 0, "Relationship performance control: periods between reviews at which the policy reassigns business models; 0 = once a year.", "periods", "choice", lo=0, hi=400),
     Field("capabilities.review_cost", "float", 0.0, "Cost of one portfolio review (performance measurement and reassignment).", "currency/review", "choice", lo=0, money=True),
+    # -- two-sided portfolios: alignment (MODEL.md §4; every parameter assumed) ---
+    Field("alignment.enabled", "bool", False, "Simulate the customer's view of the supplier, misalignment and its effects, interaction spaces and legitimacy (docs/alignment.md). Off: none of it runs.", kind="switch"),
+    Field("alignment.kraljic_levels", "list[float]", [1.0, 0.33, 0.67, 0.0], "Treatment intensity the customer expects from a supplier it classes strategic, leverage, bottleneck, routine (Kraljic); compared with the firm's treatment.", "index 0-1", lo=0, hi=1),
+    Field("alignment.trust_effect", "float", 1.0, "Trust gain is trust_up x (1 - trust_effect x misalignment).", "index", lo=0, hi=1),
+    Field("alignment.churn_effect", "float", 1.0, "Churn hazard x exp(churn_effect x misalignment).", "log-hazard/index", lo=0, hi=10),
+    Field("alignment.sow_effect", "float", 1.0, "Share-of-wallet logit - sow_effect x misalignment.", "logit/index", lo=0, hi=20),
+    Field("alignment.waste", "float", 0.5, "Over-serving waste: service cost x (1 + waste x max(treatment - customer's expectation, 0)).", "fraction", lo=0, hi=5),
+    Field("alignment.reassess", "float", 0.05, "Rate at which the customer's perceived supply risk reverts to its structural level, per period.", "1/period", lo=0, hi=1),
+    Field("alignment.view_noise", "float", 0.05, "Standard deviation of the per-period drift of the customer's perceived supply risk.", "index 0-1", lo=0, hi=1),
+    Field("alignment.aligned_below", "float", 0.25, "A relationship counts as aligned when its misalignment is below this.", "index 0-1", lo=0, hi=1, lo_open=True),
+    Field("alignment.downgrade_trust_loss", "float", 0.15, "Trust lost when the firm moves a relationship to a leaner business model, per unit of treatment lost.", "index", lo=0, hi=1),
+    Field("alignment.legitimacy", "float", 0.7, "Share of the downgrade trust loss avoided when the downgrade is explained (the relationship took part in an interaction space within legitimacy_window periods).", "fraction", lo=0, hi=1),
+    Field("alignment.legitimacy_window", "int", 4, "Periods after an interaction-space contact during which a downgrade counts as explained and the firm knows the customer's view.", "periods", lo=0, hi=400),
+    Field("alignment.internal", "bool", False, "Also model internal misalignment: sales' view (class under sales_model) vs operations' treatment (the business model).", kind="switch"),
+    Field("alignment.sales_model", "str", "shapiro", "Portfolio model behind sales' view when alignment.internal is on (see `portfolio.models`)."),
+    Field("alignment.internal_cost", "float", 0.1, "Cost-to-serve increase per unit of internal misalignment (coordination friction).", "fraction", lo=0, hi=5),
+    Field("portfolio.track", "bool", False, "Record, every period, class shares of each portfolio model in portfolio.models and class-to-class transitions.", kind="output"),
+    Field("portfolio.models", "list[str]", ["shapiro", "krapfel", "turnbull", "fiocca", "campbell", "kraljic"], "Portfolio models to track (built-ins: shapiro, krapfel, turnbull, fiocca, campbell, kraljic; kraljic needs alignment.enabled).", kind="output"),
     # -- outputs ------------------------------------------------------------------
     Field("outputs.relationship_detail", "int", 200, "Number of replications (the first ones) whose per-relationship value capture is kept in the result (replication x customer). Per-replication summaries (Stobachoff, Gini, top-20% share) are kept for all.", "replications", "output", lo=0, hi=1_000_000),
 )
@@ -196,9 +214,23 @@ CORRELATION_FIELDS: tuple[Field, ...] = (
     Field("rho", "float", 0.0, "Correlation of their normal scores in the Gaussian copula.", "correlation", "uncertainty", lo=-1, hi=1, lo_open=True, hi_open=True),
 )
 
+#: Fields of one ``[[interactions]]`` entry (an interaction space, MODEL.md §4).
+INTERACTION_FIELDS: tuple[Field, ...] = (
+    Field("name", "str", "account_review", "Name of the interaction space (e.g. account_review, joint_planning, executive_meeting).", kind="choice"),
+    Field("cadence", "int", 4, "Periods between occurrences (first in period `cadence`).", "periods", "choice", lo=1, hi=400),
+    Field("cost_per_contact", "float", 2_000.0, "Cost of one relationship taking part once.", "currency/contact", "choice", lo=0, money=True),
+    Field("fixed_cost", "float", 0.0, "Yearly cost of running the space.", "currency/year", "choice", lo=0, money=True),
+    Field("capacity", "int", 0, "Relationships that can take part per occurrence (0 = no limit); beyond it the highest observed profit go first.", "customers", "choice", lo=0, hi=10_000_000),
+    Field("models", "list[str]", ["all"], "Business models whose relationships take part (['all'] = every active relationship); a policy may choose participants instead.", kind="choice"),
+    Field("p_align", "float", 0.5, "Probability that one contact moves the customer's view toward the firm's treatment (assumed).", "probability", lo=0, hi=1),
+    Field("step", "float", 0.3, "How far a successful contact moves the customer's perceived supply risk, per unit of misalignment (assumed).", "index", lo=0, hi=1),
+    Field("trust_boost", "float", 0.05, "Trust gain of a contact: trust += trust_boost x (1 - trust) (assumed).", "index", lo=0, hi=1),
+)
+
 ARRAY_TABLES: dict[str, tuple[Field, ...]] = {
     "choices.business_models": BUSINESS_MODEL_FIELDS,
     "correlations": CORRELATION_FIELDS,
+    "interactions": INTERACTION_FIELDS,
 }
 DEFAULT_BUSINESS_MODELS: list[dict[str, Any]] = [{f.path: copy.deepcopy(f.default) for f in BUSINESS_MODEL_FIELDS}]
 
@@ -295,10 +327,12 @@ class Scenario:
                     node[key] = dists.parse(node[key]).scaled(k).to_table()
                 else:
                     node[key] = node[key] * k
-        for bm in raw["choices"]["business_models"]:
-            for f in BUSINESS_MODEL_FIELDS:
-                if f.money:
-                    bm[f.path] = bm[f.path] * k
+        for table, fields in (("choices.business_models", BUSINESS_MODEL_FIELDS), ("interactions", INTERACTION_FIELDS)):
+            section, key = table.rsplit(".", 1) if "." in table else ("", table)
+            for entry in (_walk(raw, section) if section else raw).get(key, []):
+                for f in fields:
+                    if f.money:
+                        entry[f.path] = entry[f.path] * k
         return from_dict(raw, source=self.source, overrides=self.overrides)
 
 
@@ -429,6 +463,7 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", overrides: tuple[s
         bms = copy.deepcopy(DEFAULT_BUSINESS_MODELS)
     data["choices"]["business_models"] = _validate_array(bms, "choices.business_models", BUSINESS_MODEL_FIELDS, source)
     data["correlations"] = _validate_array(raw.get("correlations", []), "correlations", CORRELATION_FIELDS, source, fill_defaults=False)
+    data["interactions"] = _validate_array(raw.get("interactions", []), "interactions", INTERACTION_FIELDS, source)
     _cross_checks(data, parsed, source)
     return Scenario(data=data, source=source, overrides=tuple(overrides), _parsed=parsed)
 
@@ -554,6 +589,30 @@ def _cross_checks(data: dict[str, Any], parsed: dict[str, Any], source: str) -> 
         raise ScenarioError(source, "choices.business_models", f"names must be distinct, got {names}")
     if all(bm["account_management"] >= 0.5 for bm in bms):
         raise ScenarioError(source, "choices.business_models", "at least one business model must need no account manager (account_management < 0.5): relationships beyond the managers' capacity fall back to it")
+    al = data["alignment"]
+    if len(al["kraljic_levels"]) != 4:
+        raise ScenarioError(source, "alignment.kraljic_levels", f"must have 4 levels (strategic, leverage, bottleneck, routine), got {len(al['kraljic_levels'])}")
+    spaces = data["interactions"]
+    if spaces and not al["enabled"]:
+        raise ScenarioError(source, "interactions", "interaction spaces act on alignment: set alignment.enabled = true, or remove [[interactions]]")
+    space_names = [sp["name"] for sp in spaces]
+    if len(set(space_names)) != len(space_names):
+        raise ScenarioError(source, "interactions", f"names must be distinct, got {space_names}")
+    for i, sp in enumerate(spaces):
+        if sp["models"] != ["all"]:
+            for m in sp["models"]:
+                if m not in names:
+                    raise ScenarioError(source, f"interactions[{i}].models", f"unknown business model {m!r}" + _hint(m, names + ["all"]))
+    from .portfolio_models import registered_portfolio_models
+
+    known_pm = registered_portfolio_models()
+    for m in data["portfolio"]["models"]:
+        if m not in known_pm:
+            raise ScenarioError(source, "portfolio.models", f"unknown portfolio model {m!r}" + _hint(m, known_pm))
+    if data["portfolio"]["track"] and "kraljic" in data["portfolio"]["models"] and not al["enabled"]:
+        raise ScenarioError(source, "portfolio.models", "'kraljic' is the customer's view and needs alignment.enabled = true (or drop it from the list)")
+    if al["sales_model"] not in known_pm or known_pm[al["sales_model"]] is known_pm.get("kraljic"):
+        raise ScenarioError(source, "alignment.sales_model", f"must be a supplier-side portfolio model, got {al['sales_model']!r}" + _hint(al["sales_model"], [k for k in known_pm if k != "kraljic"]))
     slots = data["customers"]["max_slots"]
     if slots and slots < data["customers"]["count"]:
         raise ScenarioError(source, "customers.max_slots", f"must be 0 (automatic) or at least customers.count ({data['customers']['count']}), got {slots}")

@@ -31,6 +31,8 @@ MECHANISMS: tuple[str, ...] = (
     "retention",  # churn draws
     "acquisition",  # prospecting and referral draws
     "insight",  # noise in the firm's observation of relationship profit
+    "alignment",  # the customer's view of the supplier (set-up in period 0, drift each period)
+    "interaction",  # success of interaction-space contacts
 )
 
 

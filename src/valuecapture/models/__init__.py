@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..engine import Component
 from .acquisition import Acquisition
+from .alignment import Alignment, PortfolioTracker
 from .demand import Demand
 from .economics import Economics, Valuation
 from .relationship import Relationship
@@ -15,9 +16,10 @@ from .retention import Retention
 from .review import Review
 
 
-def default_components(review_interval: int, periods: int) -> list[Component]:
-    """The sub-models of the core model, ordered by phase within a period."""
-    return [
+def default_components(review_interval: int, periods: int, alignment: bool = False, portfolio_models: tuple[str, ...] = ()) -> list[Component]:
+    """The sub-models, ordered by phase within a period.  The alignment sub-model runs
+    only when ``alignment.enabled``; the portfolio tracker only when ``portfolio.track``."""
+    comps: list[Component] = [
         Review(cadence=review_interval),
         Acquisition(),
         Demand(),
@@ -26,6 +28,11 @@ def default_components(review_interval: int, periods: int) -> list[Component]:
         Retention(),
         Valuation(at=periods),
     ]
+    if alignment:
+        comps.append(Alignment())
+    if portfolio_models:
+        comps.append(PortfolioTracker(portfolio_models))
+    return comps
 
 
-__all__ = ["Acquisition", "Demand", "Economics", "Relationship", "Retention", "Review", "Valuation", "default_components"]
+__all__ = ["Alignment", "PortfolioTracker", "Acquisition", "Demand", "Economics", "Relationship", "Retention", "Review", "Valuation", "default_components"]

@@ -9,6 +9,24 @@ from ..business_models import complexity_cost
 from .state import ACTIVE, BatchState, rowsum
 
 
+def alignment_costs(state: BatchState, period: int, revenue: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """After-tax per-slot costs of misalignment (prefix ``[:, :width]``): over-serving waste
+    ``service x waste x max(t - c, 0)`` (``service`` already after tax) and, with
+    ``alignment.internal``, friction ``(1 - tax) revenue C internal_cost m_int``."""
+    p = state.params
+    w = state.width
+    out = np.zeros(alive.shape)
+    if p.align_waste:
+        over = np.maximum(state.treatment[:, :w] - state.customer_level[:, :w], 0.0)  # type: ignore[index]
+        out += state.view("service") * p.align_waste * over * alive
+    if p.internal_alignment and p.internal_cost:
+        from .alignment import internal_misalignment
+
+        cts = state.base.cost_to_serve[:, :w] * p.business_models.cost_to_serve_factor[state.business_model[:, :w]]
+        out += (1.0 - p.tax_rate) * revenue * cts * p.internal_cost * internal_misalignment(state, period)[:, :w]
+    return out
+
+
 def recurring_capability_spend(state: BatchState) -> np.ndarray:
     """Per-period cost of the capability levels held (before tax): customer insight,
     account managers and the modular platform.  Reviews are charged when held."""
@@ -51,6 +69,8 @@ class Economics(Component):
         revenue = volume * state.view("price")
         ep = volume * (state.view("margin_base") + state.view("margin_adaptation") * a)
         ep -= state.view("service") * alive
+        if p.alignment:
+            ep -= alignment_costs(state, period, revenue, alive)
         capital = volume * (state.view("capital_base") + state.view("capital_adaptation") * a)
         state.revenue[:, :w] = revenue
         state.economic_profit[:, :w] = ep
@@ -131,6 +151,8 @@ class Valuation(Component):
         t = period - 1
         revenue_T = rec["revenue"][:, t]
         recurring_T = rec["fixed_cost"][:, t] + rec["complexity_cost"][:, t] + recurring_capability_spend(state) + p.review_cost / p.review_interval
+        if "interaction_cost" in rec:  # interaction spaces at their average rate over the last year
+            recurring_T = recurring_T + rec["interaction_cost"][:, max(0, t + 1 - p.periods_per_year): t + 1].mean(axis=1)
         runoff_revenue = rowsum(state.view("revenue") * annuity)
         with np.errstate(invalid="ignore", divide="ignore"):
             state.terminal_fixed = np.where(revenue_T > 0, recurring_T / revenue_T * runoff_revenue, 0.0)

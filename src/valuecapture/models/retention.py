@@ -16,7 +16,8 @@ class Retention(Component):
     evaluated as ``h = -expm1(dt log(1 - p_i) m_ref^referred exp(beta_T (T - 0.5) + log(m_c) C_i))``.
     ``p_i`` is the customer's annual churn probability, ``C_i`` the decayed
     count of recently defected neighbours (each multiplies the hazard by
-    ``m_c``).  One uniform per filled slot per period.
+    ``m_c``).  With alignment on, ``+ churn_effect x misalignment`` on ``eta``.
+    One uniform per filled slot per period.
     """
 
     name = "retention"
@@ -32,6 +33,8 @@ class Retention(Component):
         lin = p.churn_trust_effect * (state.view("trust") - 0.5)
         if p.log_contagion > 0.0:
             lin += p.log_contagion * state.network.neighbour_sum(state.contagion)[:, :w]
+        if p.alignment and p.align_churn_effect:
+            lin += p.align_churn_effect * state.view("misalignment")
         hazard = -np.expm1(state.view("log_survival") * np.exp(lin))
         status = state.view("status")
         alive = status == ACTIVE

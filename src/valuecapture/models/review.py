@@ -6,6 +6,7 @@ import numpy as np
 
 from ..engine import Component
 from ..policies import make_view, normalize_decision
+from .alignment import customer_view, downgrade_trust_loss
 from .state import ACTIVE, BatchState, apply_assignment, enforce_capacity
 
 
@@ -39,7 +40,10 @@ class Review(Component):
     model they will start with) and optionally capability levels.  Relationships
     beyond the account managers' capacity fall back to the leanest model without
     one; relationships moved to another model cost its switching cost; each
-    review costs ``review_cost``.
+    review costs ``review_cost``.  With alignment on, the view includes what the
+    firm knows of each customer's view (from interaction spaces), a policy may
+    choose interaction-space participants, and downgrades cost trust (less
+    when explained; :func:`~valuecapture.models.alignment.downgrade_trust_loss`).
     """
 
     name = "review"
@@ -69,6 +73,8 @@ class Review(Component):
             adaptation=state.adaptation,
             age=period - state.origin,
             segment=state.base.segment,
+            growth=state.base.growth,
+            customer_view=customer_view(state, period),
             business_model=state.business_model,
             business_models=tuple(dict(e, needs_manager=bool(t.needs_manager[k])) for k, e in enumerate(t.elements)),
             account_capacity=state.account_managers * p.accounts_per_manager,
@@ -84,9 +90,16 @@ class Review(Component):
             state.platform_level = np.clip(np.broadcast_to(np.asarray(caps["platform_level"], dtype=float), state.shape[:1]), 0.0, 1.0).copy()
         if "account_managers" in caps:
             state.account_managers = np.maximum(0, np.broadcast_to(np.asarray(caps["account_managers"]), state.shape[:1]).astype(np.int64)).copy()
+        if "interactions" in caps:
+            unknown = set(caps["interactions"]) - {sp.name for sp in p.interactions}
+            if unknown:
+                raise ValueError(f"policy chose participants for unknown interaction spaces {sorted(unknown)}; declared: {', '.join(sp.name for sp in p.interactions) or 'none'}")
+            state.interaction_choice = {k: np.broadcast_to(np.asarray(v, dtype=bool), state.shape).copy() for k, v in caps["interactions"].items()}
         assignment = enforce_capacity(state, decision.assignment)
         moved = (assignment != state.business_model) & (state.status == ACTIVE)
         switching = np.where(moved, t.switching_cost[assignment], 0.0).sum(axis=1) if t.switching_cost.any() else 0.0
         state.records["change_cost"][:, period - 1] += switching
         state.records["capability_spend"][:, period - 1] += p.review_cost
+        if p.alignment:
+            downgrade_trust_loss(state, t.treatment[assignment], period)
         apply_assignment(state, assignment)

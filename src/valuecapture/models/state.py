@@ -44,6 +44,16 @@ PERIOD_SERIES: dict[str, tuple[str, str]] = {
 }
 
 
+#: Per-period series recorded only when ``alignment.enabled``: name -> (units, description).
+ALIGNMENT_SERIES: dict[str, tuple[str, str]] = {
+    "aligned_share": ("fraction", "Share of active relationships whose misalignment is below alignment.aligned_below."),
+    "mean_misalignment": ("index 0-1", "Mean misalignment |firm's treatment - customer's expected treatment| over active relationships."),
+    "mean_internal_misalignment": ("index 0-1", "Mean internal misalignment |sales' view - operations' treatment| (0 unless alignment.internal)."),
+    "interaction_contacts": ("contacts", "Relationships that took part in an interaction space this period."),
+    "interaction_cost": ("currency/period", "Cost of interaction spaces: contacts and fixed costs (before tax)."),
+}
+
+
 def rowsum(x: np.ndarray) -> np.ndarray:
     """Row sums of a (batch, width) array, width a multiple of BLOCK, independent of width.
 
@@ -105,6 +115,18 @@ class BatchState:
     market: np.ndarray  # (batch,) market AR(1) level
     sector: np.ndarray  # (batch, segments) segment AR(1) levels
     width: int = 0
+    # two-sided portfolios (only when params.alignment; see models/alignment.py)
+    treatment: np.ndarray | None = None  # (batch, slots) firm's treatment level of the assigned model, 0-1
+    purchase_importance: np.ndarray | None = None  # customer's importance of the purchase, 0-1 (fixed)
+    structural_risk: np.ndarray | None = None  # customer's structural supply risk, 0-1 (fixed)
+    supply_risk: np.ndarray | None = None  # customer's perceived supply risk, 0-1 (drifts; interaction spaces move it)
+    customer_level: np.ndarray | None = None  # treatment the customer expects (Kraljic class level)
+    misalignment: np.ndarray | None = None  # |treatment - customer_level|
+    last_contact: np.ndarray | None = None  # period of the last interaction-space contact
+    interaction_choice: dict[str, np.ndarray] = field(default_factory=dict)  # policy-chosen participants by space
+    portfolio_prev: dict[str, np.ndarray] = field(default_factory=dict)  # class a year ago, by portfolio model
+    class_counts: np.ndarray | None = None  # (batch, periods, labels)
+    transitions: np.ndarray | None = None  # (batch, labels, labels) year-to-year class transitions
     records: dict[str, np.ndarray] = field(default_factory=dict)
     slots_exhausted: np.ndarray | None = None
     terminal_relationship: np.ndarray | None = None  # (batch, slots)
@@ -198,6 +220,10 @@ def initial_state(p: ModelParams, base: CustomerBase, network: Network, seed: in
     )
     state.share_of_wallet = share_of_wallet(p, state.trust, state.adaptation)
     state.update_width()
+    if p.alignment:
+        from .alignment import init_alignment
+
+        init_alignment(state)
     apply_assignment(state, state.business_model)
     return state
 
@@ -234,9 +260,11 @@ def enforce_capacity(state: BatchState, assignment: np.ndarray) -> np.ndarray:
     return assignment
 
 
-def share_of_wallet(p: ModelParams, trust: np.ndarray, adaptation: np.ndarray) -> np.ndarray:
-    """logistic(sow_intercept + sow_trust * trust + sow_adaptation * adaptation)."""
+def share_of_wallet(p: ModelParams, trust: np.ndarray, adaptation: np.ndarray, misalignment: np.ndarray | None = None) -> np.ndarray:
+    """logistic(sow_intercept + sow_trust * trust + sow_adaptation * adaptation [- sow_effect * misalignment])."""
     logit = p.sow_intercept + p.sow_trust * trust + p.sow_adaptation * adaptation
+    if misalignment is not None and p.align_sow_effect:
+        logit = logit - p.align_sow_effect * misalignment
     return 1.0 / (1.0 + np.exp(-logit))
 
 
@@ -275,3 +303,5 @@ def apply_assignment(state: BatchState, assignment: np.ndarray) -> None:
     state.service = tax1 * t.service_cost[bm] * p.dt
     state.bm_quality = t.quality[bm]
     state.bm_adaptation = t.adaptation[bm]
+    if p.alignment:
+        state.treatment = t.treatment[bm]
