@@ -270,10 +270,10 @@ def test_compare_of_a_policy_with_itself_is_exactly_zero() -> None:
 def test_common_random_numbers_reduce_the_standard_error() -> None:
     """SE of the paired difference single - tiered: same seed (CRN) vs independent seeds.
 
-    Measured (100 replications, seed 11): sd 0.50m with CRN vs 2.74m with independent
-    seeds, ratio 0.18.  The log of a ratio of two sample sds has standard error about
+    Measured (100 replications, seed 11): sd 0.41m with CRN vs 2.78m with independent
+    seeds, ratio 0.15.  The log of a ratio of two sample sds has standard error about
     sqrt(2 / (2 (n - 1))) = 0.10 (normal approximation); the test asserts that the ratio's
-    upper 3-SE bound, ratio x exp(0.30), is below 1 (at 0.18 it is 0.25).
+    upper 3-SE bound, ratio x exp(0.30), is below 1 (at 0.15 it is 0.20).
     """
     n = 100
     sc = three_models(**{"customers.count": 120})

@@ -211,6 +211,11 @@ def _rank_share(values: np.ndarray, active: np.ndarray) -> np.ndarray:
     return ranks / n
 
 
+def _nothing_observed(view: PortfolioView) -> bool:
+    """True before the firm has observed any relationship profit (e.g. at the first review)."""
+    return not np.any(view.observed_profit[view.active])
+
+
 def _median_split(x: np.ndarray, active: np.ndarray) -> np.ndarray:
     """Per replication, True where x is above the median of the active slots."""
     med = np.array([np.median(row[a]) if a.any() else 0.0 for row, a in zip(x, active)])  # one per replication
@@ -239,7 +244,8 @@ class TieredPolicy(BasePolicy):
     The richest business model serves the top ``top_share`` of relationships by
     observed profit, the next richest the following ``middle_share``, the leanest
     the rest (with two business models: top tier and the rest).  New customers
-    start in the middle tier.
+    start in the middle tier.  Before any profit has been observed (the first
+    review) assignments stay as they are.
 
     Parameters
     ----------
@@ -255,6 +261,8 @@ class TieredPolicy(BasePolicy):
         order = view.richest_to_leanest()
         top, lean = order[0], order[-1]
         middle = order[1] if len(order) > 2 else lean
+        if _nothing_observed(view):  # no basis for tiers yet: keep the current models
+            return np.where(view.active, view.business_model, middle).astype(np.int16)
         rank = _rank_share(view.observed_profit, view.active)
         out = np.where(rank < self.top_share, top, np.where(rank < self.top_share + self.middle_share, middle, lean))
         return np.where(view.active, out, middle).astype(np.int16)
@@ -288,7 +296,8 @@ class AdaptivePolicy(BasePolicy):
     A relationship whose observed economic profit is negative moves one model
     leaner; one in the top ``upgrade_share`` by observed profit with trust of at
     least ``min_trust`` moves one model richer.  Others stay.  New customers start
-    in ``start`` (default: the middle model).
+    in ``start`` (default: the middle model).  Before any profit has been
+    observed (the first review) nothing moves.
 
     Parameters
     ----------
@@ -307,6 +316,8 @@ class AdaptivePolicy(BasePolicy):
         position = np.empty(view.n_business_models, dtype=np.int64)
         position[order] = np.arange(order.size)
         start = order[order.size // 2] if self.start is None else _by_name_or_index(view, self.start)
+        if _nothing_observed(view):  # nothing to adapt to yet
+            return np.where(view.active, view.business_model, start).astype(np.int16)
         pos = position[view.business_model]
         rank = _rank_share(view.observed_profit, view.active)
         down = view.observed_profit < 0
@@ -369,7 +380,7 @@ class PortfolioPolicy(BasePolicy):
         levels = view.treatment_levels()
         best = np.argmin(np.abs(target[..., None] - levels), axis=-1)
         order = view.richest_to_leanest()
-        if not np.any(view.observed_profit[view.active]):  # nothing observed yet: keep the current models
+        if _nothing_observed(view):  # nothing observed yet: keep the current models
             best = view.business_model.astype(np.int64)
         # more relationships for managed models than account managers can hold: the
         # lowest observed profit go one model leaner (rather than to the engine's fallback)
