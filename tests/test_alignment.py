@@ -158,7 +158,8 @@ def test_an_explained_downgrade_loses_less_trust_than_an_unexplained_one() -> No
     unexplained = run_batch(sc.with_values({"alignment.legitimacy": 0.0}), 5, 0, 3, policy=_DowngradeAt(3))
     np.testing.assert_array_equal(explained["mean_trust"][:, :2], unexplained["mean_trust"][:, :2])
     np.testing.assert_allclose(explained["mean_trust"][:, 2] - unexplained["mean_trust"][:, 2], 0.2 * 0.5 * 0.7, rtol=1e-9)
-    assert (explained["firm_value"] > unexplained["firm_value"]).all()
+    # on average: in a single replication the kept trust can also keep a value-destroying customer
+    assert explained["firm_value"].mean() > unexplained["firm_value"].mean()
 
 
 def test_a_contact_is_what_makes_a_downgrade_legitimate() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.special import pdtr
 
@@ -13,9 +15,15 @@ def poisson_quantile(u: np.ndarray, mean: float) -> np.ndarray:
     """Smallest k with P(Poisson(mean) <= k) >= u, by table look-up (exact inversion)."""
     if mean <= 0:
         return np.zeros(np.shape(u), dtype=np.int64)
+    cdf = _poisson_cdf_table(float(mean))
+    return np.minimum(np.searchsorted(cdf, u, side="left"), cdf.size - 1).astype(np.int64)
+
+
+@functools.lru_cache(maxsize=16)
+def _poisson_cdf_table(mean: float) -> np.ndarray:
+    """P(Poisson(mean) <= k) for k = 0..mean + 12 sqrt(mean) + 30 (computed once per mean)."""
     kmax = int(mean + 12.0 * np.sqrt(mean) + 30)
-    cdf = pdtr(np.arange(kmax + 1), mean)
-    return np.minimum(np.searchsorted(cdf, u, side="left"), kmax).astype(np.int64)
+    return pdtr(np.arange(kmax + 1), mean)
 
 
 class Acquisition(Component):

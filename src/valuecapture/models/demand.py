@@ -46,10 +46,35 @@ class Demand(Component):
         else:
             state.market = phi * state.market + s_m * common[:, 0]
             state.sector = phi * state.sector + s_s * common[:, 1:]
+        # Idiosyncratic level: AR(1) step for every filled slot, then a stationary
+        # start for the customers acquired this period (the slots they filled).
         idio = state.view("idio")
-        fresh = state.view("acquired_period") >= period - 1 if period == 1 else state.view("acquired_period") == period
-        idio[...] = np.where(fresh, (s_e * stat) * z, phi * idio + s_e * z)
-        seg = np.take_along_axis(state.sector, state.base.segment[:, : state.width].astype(np.intp), axis=1)
+        if period == 1:  # every customer present starts in the stationary law
+            np.multiply(z, s_e * stat, out=idio)
+        else:
+            new = state.records["acquired"][:, period - 1]
+            fresh = [(b, int(state.next_free[b]) - int(k), int(state.next_free[b])) for b, k in enumerate(new) if k]
+            starts = [(s_e * stat) * z[b, lo:hi] for b, lo, hi in fresh]
+            idio *= phi
+            z *= s_e
+            idio += z
+            for (b, lo, hi), start in zip(fresh, starts):  # per replication, not per customer
+                idio[b, lo:hi] = start
+        # log level = (market - V/2 + segment level) + idio + growth, the first term
+        # gathered from a (batch x segments) table by each slot's segment
         variance = sd * sd * stat * stat
-        log_level = (state.market[:, None] - 0.5 * variance) + seg + idio + (period * p.dt) * state.view("log1p_growth")
-        state.demand[:, : state.width] = state.view("wallet_dt") * np.exp(log_level)
+        level = (state.market[:, None] - 0.5 * variance) + state.sector
+        log_level = np.take(level.ravel(), self.segment_index(state))
+        log_level += idio
+        log_level += (period * p.dt) * state.view("log1p_growth")
+        np.exp(log_level, out=log_level)
+        np.multiply(state.view("wallet_dt"), log_level, out=state.demand[:, : state.width])
+
+    def segment_index(self, state: BatchState) -> np.ndarray:
+        """Flat index ``b * n_segments + segment`` of every slot of the prefix into the
+        (batch x segments) table, computed once per batch (segments never change)."""
+        cached = getattr(self, "_segment_index", None)
+        if cached is None or cached[0] is not state:
+            flat = state.base.segment.astype(np.intp) + state.params.n_segments * np.arange(state.shape[0])[:, None]
+            cached = self._segment_index = (state, flat)
+        return cached[1][:, : state.width]

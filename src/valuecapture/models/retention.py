@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Component
-from .state import ACTIVE, LOST, BatchState
+from .state import ACTIVE, BatchState
 
 
 class Retention(Component):
@@ -30,19 +30,29 @@ class Retention(Component):
         gens = state.streams("retention", period)
         u = state.keyed(gens, "random")
         w = state.width
-        lin = p.churn_trust_effect * (state.view("trust") - 0.5)
+        lin = state.view("trust") - 0.5
+        lin *= p.churn_trust_effect
         if p.log_contagion > 0.0:
-            lin += p.log_contagion * state.network.neighbour_sum(state.contagion)[:, :w]
+            # state.contagion holds each slot's decayed count of defected neighbours
+            lin += p.log_contagion * state.view("contagion")
         if p.alignment and p.align_churn_effect:
             lin += p.align_churn_effect * state.view("misalignment")
-        hazard = -np.expm1(state.view("log_survival") * np.exp(lin))
+        np.exp(lin, out=lin)
+        lin *= state.view("log_survival")
+        hazard = np.negative(np.expm1(lin, out=lin), out=state.hazard[:, :w])
         status = state.view("status")
         alive = status == ACTIVE
-        churn = alive & (u < hazard)
-        status[churn] = LOST
-        contagion = state.view("contagion")
-        contagion *= p.contagion_decay
-        contagion += churn
-        state.hazard[:, :w] = hazard
-        state.records["churned"][:, period - 1] = np.count_nonzero(churn, axis=1)
-        state.records["customers_active"][:, period - 1] = np.count_nonzero(alive & ~churn, axis=1)
+        churn = u < hazard
+        churn &= alive
+        status += churn  # ACTIVE (1) -> LOST (2)
+        if p.log_contagion > 0.0:
+            # sum over neighbours l of C_l, where C_l decays and gains 1 when l churns:
+            # decay every slot's count (also slots not yet filled), then add this
+            # period's defections to their neighbours (cost ~ churners x degree).
+            state.contagion *= p.contagion_decay
+            flat = np.flatnonzero(churn)  # index b * width + slot
+            nodes = (flat // w) * state.shape[1] + flat % w  # node b * slots + slot
+            state.network.add_to_neighbours(state.contagion.reshape(-1), nodes)
+        churned = np.count_nonzero(churn, axis=1)
+        state.records["churned"][:, period - 1] = churned
+        state.records["customers_active"][:, period - 1] = np.count_nonzero(alive, axis=1) - churned

@@ -84,6 +84,7 @@ class Review(Component):
         )
         decision = normalize_decision(state.policy.decide(view), state.shape, len(t))  # type: ignore[attr-defined]
         caps = decision.capabilities
+        platform_before = state.platform_level
         if "insight_level" in caps:
             state.insight_level = np.clip(np.broadcast_to(np.asarray(caps["insight_level"], dtype=float), state.shape[:1]), 0.0, 1.0).copy()
         if "platform_level" in caps:
@@ -96,10 +97,14 @@ class Review(Component):
                 raise ValueError(f"policy chose participants for unknown interaction spaces {sorted(unknown)}; declared: {', '.join(sp.name for sp in p.interactions) or 'none'}")
             state.interaction_choice = {k: np.broadcast_to(np.asarray(v, dtype=bool), state.shape).copy() for k, v in caps["interactions"].items()}
         assignment = enforce_capacity(state, decision.assignment)
-        moved = (assignment != state.business_model) & (state.status == ACTIVE)
-        switching = np.where(moved, t.switching_cost[assignment], 0.0).sum(axis=1) if t.switching_cost.any() else 0.0
+        changed = assignment != state.business_model
+        moved = changed & (state.status == ACTIVE)
+        switching = np.where(moved, t.switching_cost[assignment], 0.0).sum(axis=1) if t.switching_cost.any() and moved.any() else 0.0
         state.records["change_cost"][:, period - 1] += switching
         state.records["capability_spend"][:, period - 1] += p.review_cost
         if p.alignment:
             downgrade_trust_loss(state, t.treatment[assignment], period)
-        apply_assignment(state, assignment)
+        # apply_assignment's per-slot quantities follow from the assignment, the
+        # platform level and fixed customer attributes: skip it when neither changed
+        if changed.any() or not np.array_equal(state.platform_level, platform_before):
+            apply_assignment(state, assignment)

@@ -86,7 +86,7 @@ class BatchState:
     wallet_dt: np.ndarray  # wallet per period at list price (start of horizon)
     log1p_growth: np.ndarray
     idio: np.ndarray  # idiosyncratic AR(1) log demand shock
-    contagion: np.ndarray  # decayed count of this slot's defection (1 when it churns, decaying)
+    contagion: np.ndarray  # decayed count of defected neighbours: sum over neighbours of (1 when it churned, decaying)
     value: np.ndarray  # discounted economic profit accumulated, minus acquisition cost (currency)
     acquired_period: np.ndarray  # -1 never, 0 initial, t acquired at start of t
     periods_active: np.ndarray
@@ -246,7 +246,12 @@ def enforce_capacity(state: BatchState, assignment: np.ndarray) -> np.ndarray:
     if not needs.any():
         return assignment
     capacity = state.account_managers * p.accounts_per_manager
-    managed = needs[assignment] & (state.status == ACTIVE)
+    # active relationships lie in the filled prefix; compare per model (no gather)
+    w = state.width
+    managed = np.zeros((assignment.shape[0], w), dtype=bool)
+    for k in np.flatnonzero(needs):
+        managed |= assignment[:, :w] == k
+    managed &= state.status[:, :w] == ACTIVE
     count = managed.sum(axis=1)
     over = np.flatnonzero(count > capacity)
     if over.size == 0:
