@@ -72,18 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_ = sub.add_parser("compare", help="run a scenario under several policies with common random numbers and compare firm value")
     cmp_.add_argument("scenario", help="scenario TOML file")
     cmp_.add_argument("--policies", "-p", required=True, metavar="NAME,NAME,...", help="comma-separated registered policy names (see `valuecapture policies`)")
-    _run_options(cmp_)
+    _run_options(cmp_, store=False)
     cmp_.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a scenario field (repeatable)")
     return parser
 
 
-def _run_options(p: argparse.ArgumentParser, reproduce: bool = False) -> None:
+def _run_options(p: argparse.ArgumentParser, reproduce: bool = False, store: bool = True) -> None:
     if not reproduce:
         p.add_argument("--replications", "-n", type=_positive_int, default=None, help="replications (default: the scenario's run.replications)")
         p.add_argument("--seed", type=_seed, default=None, help="root seed (default: the scenario's run.seed)")
     p.add_argument("--workers", "-j", type=_positive_int, default=None, help="worker processes (default: all cores; small runs use one). Never changes results.")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="replications per batch (default: automatic). Never changes results.")
-    p.add_argument("--executor", choices=("serial", "process"), default=None, help="serial or a local process pool (default: process pool when workers > 1)")
+    p.add_argument("--executor", choices=("serial", "process", "dask"), default=None, help="serial, a local process pool, or Dask (a LocalCluster, or the cluster at --scheduler); default: process pool when workers > 1. Never changes results.")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="send batches to this existing Dask scheduler (implies --executor dask; see docs/scaling.md)")
+    if store:
+        p.add_argument("--resume", action="store_true", help="continue an interrupted run from its saved batches (same scenario, --set, seed and replications); the result is bit-identical to an uninterrupted run")
+        p.add_argument("--fresh", action="store_true", help="discard an interrupted run of this scenario and start over")
     p.add_argument("--out", default="results", help="output folder; the run goes to OUT/<scenario name>/ (a comparison to OUT/<scenario name>-compare/; default: results)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
@@ -96,13 +100,18 @@ class UsageError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     from .scenario import ScenarioError
+    from .store import Interrupted, StoreError
 
     try:
         return _dispatch(args)
-    except (ScenarioError, UsageError) as exc:
+    except (ScenarioError, UsageError, StoreError) as exc:
         print(f"valuecapture: error: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        print(f"valuecapture: {exc}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("valuecapture: interrupted; nothing was written", file=sys.stderr)
         return 130
@@ -174,6 +183,8 @@ def _show(path: str) -> int:
     from .compare import comparison_text
 
     ds = _open(path)
+    if ds.attrs.get("partial"):
+        print(f"partial run: {ds.attrs['replications_done']} of {ds.attrs['replications']} replications finished")
     print(comparison_text(ds) if "policy" in ds.dims else summary_text(ds))
     return 0
 
@@ -208,7 +219,7 @@ def _compare(sc, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-de
     reps = int(sc.get("run.replications") if args.replications is None else args.replications)
     _check_out(args.out)
     try:
-        ds = compare(sc, names, reps, args.seed, workers=_workers(args, sc, reps * len(names)), batch_size=args.batch_size, executor=args.executor, progress=not args.quiet)
+        ds = compare(sc, names, reps, args.seed, workers=_workers(args, sc, reps * len(names)), batch_size=args.batch_size, executor=args.executor, scheduler=args.scheduler, progress=not args.quiet)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     text = comparison_text(ds)
@@ -220,22 +231,26 @@ def _compare(sc, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-de
 
 
 def _run(sc, args: argparse.Namespace, replications: int | None, seed: int | None) -> int:  # type: ignore[no-untyped-def]
-    from .results import run_dir, write_run
-    from .runner import simulate
+    """Stream batches to the run store (resumable), then consolidate into OUT/<name>/."""
+    import shlex
+
+    from .store import run_to_store
 
     reps = int(sc.get("run.replications") if replications is None else replications)
+    seed = int(sc.get("run.seed") if seed is None else seed)
     workers = _workers(args, sc, reps)
-    target = run_dir(args.out, sc.name)
     _check_out(args.out)
+    if args.resume and args.fresh:
+        raise UsageError("--resume and --fresh exclude each other")
+    again = [a for a in args.argv if a not in ("--resume", "--fresh")]
+    hint = "valuecapture " + shlex.join(again + ["--resume"])
     try:
-        ds = simulate(sc, reps, seed, workers=workers, batch_size=args.batch_size, executor=args.executor, progress=not args.quiet)
+        ds, path = run_to_store(sc, args.out, reps, seed, workers=workers, batch_size=args.batch_size, executor=args.executor, scheduler=args.scheduler,
+                                resume=args.resume, fresh=args.fresh, figures=not args.no_figures, progress=not args.quiet, resume_hint=hint)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    path = write_run(ds, target, figures=not args.no_figures)
     if not args.quiet:
-        from .analysis import summary_text
-
-        print(summary_text(ds))
+        print((path / "summary.txt").read_text(encoding="utf-8").rstrip())
         print(f"\nwrote {path}/ (result.nc, summary.txt" + (", figures/*.png)" if not args.no_figures else ")"))
     return 0
 

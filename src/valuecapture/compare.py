@@ -87,6 +87,7 @@ def compare(
     workers: int | None = 1,
     batch_size: int | None = None,
     executor: str | None = None,
+    scheduler: str | None = None,
     progress: bool = False,
 ) -> xr.Dataset:
     """Run ``scenario`` under each named policy with the same seed (CRN).
@@ -103,7 +104,7 @@ def compare(
     runs = []
     for name in names:
         sc = scenario.with_values({"choices.policy": name})
-        runs.append(simulate(sc, replications, seed, workers=workers, batch_size=batch_size, executor=executor, progress=progress))
+        runs.append(simulate(sc, replications, seed, workers=workers, batch_size=batch_size, executor=executor, scheduler=scheduler, progress=progress))
     labels = policy_labels(names)
     ds = xr.concat(runs, dim="policy", data_vars="all", coords="minimal", compat="override", join="exact", combine_attrs="override")
     ds = ds.assign_coords(policy=("policy", np.array(labels, dtype=object), {"description": "Business-model policy, by registered name (repeats get #2, #3...)."}))

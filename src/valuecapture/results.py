@@ -186,8 +186,13 @@ def write_run(ds: xr.Dataset, out_dir: str | Path, extra: dict[str, str] | None 
 
 
 def open_run(path: str | Path) -> xr.Dataset:
-    """Open a finished run: a run directory or its ``result.nc``."""
+    """Open a finished run (a run directory or its ``result.nc``), or the finished
+    batches of an in-progress or interrupted run (its ``.<name>.inprogress`` store)."""
     p = Path(path)
+    if p.is_dir() and not (p / RESULT_FILE).exists() and (p / "run.json").exists():
+        from .store import open_store  # an in-progress or interrupted run: its finished batches
+
+        return open_store(p).load()
     f = p / RESULT_FILE if p.is_dir() else p
     if not f.exists():
         raise FileNotFoundError(f"{path}: no {RESULT_FILE} here; expected a run directory written by `valuecapture run`")

@@ -12,16 +12,15 @@ the batch size, worker count or executor.
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
 import os
 import sys
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import xarray as xr
 
 from .engine import Engine
+from .executors import EXECUTORS, run_task, run_tasks
 from .models import default_components
 from .models.state import ALIGNMENT_SERIES, PERIOD_SERIES, BatchState, initial_state
 from .params import ModelParams
@@ -32,7 +31,6 @@ from .seeds import batch_streams
 
 #: Elements (batch x slots) a batch aims at: keeps one batch's state well under 200 MB.
 TARGET_BATCH_ELEMENTS = 400_000
-EXECUTORS = ("serial", "process")
 #: Outputs kept only for the first ``outputs.relationship_detail`` replications.
 DETAIL_NAMES = ("relationship_value", "periods_active", "acquired_period", "segment", "wallet", "final_business_model", "net_price", "cost_to_serve", "final_misalignment")
 
@@ -221,8 +219,7 @@ def _batches(replications: int, batch_size: int) -> Iterator[tuple[int, int]]:
 
 
 def _run_batch_task(args: tuple[Scenario, int, int, int]) -> tuple[int, dict[str, np.ndarray]]:
-    scenario, seed, start, stop = args
-    return start, run_batch(scenario, seed, start, stop)
+    return run_task(args)
 
 
 def simulate(
@@ -233,6 +230,7 @@ def simulate(
     workers: int | None = 1,
     batch_size: int | None = None,
     executor: str | None = None,
+    scheduler: str | None = None,
     progress: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> xr.Dataset:
@@ -249,8 +247,11 @@ def simulate(
     batch_size
         Replications per batch (``None``: automatic).  Never changes the result.
     executor
-        ``"serial"`` or ``"process"`` (default: serial for one worker, else
-        a local process pool).  Never changes the result.
+        ``"serial"``, ``"process"`` or ``"dask"`` (default: serial for one
+        worker, else a local process pool; ``"dask"`` when ``scheduler`` is
+        given).  Never changes the result (:mod:`valuecapture.executors`).
+    scheduler
+        Address of an existing Dask scheduler (``tcp://host:port``).
     progress
         Show a progress bar (only on a terminal).
     """
@@ -265,7 +266,7 @@ def simulate(
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    executor = executor or ("serial" if workers == 1 else "process")
+    executor = executor or ("dask" if scheduler else "serial" if workers == 1 else "process")
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; allowed: {', '.join(EXECUTORS)}")
     p = ModelParams.from_scenario(scenario)
@@ -279,35 +280,12 @@ def simulate(
     tasks = [(scenario, seed, a, b) for a, b in _batches(replications, batch_size)]
     bar = _progress(replications, progress)
     try:
-        if executor == "serial":
-            for task in tasks:
-                start, out = _run_batch_task(task)
-                collected.add(start, out)
-                bar.update(task[3] - task[2])
-                if on_batch:
-                    on_batch(task[2], task[3])
-        else:
-            ctx = mp.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                pending: set[Future[Any]] = set()
-                queue = iter(tasks)
-                for task in queue:  # keep at most 2 batches per worker in flight: bounded memory
-                    pending.add(pool.submit(_run_batch_task, task))
-                    if len(pending) >= 2 * workers:
-                        break
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        start, out = fut.result()
-                        n = len(out["firm_value"])
-                        collected.add(start, out)
-                        bar.update(n)
-                        if on_batch:
-                            on_batch(start, start + n)
-                    for task in queue:
-                        pending.add(pool.submit(_run_batch_task, task))
-                        if len(pending) >= 2 * workers:
-                            break
+        for start, out in run_tasks(tasks, executor, workers, scheduler):
+            n = len(out["firm_value"])
+            collected.add(start, out)
+            bar.update(n)
+            if on_batch:
+                on_batch(start, start + n)
     finally:
         bar.close()
     return build_dataset(scenario, seed, replications, p, collected.arrays)
@@ -322,12 +300,23 @@ class _Collector:
         self.n_detail = min(replications, p.relationship_detail)
 
     def add(self, start: int, out: dict[str, np.ndarray]) -> None:
+        self.add_rows(start, start, out)
+
+    def add_rows(self, row: int, start: int, out: dict[str, np.ndarray]) -> None:
+        """Place a batch whose first replication is ``start`` at result row ``row``
+        (equal unless only some batches are collected, e.g. a partial store)."""
+        n_detail_rows = max(0, min(self.n_detail, start + len(out["firm_value"])) - start)
         for name, arr in out.items():
             detail = name in DETAIL_NAMES
             rows = self.n_detail if detail else self.replications
             if name not in self.arrays:
-                self.arrays[name] = np.zeros((rows,) + arr.shape[1:], dtype=arr.dtype)
-            self.arrays[name][start:start + arr.shape[0]] = arr
+                fill = (np.nan if arr.dtype.kind == "f" else -1) if detail else 0  # detail rows of missing batches stay "never filled"
+                self.arrays[name] = np.full((rows,) + arr.shape[1:], fill, dtype=arr.dtype)
+            if detail:
+                if n_detail_rows and start == row:
+                    self.arrays[name][start:start + n_detail_rows] = arr[:n_detail_rows]
+            else:
+                self.arrays[name][row:row + arr.shape[0]] = arr
 
 
 def _progress(total: int, enabled: bool) -> Any:

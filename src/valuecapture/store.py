@@ -1,0 +1,310 @@
+"""The streaming run store: batches on disk as they finish, resume after a crash.
+
+While ``valuecapture run`` works, its results live in a hidden store next to the
+final run directory, ``OUT/.<name>.inprogress/``:
+
+* ``run.json``: what is being run (scenario TOML, seed, replications, batch
+  size, package version), written once, atomically;
+* ``batches/r<start>-<stop>.h5``: one HDF5 file per finished batch (one
+  dataset per output, plus ``start``/``stop`` attributes), written to a
+  temporary name, flushed to disk and renamed into place (``os.replace`` is
+  atomic), so a file under its final name is always complete.
+
+Each batch is written as soon as it finishes and then dropped from memory, so
+memory is bounded by the batches in flight whatever the number of
+replications.  A run killed at any moment (SIGINT, SIGTERM or SIGKILL) leaves
+every finished batch readable (:func:`open_store`); ``--resume`` runs only the
+missing batches, and because a batch's result depends only on the seed and its
+replication numbers, the final result is bit-identical to an uninterrupted
+run.  When every batch is there, the batches are read one at a time into the
+result arrays (replications x periods series, per-replication summaries, and
+per-relationship detail of the first ``outputs.relationship_detail``
+replications: the size of the result, not of the simulation state) and written
+atomically with summary and figures to ``OUT/<name>/``
+(:func:`~valuecapture.results.write_run`); then the store is removed.
+
+Why one file per batch rather than appending to one NetCDF file or a Zarr
+store: an HDF5/NetCDF file being appended to when the process is killed can be
+left unreadable, and a Zarr chunk being written has no atomic commit either; a
+file renamed into place only when complete is the simplest durable unit.  Why
+plain HDF5 (the container NetCDF-4 uses, via h5py, already a dependency) for
+the batches and NetCDF for the result: writing a batch's ~40 outputs through
+xarray's NetCDF layer took 0.52 s against 0.005 s with h5py (measured on the
+classroom scenario, 10 replications), because of NetCDF's per-dimension
+metadata; the consolidated ``result.nc`` is NetCDF with named dimensions,
+units and descriptions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import xarray as xr
+
+from .params import ModelParams
+from .scenario import Scenario, loads
+
+STORE_FORMAT = 1
+BATCH_RE = re.compile(r"^r(\d{9})-(\d{9})\.h5$")
+
+
+class StoreError(ValueError):
+    """The store cannot be used as asked (bad input: exit code 2)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was interrupted; ``str(self)`` says what is saved and how to resume."""
+
+
+def store_dir(out: str | Path, name: str) -> Path:
+    return Path(out) / f".{name}.inprogress"
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class RunStore:
+    """An in-progress run on disk."""
+
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def batches_dir(self) -> Path:
+        return self.path / "batches"
+
+    @property
+    def scenario(self) -> Scenario:
+        return loads(self.meta["scenario_toml"], source=self.meta.get("scenario_source", "<store>"), overrides=self.meta.get("overrides", []))
+
+    def finished(self) -> list[tuple[int, int, Path]]:
+        """Finished batches ``(start, stop, file)`` by start."""
+        out = []
+        if self.batches_dir.is_dir():
+            for f in self.batches_dir.iterdir():
+                m = BATCH_RE.match(f.name)
+                if m:
+                    out.append((int(m.group(1)), int(m.group(2)), f))
+        return sorted(out)
+
+    def replications_done(self) -> int:
+        return sum(b - a for a, b, _ in self.finished())
+
+    def write_batch(self, start: int, out: dict[str, np.ndarray]) -> Path:
+        """Write one batch's outputs atomically; returns its file."""
+        import h5py
+
+        stop = start + len(out["firm_value"])
+        final = self.batches_dir / f"r{start:09d}-{stop:09d}.h5"
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=self.batches_dir)
+        os.close(fd)
+        try:
+            with h5py.File(tmp, "w") as f:
+                f.attrs["start"], f.attrs["stop"] = int(start), int(stop)
+                for name, arr in out.items():
+                    f.create_dataset(name, data=np.ascontiguousarray(arr))
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return final
+
+
+def create_store(path: Path, scenario: Scenario, seed: int, replications: int, batch_size: int) -> RunStore:
+    from . import __version__
+
+    meta = {
+        "format": STORE_FORMAT,
+        "scenario_toml": scenario.to_toml(),
+        "scenario_source": scenario.source,
+        "overrides": list(scenario.overrides),
+        "scenario_name": scenario.name,
+        "seed": int(seed),
+        "replications": int(replications),
+        "batch_size": int(batch_size),
+        "valuecapture_version": __version__,
+    }
+    (path / "batches").mkdir(parents=True, exist_ok=True)
+    _atomic_write_text(path / "run.json", json.dumps(meta, indent=2))
+    return RunStore(path, meta)
+
+
+def load_store(path: str | Path) -> RunStore:
+    path = Path(path)
+    try:
+        meta = json.loads((path / "run.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StoreError(f"{path}: no run.json here; not a valuecapture run store") from None
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path}/run.json: unreadable ({exc})") from None
+    if meta.get("format") != STORE_FORMAT:
+        raise StoreError(f"{path}/run.json: store format {meta.get('format')!r}, this valuecapture reads {STORE_FORMAT}")
+    return RunStore(path, meta)
+
+
+def load_batch(path: Path) -> tuple[int, dict[str, np.ndarray]]:
+    """One batch file's outputs, read at once: ``(start, {name: array})``."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return int(f.attrs["start"]), {name: f[name][()] for name in f}
+    except (OSError, KeyError) as exc:
+        raise StoreError(f"{path}: unreadable batch file ({exc}); delete it and resume to recompute it") from None
+
+
+def open_store(path: str | Path) -> xr.Dataset:
+    """The finished batches of an in-progress, interrupted or complete store, as one Dataset.
+
+    The ``replication`` coordinate and ``attrs['replications_done']`` say which
+    replications it holds (all of them once the run is complete)."""
+    from .results import build_dataset
+    from .runner import _Collector
+
+    store = load_store(path)
+    sc = store.scenario
+    batches = store.finished()
+    if not batches:
+        raise StoreError(f"{path}: no finished batch yet")
+    p = ModelParams.from_scenario(sc)
+    reps = np.concatenate([np.arange(a, b) for a, b, _ in batches])
+    collected = _Collector(p, int(reps.size))
+    row = 0
+    for a, b, f in batches:  # one batch in memory at a time; rows in replication order
+        start, out = load_batch(f)
+        collected.add_rows(row, start, out)
+        row += b - a
+    ds = build_dataset(sc, store.meta["seed"], int(reps.size), p, collected.arrays)
+    ds = ds.assign_coords(replication=("replication", reps, ds["replication"].attrs))
+    ds.attrs.update({"replications": int(store.meta["replications"]), "replications_done": int(reps.size), "partial": int(reps.size < store.meta["replications"])})
+    return ds
+
+
+def run_to_store(
+    scenario: Scenario,
+    out: str | Path,
+    replications: int,
+    seed: int,
+    *,
+    workers: int = 1,
+    batch_size: int | None = None,
+    executor: str | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    fresh: bool = False,
+    figures: bool = True,
+    progress: bool = False,
+    resume_hint: str = "valuecapture run ... --resume",
+    on_batch: Callable[[int, int], None] | None = None,
+) -> tuple[xr.Dataset, Path]:
+    """Run ``scenario`` streaming batches to the store, then consolidate into ``out/<name>/``.
+
+    Returns the final Dataset (lazy) and the run directory.  Raises
+    :class:`StoreError` for a store that does not match (bad input),
+    :class:`Interrupted` on SIGINT/SIGTERM and ``OSError`` (with what is kept
+    and how to resume) when the disk cannot be written.
+    """
+    from .executors import run_tasks
+    from .results import run_dir, write_run
+    from .runner import _batches, _progress, default_batch_size
+
+    p = ModelParams.from_scenario(scenario)
+    path = store_dir(out, scenario.name)
+    if resume:
+        if not (path / "run.json").exists():
+            raise StoreError(f"--resume: no interrupted run of scenario {scenario.name!r} in {out} (looked for {path})")
+        store = load_store(path)
+        m = store.meta
+        if m["scenario_toml"] != scenario.to_toml():
+            raise StoreError(f"--resume: the interrupted run in {path} was started with a different scenario (or --set overrides); rerun with the same ones, or use --fresh to start over")
+        if m["seed"] != seed or m["replications"] != replications:
+            raise StoreError(f"--resume: the interrupted run in {path} has seed {m['seed']} and {m['replications']} replications, not {seed} and {replications}; use the same, or --fresh to start over")
+        batch_size = int(m["batch_size"])  # batch boundaries must match the files already written
+    else:
+        if path.exists() and not fresh:
+            raise StoreError(f"an interrupted run of scenario {scenario.name!r} is in {path}: continue it with --resume, or start over with --fresh")
+        if path.exists():
+            shutil.rmtree(path)
+        if batch_size is None:
+            batch_size = default_batch_size(p.n_slots, replications, workers)
+        try:
+            store = create_store(path, scenario, seed, replications, batch_size)
+        except OSError as exc:
+            raise OSError(f"cannot write results to {path}: {exc.strerror or exc}") from None
+    done = {(a, b) for a, b, _ in store.finished()}
+    for f in store.batches_dir.glob(".*.tmp"):  # a batch being written when the run was killed
+        f.unlink(missing_ok=True)
+    tasks = [(scenario, seed, a, b) for a, b in _batches(replications, batch_size) if (a, b) not in done]
+    bar = _progress(replications, progress)
+    bar.update(store.replications_done())
+    try:
+        with _sigterm_as_interrupt():
+            for start, outs in run_tasks(tasks, executor or ("dask" if scheduler else "serial" if workers == 1 else "process"), workers, scheduler):
+                try:
+                    store.write_batch(start, outs)
+                except OSError as exc:
+                    raise OSError(
+                        f"cannot write to {store.batches_dir}: {exc.strerror or exc}; the {store.replications_done()} replications "
+                        f"already saved there are kept; free space or fix permissions, then continue with: {resume_hint}"
+                    ) from None
+                n = len(outs["firm_value"])
+                del outs
+                bar.update(n)
+                if on_batch:
+                    on_batch(start, start + n)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted: {store.replications_done()} of {replications} replications are saved in {path}/; continue with: {resume_hint}"
+        ) from None
+    finally:
+        bar.close()
+    ds = open_store(path)
+    del ds.attrs["partial"], ds.attrs["replications_done"]
+    target = run_dir(out, scenario.name)
+    final = write_run(ds, target, figures=figures)
+    shutil.rmtree(path, ignore_errors=True)
+    return ds, final
+
+
+class _sigterm_as_interrupt:
+    """Within the block, SIGTERM raises KeyboardInterrupt (like Ctrl-C) in the main thread."""
+
+    def __enter__(self) -> "_sigterm_as_interrupt":
+        import signal
+        import threading
+
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+
+            def handler(signum: int, frame: Any) -> None:
+                raise KeyboardInterrupt
+
+            self.old = signal.signal(signal.SIGTERM, handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
