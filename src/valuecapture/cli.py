@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help="scenario TOML file")
     _run_options(run)
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a scenario field (repeatable), e.g. --set customers.count=5000")
+    run.add_argument("--precision", type=_fraction, default=None, metavar="P", help="run until the 95%% CI half-width of mean firm value is at most P x |mean| (e.g. 0.01), checked every --chunk replications; same seed => same replications")
+    run.add_argument("--chunk", type=_chunk, default=None, metavar="N", help="with --precision: replications between two checks (default 100); never depends on --workers")
+    run.add_argument("--max-replications", type=_positive_int, default=None, metavar="N", help="with --precision: stop here even if the precision is not reached (default 100000)")
 
     rep = sub.add_parser("reproduce", help="run again exactly the run that produced a result (same scenario, seed, replications)")
     rep.add_argument("result", help="run directory or result.nc")
@@ -69,12 +72,58 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("policies", help="list the business-model policies available by name")
 
+    from .play import add_arguments as _play_arguments
+
+    _play_arguments(sub.add_parser("play", help="classroom game: choose the policy and levers round by round and watch the firm-value distribution (reads choices from stdin)"))
+
     cmp_ = sub.add_parser("compare", help="run a scenario under several policies with common random numbers and compare firm value")
     cmp_.add_argument("scenario", help="scenario TOML file")
     cmp_.add_argument("--policies", "-p", required=True, metavar="NAME,NAME,...", help="comma-separated registered policy names (see `valuecapture policies`)")
     _run_options(cmp_, store=False)
     cmp_.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a scenario field (repeatable)")
+
+    dec = sub.add_parser("decompose", help="attribute firm-value variance to customer, relationship and interdependence heterogeneity (8 counterfactual runs, Shapley values)")
+    dec.add_argument("scenario", help="scenario TOML file")
+    _research_options(dec, "OUT/<scenario name>-decompose/")
+    dec.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a scenario field (repeatable)")
+
+    swp = sub.add_parser("sweep", help="run a designed experiment (full factorial, Latin hypercube or Sobol) over scenario fields; sensitivity indices and effects")
+    swp.add_argument("experiment", help="experiment TOML file (see docs/research.md)")
+    _research_options(swp, "OUT/<experiment name>-sweep/", per_point=True)
+
+    rpt = sub.add_parser("report", help="write a self-contained HTML report and its Markdown twin (figures as PNG and SVG, tables as CSV and NetCDF) for a result")
+    rpt.add_argument("result", help="a result folder (or its result.nc) written by run, compare, decompose or sweep")
+    rpt.add_argument("--out", default=None, help="report folder (default: RESULT/report/)")
+    rpt.add_argument("--resamples", type=_positive_int, default=2000, metavar="N", help="bootstrap resamples for confidence intervals (default 2000)")
     return parser
+
+
+def _research_options(p: argparse.ArgumentParser, where: str, per_point: bool = False) -> None:
+    each = " per design point" if per_point else " per configuration"
+    p.add_argument("--replications", "-n", type=_positive_int, default=None, help=f"replications{each} (default: the {'experiment' if per_point else 'scenario'}'s)")
+    p.add_argument("--seed", type=_seed, default=None, help=f"root seed (default: the {'experiment' if per_point else 'scenario'}'s); the same for every run: common random numbers")
+    p.add_argument("--workers", "-j", type=_positive_int, default=None, help="worker processes (default: all cores; small runs use one). Never changes results.")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="replications per batch (default: automatic). Never changes results.")
+    p.add_argument("--out", default="results", help=f"output folder; the result goes to {where} (default: results)")
+    p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no tables")
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number such as 0.01, got {text!r}") from None
+    if not (v > 0 and v < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number such as 0.01, got {text!r}")
+    return v
+
+
+def _chunk(text: str) -> int:
+    v = _positive_int(text)
+    if v < 2:
+        raise argparse.ArgumentTypeError(f"must be an integer of at least 2, got {text!r}")
+    return v
 
 
 def _run_options(p: argparse.ArgumentParser, reproduce: bool = False, store: bool = True) -> None:
@@ -129,6 +178,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "show":
         return _show(args.result)
+    if args.command == "play":
+        from .play import run as _play
+
+        return _play(args)
     if args.command == "policies":
         from .policies import describe, registered_policies
 
@@ -151,12 +204,31 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .scenario import load_scenario
 
         sc = load_scenario(args.scenario, overrides=args.overrides)
+        if args.precision is not None or args.chunk is not None or args.max_replications is not None:
+            return _run_precision(sc, args)
         return _run(sc, args, args.replications, args.seed)
+    if args.command == "decompose":
+        from .scenario import load_scenario
+
+        sc = load_scenario(args.scenario, overrides=args.overrides)
+        return _decompose(sc, args, args.replications, args.seed)
+    if args.command == "sweep":
+        from .experiments import load_experiment
+
+        return _sweep(load_experiment(args.experiment), args, args.replications, args.seed)
+    if args.command == "report":
+        return _report(args)
     if args.command == "reproduce":
         from .results import open_run, scenario_of
 
         ds = _open(args.result)
+        if ds.attrs.get("kind") == "sweep":
+            from .experiments import experiment_of
+
+            return _sweep(experiment_of(ds), args, int(ds.attrs["replications"]), int(ds.attrs["seed"]))
         sc = scenario_of(ds)
+        if ds.attrs.get("kind") == "decomposition":
+            return _decompose(sc, args, int(ds.attrs["replications"]), int(ds.attrs["seed"]))
         if "policies" in ds.attrs:  # a comparison
             import json
 
@@ -185,7 +257,16 @@ def _show(path: str) -> int:
     ds = _open(path)
     if ds.attrs.get("partial"):
         print(f"partial run: {ds.attrs['replications_done']} of {ds.attrs['replications']} replications finished")
-    print(comparison_text(ds) if "policy" in ds.dims else summary_text(ds))
+    if ds.attrs.get("kind") == "sweep":
+        from .experiments import sweep_text
+
+        print(sweep_text(ds))
+    elif ds.attrs.get("kind") == "decomposition":
+        from .decompose import attribution_text
+
+        print(attribution_text(ds))
+    else:
+        print(comparison_text(ds) if "policy" in ds.dims else summary_text(ds))
     return 0
 
 
@@ -252,6 +333,129 @@ def _run(sc, args: argparse.Namespace, replications: int | None, seed: int | Non
     if not args.quiet:
         print((path / "summary.txt").read_text(encoding="utf-8").rstrip())
         print(f"\nwrote {path}/ (result.nc, summary.txt" + (", figures/*.png)" if not args.no_figures else ")"))
+    return 0
+
+
+def _research_workers(args: argparse.Namespace, slot_periods: int) -> int:
+    workers = getattr(args, "workers", None)
+    if workers is None:
+        workers = (os.cpu_count() or 1) if slot_periods >= SMALL_RUN else 1
+    return int(workers)
+
+
+def _print_written(path: Path, args: argparse.Namespace, extra: str = "") -> None:
+    if not args.quiet:
+        print(f"\nwrote {path}/ (result.nc, summary.txt" + (", figures/)" if not args.no_figures else ")") + extra)
+        print(f"report: valuecapture report {path}")
+
+
+def _run_precision(sc, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    """``run --precision``: chunks of replications until the CI of mean firm value is tight enough."""
+    from .analysis import summary_text
+    from .params import slot_count
+    from .results import run_dir, write_run
+    from .sequential import DEFAULT_CHUNK, DEFAULT_MAX_REPLICATIONS, StoppingRule, simulate_to_precision
+
+    if args.precision is None:
+        raise UsageError("--chunk and --max-replications apply only with --precision")
+    if args.replications is not None:
+        raise UsageError("--replications and --precision exclude each other (with --precision, cap the run with --max-replications)")
+    if getattr(args, "resume", False) or getattr(args, "fresh", False) or getattr(args, "executor", None) or getattr(args, "scheduler", None):
+        raise UsageError("--precision runs with local worker processes only (no --executor, --scheduler, --resume or --fresh)")
+    chunk = args.chunk or DEFAULT_CHUNK
+    cap = args.max_replications or DEFAULT_MAX_REPLICATIONS
+    try:
+        rule = StoppingRule(args.precision, chunk=chunk, min_replications=chunk, max_replications=cap)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    _check_out(args.out)
+    workers = _research_workers(args, chunk * 10 * slot_count(sc) * sc.get("horizon.periods"))
+    try:
+        ds = simulate_to_precision(sc, rule, args.seed, workers=workers, batch_size=args.batch_size, progress=not args.quiet)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    n = ds.sizes["replication"]
+    reached = bool(ds.attrs["precision_reached"])
+    line = (f"{'stopped' if reached else 'stopped at the cap'} after {n} replications: 95% CI half-width of mean firm value = "
+            f"{ds.attrs['precision_achieved']:.3%} of |mean| (target {rule.precision:.3%}, checked every {chunk})")
+    text = summary_text(ds) + "\n" + line
+    path = write_run(ds, run_dir(args.out, sc.name), figures=not args.no_figures, summary=text)
+    if not args.quiet:
+        print(text)
+        _print_written(path, args)
+    if not reached:
+        print(f"valuecapture: warning: precision {rule.precision:g} not reached within --max-replications {cap}; the result holds {n} replications", file=sys.stderr)
+    return 0
+
+
+def _decompose(sc, args: argparse.Namespace, replications: int | None, seed: int | None) -> int:  # type: ignore[no-untyped-def]
+    from .decompose import attribution_text, decompose
+    from .params import slot_count
+    from .research_plots import configurations_figure, save, shapley_figure
+    from .results import run_dir, write_run
+
+    reps = int(sc.get("run.replications") if replications is None else replications)
+    if reps < 2:
+        raise UsageError(f"--replications: a decomposition needs at least 2, got {reps}")
+    _check_out(args.out)
+    workers = _research_workers(args, 8 * reps * slot_count(sc) * sc.get("horizon.periods"))
+    try:
+        ds = decompose(sc, reps, seed, workers=workers, batch_size=args.batch_size, progress=not args.quiet)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    text = attribution_text(ds)
+
+    def figures(d, folder):  # type: ignore[no-untyped-def]
+        return save(shapley_figure(d), folder, "shapley") + save(configurations_figure(d), folder, "configurations")
+
+    path = write_run(ds, run_dir(args.out, f"{sc.name}-decompose"), figures=not args.no_figures, summary=text, figure_maker=figures)
+    if not args.quiet:
+        print(text)
+        _print_written(path, args)
+    return 0
+
+
+def _sweep(exp, args: argparse.Namespace, replications: int | None, seed: int | None) -> int:  # type: ignore[no-untyped-def]
+    import json
+
+    from .experiments import design_size, sweep, sweep_text
+    from .params import slot_count
+    from .research_plots import save, sensitivity_figure, sweep_scatter_figure
+    from .results import run_dir, write_run
+
+    reps = int(exp.replications if replications is None else replications)
+    if reps < 2:
+        raise UsageError(f"--replications: a sweep needs at least 2 per design point, got {reps}")
+    _check_out(args.out)
+    workers = _research_workers(args, design_size(exp) * reps * slot_count(exp.base) * exp.base.get("horizon.periods"))
+    try:
+        ds = sweep(exp, reps, seed, workers=workers, batch_size=args.batch_size, progress=not args.quiet)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    text = sweep_text(ds)
+
+    def figures(d, folder):  # type: ignore[no-untyped-def]
+        out = save(sensitivity_figure(d), folder, "sensitivity")
+        for r in json.loads(d.attrs["responses"]):
+            out += save(sweep_scatter_figure(d, r), folder, f"scatter_{r}")
+        return out
+
+    path = write_run(ds, run_dir(args.out, f"{exp.name}-sweep"), figures=not args.no_figures, summary=text, figure_maker=figures)
+    if not args.quiet:
+        print(text)
+        _print_written(path, args)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    ds = _open(args.result)
+    if ds.attrs.get("partial"):
+        raise UsageError(f"{args.result}: an unfinished run; finish it (valuecapture run ... --resume) before reporting")
+    result = Path(args.result)
+    folder = write_report(ds, result if result.is_dir() else result.parent, args.out, n_resamples=args.resamples)
+    print(f"wrote {folder}/ (report.html, report.md, figures/*.png|svg, tables/*.csv|nc)")
     return 0
 
 
