@@ -88,28 +88,33 @@ class Economics(Component):
         bm = state.view("business_model")
         n_alive = np.count_nonzero(alive, axis=1)
         rel_ep = rowsum(ep)
-        # One business model for every slot of the batch (a single-model policy): the
-        # per-model masks below would select all or nothing; skip them (same sums).
-        single = bm.size == 0 or bm.min() == bm.max()
-        fixed = np.full(state.shape[0], p.firm_fixed_cost_period)  # before tax
-        for k in range(len(bmt)):  # a handful of business models, not customers
-            if single:
-                mine = bm.size > 0 and bm[0, 0] == k
-                count = n_alive if mine else np.zeros_like(n_alive)
-                ep_k = rel_ep if mine else 0.0
-            else:
+        # Per business model (arrays batch x models): active relationships, their
+        # economic profit, the models in use.  With one business model for every
+        # slot of the batch (a single-model policy) the per-model masks would select
+        # all or nothing: skip them (same sums).
+        n_models = len(bmt)
+        counts = np.zeros((state.shape[0], n_models), dtype=n_alive.dtype)
+        ep_by_model = np.zeros((state.shape[0], n_models))
+        if bm.size == 0:
+            pass
+        elif bm.min() == bm.max():
+            counts[:, bm[0, 0]] = n_alive
+            ep_by_model[:, bm[0, 0]] = rel_ep
+        else:
+            for k in range(n_models):  # a handful of business models, not customers
                 in_k = alive & (bm == k)
-                count = np.count_nonzero(in_k, axis=1)
-                ep_k = rowsum(np.where(in_k, ep, 0.0))
-            state.model_counts[:, t, k] = count
-            state.value_by_model[:, k] += ep_k * df
-            used = count > 0
-            fixed += bmt.fixed_cost[k] * p.dt * used
-            first = used & ~state.used_ever[:, k]
-            rec["change_cost"][:, t] += bmt.setup_cost[k] * first
-            state.used_ever[:, k] |= used
-        in_use = np.count_nonzero(state.model_counts[:, t, :], axis=1)
-        rec["complexity_cost"][:, t] = complexity_cost(in_use, p.complexity_c1_period, p.complexity_exponent, state.platform_level, p.platform_effect)
+                counts[:, k] = np.count_nonzero(in_k, axis=1)
+                ep_by_model[:, k] = rowsum(np.where(in_k, ep, 0.0))
+        state.model_counts[:, t, :] = counts
+        state.value_by_model += ep_by_model * df
+        used = counts > 0
+        first = used & ~state.used_ever
+        state.used_ever |= used
+        fixed = p.firm_fixed_cost_period + (used * (bmt.fixed_cost * p.dt)).sum(axis=1)  # before tax
+        rec["change_cost"][:, t] += (first * bmt.setup_cost).sum(axis=1)
+        in_use = used.sum(axis=1)
+        if in_use.max(initial=0) > 1:  # zero for one business model
+            rec["complexity_cost"][:, t] = complexity_cost(in_use, p.complexity_c1_period, p.complexity_exponent, state.platform_level, p.platform_effect)
         rec["capability_spend"][:, t] += recurring_capability_spend(state)
         capital_sum = rowsum(capital)
         rec["revenue"][:, t] = rowsum(revenue)
@@ -121,9 +126,11 @@ class Economics(Component):
         tax1 = 1.0 - p.tax_rate
         firm_costs = fixed + rec["complexity_cost"][:, t] + rec["capability_spend"][:, t] + rec["change_cost"][:, t]
         rec["economic_profit"][:, t] = rel_ep - tax1 * (firm_costs + rec["acquisition_cost"][:, t])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rec["mean_trust"][:, t] = np.where(n_alive > 0, rowsum(state.view("trust") * alive) / n_alive, np.nan)
-            rec["mean_share_of_wallet"][:, t] = np.where(n_alive > 0, rowsum(state.view("share_of_wallet") * alive) / n_alive, np.nan)
+        some = n_alive > 0  # NaN when no relationship is active
+        np.divide(rowsum(state.view("trust") * alive), n_alive, out=rec["mean_trust"][:, t], where=some)
+        np.divide(rowsum(state.view("share_of_wallet") * alive), n_alive, out=rec["mean_share_of_wallet"][:, t], where=some)
+        rec["mean_trust"][~some, t] = np.nan
+        rec["mean_share_of_wallet"][~some, t] = np.nan
 
 
 class Valuation(Component):

@@ -156,9 +156,11 @@ class BatchState:
         number ``i`` of ``gens[b]``; only the replication's filled slots are drawn
         (``counts``, default ``next_free``), the rest of the prefix is zero."""
         counts = self.next_free if counts is None else counts
-        out = np.zeros((len(gens), self.width))
+        out = np.empty((len(gens), self.width))  # each number written once: drawn or zero
         for b, gen in enumerate(gens):
-            getattr(gen, method)(out=out[b, : int(counts[b])])
+            n = int(counts[b])
+            getattr(gen, method)(out=out[b, :n])
+            out[b, n:] = 0.0
         return out
 
     def view(self, name: str) -> np.ndarray:
