@@ -1,0 +1,108 @@
+"""The random-number floor: the time just to draw the random numbers the model needs.
+
+No implementation of the model can be faster than drawing its random numbers, so
+the engine's time is compared with the time one process takes to draw the same
+numbers from the same bit generator (numpy's SFC64) with the same methods
+(``standard_normal``, ``random``, ``beta``, ``standard_gamma``, ``integers``) in
+large blocks -- no model arithmetic, no per-period stream creation, nothing kept.
+
+The numbers are counted from what the engine reports for the measured
+replications (:func:`counts_from_dataset`), in two variants:
+
+``minimal``
+    what any implementation of the model must draw: per customer active in a
+    period a demand normal, a quality normal and a churn uniform; per customer
+    active at the start of a period a referral uniform; per customer and
+    business-model review an insight normal; per period the market and segment
+    normals and the prospecting uniform; per customer ever acquired the six copula
+    normals and the churn-propensity beta; per initial customer the initial trust
+    and adaptation betas and the age gamma; per network tie among the customers
+    ever acquired, four draws.  This is the floor the targets refer to.
+``keyed``
+    what the engine's keyed streams draw: the per-period numbers for every
+    *filled* slot (also customers already lost, so that slot ``i`` always takes
+    the ``i``-th number), the attributes and ties of every slot including unused
+    headroom.  The difference to ``minimal`` is the price of common random
+    numbers and batch-independent results.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+#: Draw kinds and how they are drawn.
+KINDS = ("normal", "uniform", "beta", "gamma", "integers")
+
+
+def counts_from_dataset(ds: Any, p: Any, variant: str = "minimal") -> dict[str, float]:
+    """How many numbers of each kind the engine's replications in ``ds`` needed.
+
+    ``ds`` is the Dataset of a ``valuecapture.simulate`` run of the comparison
+    scenario, ``p`` its ``ModelParams``.  Counts are totals over all replications.
+    """
+    reps = ds.sizes["replication"]
+    churned = ds["churned"].values
+    acquired = ds["acquired"].values
+    active_during = ds["customers_active"].values + churned  # active in the period (earned in it)
+    active_start = active_during - acquired  # active at the start (may refer)
+    filled = p.n_initial + np.cumsum(acquired, axis=1)  # filled slots during the period
+    review_periods = np.arange(1, p.periods + 1, p.review_interval) - 1
+    ties_per_node = p.mean_degree / 2.0 if p.network_generator != "none" else 0.0
+    per_period_common = reps * p.periods * (1 + p.n_segments)  # market + segment levels
+    if variant == "minimal":
+        ever = ds["customers_ever"].values.sum()
+        return {
+            "normal": 2 * active_during.sum() + active_during[:, review_periods].sum() + per_period_common + 6 * ever,
+            "uniform": active_during.sum() + active_start.sum() + reps * p.periods + 2 * ties_per_node * ever,
+            "beta": ever + 2 * reps * p.n_initial,
+            "gamma": reps * p.n_initial,
+            "integers": 2 * ties_per_node * ever,
+        }
+    if variant == "keyed":
+        slots = reps * p.n_slots
+        return {
+            "normal": 2 * filled.sum() + filled[:, review_periods].sum() + per_period_common + 6 * slots,
+            "uniform": 2 * filled.sum() + reps * p.periods + 2 * ties_per_node * slots,
+            "beta": 3 * slots,
+            "gamma": slots,
+            "integers": 2 * ties_per_node * slots,
+        }
+    raise ValueError(f"unknown variant {variant!r}")
+
+
+def draw_time(counts: dict[str, float], block: int = 1 << 16, repeat: int = 3, seed: int = 0, clock: str = "cpu") -> dict[str, float]:
+    """Seconds to draw ``counts`` numbers of each kind (best of ``repeat``), by kind and in total.
+
+    ``clock``: ``"cpu"`` (process CPU time, as the ratios use) or ``"wall"``.
+
+    Numbers are drawn into a preallocated block of ``block`` values at a time
+    (``out=`` where numpy allows it), from one SFC64 generator.
+    """
+    gen = np.random.Generator(np.random.SFC64(seed))
+    buf = np.empty(block)
+    draw = {
+        "normal": lambda n: gen.standard_normal(out=buf[:n]),
+        "uniform": lambda n: gen.random(out=buf[:n]),
+        "beta": lambda n: gen.beta(2.0, 18.0, size=n),
+        "gamma": lambda n: gen.standard_gamma(2.0, size=n),
+        "integers": lambda n: gen.integers(0, 1 << 20, size=n),
+    }
+    now = time.process_time if clock == "cpu" else time.perf_counter
+    out: dict[str, float] = {}
+    for kind in KINDS:
+        total = int(round(counts.get(kind, 0)))
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = now()
+            left = total
+            while left > 0:
+                n = min(block, left)
+                draw[kind](n)
+                left -= n
+            best = min(best, now() - t0)
+        out[kind] = best if total else 0.0
+    out["total"] = sum(out[k] for k in KINDS)
+    return out
