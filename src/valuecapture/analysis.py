@@ -84,6 +84,13 @@ def summary_text(ds: xr.Dataset) -> str:
     fv = st["firm_value"]
     se_p = math.sqrt(fv.p_negative * (1 - fv.p_negative) / fv.n) if fv.n else float("nan")
     lines += ["", f"P(firm value < 0) = {fv.p_negative:.3f} ± {se_p:.3f} (MC s.e.)"]
+    if fv.n:
+        from .stats import expected_shortfall, value_at_risk
+
+        x = ds["firm_value"].values.astype(float)
+        x = x[np.isfinite(x)]
+        lines.append(f"Value at risk (5% quantile of firm value) = {_fmt(float(value_at_risk(x)), True)}; "
+                     f"expected shortfall (mean of the worst 5%) = {_fmt(float(expected_shortfall(x)), True)}")
     exhausted = int(ds["slots_exhausted"].sum())
     if exhausted:
         lines.append(f"warning: {exhausted} acquisitions were dropped for lack of customer slots; raise customers.max_slots")

@@ -20,6 +20,14 @@ from .plots import PALETTE, _money_scale, _plt
 SOURCE_COLOURS = {"customer": "#4C72B0", "relationship": "#DD8452", "interdependence": "#55A868", "none": "#8C8C8C"}
 
 
+def _horizontal() -> dict[str, Any]:
+    """Keyword for horizontal box plots (``orientation`` from matplotlib 3.10, ``vert`` before)."""
+    import matplotlib
+
+    major, minor = (int(x) for x in matplotlib.__version__.split(".")[:2])
+    return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
+
+
 def save(fig: Any, folder: str | Path, stem: str, dpi: int = 120) -> list[Path]:
     """Write ``fig`` as ``stem.png`` and ``stem.svg`` into ``folder`` and close it."""
     plt = _plt()
@@ -188,7 +196,7 @@ def heterogeneity_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
             metrics.append((label + " *", ds[name].values))
     data = [np.asarray(v, dtype=float)[np.isfinite(v)] for _, v in metrics]
     pos = np.arange(len(metrics))[::-1]
-    a4.boxplot(data, positions=pos, vert=False, widths=0.6, showfliers=False, patch_artist=True,
+    a4.boxplot(data, positions=pos, widths=0.6, **_horizontal(), showfliers=False, patch_artist=True,
                boxprops={"facecolor": "#4C72B0", "alpha": 0.35}, medianprops={"color": "black"})
     for y, d in zip(pos, data):
         if d.size:
@@ -278,7 +286,7 @@ def configurations_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8), constrained_layout=True, gridspec_kw={"width_ratios": [1.6, 1]})
     pos = np.arange(len(labels))[::-1]
     data = [fv.sel(configuration=c).values / div for c in labels]
-    ax1.boxplot(data, positions=pos, vert=False, widths=0.6, showfliers=False, patch_artist=True,
+    ax1.boxplot(data, positions=pos, widths=0.6, **_horizontal(), showfliers=False, patch_artist=True,
                 boxprops={"facecolor": "#4C72B0", "alpha": 0.35}, medianprops={"color": "black"})
     ax1.plot([d.mean() for d in data], pos, "D", color="#C44E52", ms=4, label="mean")
     short = [c.replace("customer", "C").replace("relationship", "R").replace("interdependence", "I") for c in labels]
