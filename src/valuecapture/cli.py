@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("policies", help="list the business-model policies available by name")
 
+    from .play import add_arguments as _play_arguments
+
+    _play_arguments(sub.add_parser("play", help="classroom game: choose the policy and levers round by round and watch the firm-value distribution (reads choices from stdin)"))
+
     cmp_ = sub.add_parser("compare", help="run a scenario under several policies with common random numbers and compare firm value")
     cmp_.add_argument("scenario", help="scenario TOML file")
     cmp_.add_argument("--policies", "-p", required=True, metavar="NAME,NAME,...", help="comma-separated registered policy names (see `valuecapture policies`)")
@@ -174,6 +178,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "show":
         return _show(args.result)
+    if args.command == "play":
+        from .play import run as _play
+
+        return _play(args)
     if args.command == "policies":
         from .policies import describe, registered_policies
 

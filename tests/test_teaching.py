@@ -1,0 +1,147 @@
+"""Teaching material: every shipped scenario validates, the classroom scenarios run with
+their defaults, and `valuecapture play` can be scripted through stdin."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import tomllib
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import valuecapture as vc
+from valuecapture import cli
+from valuecapture.play import Game, run, text_histogram
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml")) + sorted((ROOT / "scenarios" / "classroom").glob("*.toml"))
+CLASSROOM = sorted((ROOT / "scenarios" / "classroom").glob("*.toml"))
+PLAY = ROOT / "scenarios" / "classroom" / "play.toml"
+
+
+def _id(p: Path) -> str:
+    return str(p.relative_to(ROOT / "scenarios"))
+
+
+def test_there_are_classroom_scenarios() -> None:
+    names = {p.stem for p in CLASSROOM}
+    assert {"first_simulation", "three_sources", "business_models", "alignment", "play"} <= names
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=_id)
+def test_scenario_validates(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["validate", str(path)]) == 0
+    assert capsys.readouterr().out.strip() == "ok"
+
+
+@pytest.mark.parametrize("path", CLASSROOM, ids=_id)
+def test_classroom_scenario_describes_itself(path: Path) -> None:
+    text = path.read_text()
+    assert text.startswith("#"), f"{path.name}: start with a header comment saying what the scenario is for"
+    description = tomllib.loads(text)["scenario"]["description"]
+    assert len(description) > 30
+
+
+@pytest.mark.parametrize("path", CLASSROOM, ids=_id)
+def test_classroom_scenario_runs_with_its_defaults(path: Path) -> None:
+    sc = vc.load_scenario(path)
+    ds = vc.simulate(sc)  # the scenario's own replications and seed
+    assert ds.sizes["replication"] == sc.get("run.replications") <= 300
+    assert ds.attrs["seed"] == sc.get("run.seed")
+    assert np.isfinite(ds["firm_value"].values).all()
+    assert int(ds["slots_exhausted"].sum()) == 0
+
+
+# ---- valuecapture play ----------------------------------------------------------------------
+
+SCRIPT = "\n".join([
+    # round 1
+    "tiered", "0.8", "2", "", "on",
+    # round 2, with a bad answer to every question first
+    "foo", "adaptive",
+    "1.5", "0.9",
+    "-1", "3",
+    "abc", "1",
+    "maybe", "off",
+]) + "\n"
+
+
+def _play(stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "valuecapture", "play", str(PLAY), "--replications", "12", *args]
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=180)
+
+
+def test_play_scripted_through_stdin(tmp_path: Path) -> None:
+    png = tmp_path / "rounds.png"
+    res = _play(SCRIPT, "--rounds", "2", "--png", str(png))
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "Your firm as it is today: policy single, insight 0.2, 1 account manager" in out
+    assert "Round 1: policy tiered, insight 0.8, 2 account managers, review every 2 periods (1 y), interaction spaces on" in out
+    assert "Round 2: policy adaptive, insight 0.9, 3 account managers, review every 1 period (0.5 y), interaction spaces off" in out
+    # every bad answer: one line saying what is allowed, then the question again
+    complaints = [line for line in out.splitlines() if line.strip().startswith("->")]
+    assert len(complaints) == 5, complaints
+    assert "unknown policy 'foo'; choose one of single, tiered, matrix, adaptive, harvest, portfolio" in complaints[0]
+    assert "customer insight must be from 0 to 1, got '1.5'" in complaints[1]
+    assert "account managers must be from 0 to 50, got '-1'" in complaints[2]
+    assert "periods between reviews must be a whole number from 1 to 10, got 'abc'" in complaints[3]
+    assert "answer on or off, got 'maybe'" in complaints[4]
+    assert out.count("replications ('#' this round, '|' previous round)") == 2
+    assert "vs previous round (today)" in out and "vs previous round (round 1)" in out
+    assert "Scoreboard" in out and "<- best mean" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_play_ends_cleanly_at_end_of_input() -> None:
+    res = _play("tiered\n0.5\n")  # the input ends in the middle of round 1
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    assert "Game over." in res.stdout
+    board = res.stdout.split("Scoreboard")[1].splitlines()
+    assert [line.split()[0] for line in board[3:] if line.strip()] == ["today"]  # the unfinished round is not scored
+
+
+def test_play_quits_on_q() -> None:
+    res = _play("q\n")
+    assert res.returncode == 0, res.stderr
+    assert "Game over." in res.stdout and "Round 1:" not in res.stdout
+
+
+def test_play_bad_scenario_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[scenario]\nname = "x"\n[customers]\ncount = -3\n')
+    res = subprocess.run([sys.executable, "-m", "valuecapture", "play", str(bad)], input="", capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert len(res.stderr.strip().splitlines()) == 1 and "customers.count" in res.stderr
+
+
+def test_play_replays_the_same_futures() -> None:
+    """Unchanged choices give exactly the same firm values (common random numbers), and
+    the game runs in-process through `run`."""
+    out = io.StringIO()
+    args = Namespace(scenario=str(PLAY), rounds=2, replications=6, seed=3, png=None)
+    assert run(args, stdin=io.StringIO("\n\n\n\n\n"), stdout=out) == 0  # round 1: keep everything; then EOF
+    text = out.getvalue()
+    assert "better in 0% of the same futures" in text and "+0 on average" in text
+
+    game = Game(vc.load_scenario(PLAY), 6, 3, 1, None, io.StringIO("harvest\n\n\n\n\n"), io.StringIO())
+    assert game.play() == 0
+    today, harvest = game.history
+    assert harvest.levers.policy == "harvest"
+    assert not np.array_equal(today.firm_value, harvest.firm_value)
+    assert harvest.mix["transactional"] == 1.0
+
+
+def test_text_histogram_counts_every_future() -> None:
+    rng = np.random.default_rng(0)
+    cur, prev = rng.normal(5e6, 2e6, 200), rng.normal(4e6, 3e6, 200)
+    lines = text_histogram(cur, prev)
+    counts = [int(line.split()[-1]) for line in lines[1:]]
+    assert sum(counts) == 200
+    assert "(m)" in lines[0]
+    assert any("|" in line for line in lines[1:])
