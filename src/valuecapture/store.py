@@ -258,8 +258,9 @@ def run_to_store(
     tasks = [(scenario, seed, a, b) for a, b in _batches(replications, batch_size) if (a, b) not in done]
     bar = _progress(replications, progress)
     bar.update(store.replications_done())
+    guard = _sigterm_as_interrupt()
     try:
-        with _sigterm_as_interrupt():
+        with guard:
             for start, outs in run_tasks(tasks, executor or ("dask" if scheduler else "serial" if workers == 1 else "process"), workers, scheduler):
                 try:
                     store.write_batch(start, outs)
@@ -273,7 +274,11 @@ def run_to_store(
                 bar.update(n)
                 if on_batch:
                     on_batch(start, start + n)
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        # Ctrl-C reaches the whole process group: a worker still starting up may die of it and
+        # break the pool before the parent's own KeyboardInterrupt arrives; either way it is an interrupt
+        if not (isinstance(exc, KeyboardInterrupt) or guard.interrupted):
+            raise
         raise Interrupted(
             f"interrupted: {store.replications_done()} of {replications} replications are saved in {path}/; continue with: {resume_hint}"
         ) from None
@@ -288,23 +293,29 @@ def run_to_store(
 
 
 class _sigterm_as_interrupt:
-    """Within the block, SIGTERM raises KeyboardInterrupt (like Ctrl-C) in the main thread."""
+    """Within the block, SIGTERM raises KeyboardInterrupt (like Ctrl-C) in the main thread,
+    and ``interrupted`` records that either signal arrived."""
+
+    def __init__(self) -> None:
+        self.interrupted = False
+        self.old: dict[int, Any] = {}
 
     def __enter__(self) -> "_sigterm_as_interrupt":
         import signal
         import threading
 
-        self.old = None
         if threading.current_thread() is threading.main_thread():
 
             def handler(signum: int, frame: Any) -> None:
+                self.interrupted = True
                 raise KeyboardInterrupt
 
-            self.old = signal.signal(signal.SIGTERM, handler)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self.old[sig] = signal.signal(sig, handler)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         import signal
 
-        if self.old is not None:
-            signal.signal(signal.SIGTERM, self.old)
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
