@@ -532,9 +532,10 @@ check(peak["all three sources"] > 1.2 and peak["none"] < 1.05, "only customer he
     md("""
 ## 6. Exercises
 
-1. **Less unequal customers.** Set the wallet's log-scale spread from 1.4 to 0.8
-   (`sc.with_values({"uncertainties.wallet": {"dist": "lognorm", "s": 0.8, "scale": 80000}})`).
-   What happens to the Stobachoff peak and to the sd of firm value?
+1. **Less unequal customers.** Set the wallet's log-scale spread from 1.4 to 0.8, with a
+   scale that keeps the mean customer size unchanged
+   (`sc.with_values({"uncertainties.wallet": {"dist": "lognorm", "s": 0.8, "scale": 155000}})`).
+   What happens to the Stobachoff peak, to the sd and to the mean of firm value?
 2. **Diversification.** Multiply the customers by four (`"customers.count": 800`,
    `"acquisition.prospects_per_year": 60`) and compare the ratio sd/mean of the
    "relationship only" and "interdependence only" configurations with the 200-customer
@@ -548,7 +549,7 @@ check(peak["all three sources"] > 1.2 and peak["none"] < 1.05, "only customer he
 """),
     code("""
 # Your experiments here. For example (exercise 1):
-# flatter = sc.with_values({"uncertainties.wallet": {"dist": "lognorm", "s": 0.8, "scale": 80000}})
+# flatter = sc.with_values({"uncertainties.wallet": {"dist": "lognorm", "s": 0.8, "scale": 155000}})
 # d1 = vc.simulate(flatter, replications=200, seed=SEED)
 # show(plots.stobachoff_figure(d1))
 """),
@@ -922,9 +923,11 @@ check(share_lean("portfolio") < share_lean("tiered"), "the portfolio policy keep
     md("""
 ## 7. Exercises
 
-1. **Legitimacy.** Under the adaptive policy (which downgrades loss-makers), set
-   `"alignment.legitimacy"` to 0 and to 1 and compare on the same seed. How much is an
-   explained downgrade worth?
+1. **Legitimacy.** Set `"alignment.legitimacy"` to 0 (a downgrade explained in an
+   interaction space costs as much trust as an unexplained one) and to 1 (it costs none),
+   and compare firm value on the same seed, first under tiered, then under adaptive
+   (`"choices.policy": "adaptive"`). How much is legitimacy worth, and why so little under
+   adaptive? (Whom does each policy downgrade, and were they in an interaction space?)
 2. **Cost of misalignment.** Set `"alignment.churn_effect"` to 0 and then to 3. How does
    the value of the interaction spaces (section 2) change? Which assumption carries the
    result?
@@ -938,8 +941,7 @@ check(share_lean("portfolio") < share_lean("tiered"), "the portfolio policy keep
     code("""
 # Your experiments here. For example (exercise 1):
 # for legitimacy in (0.0, 1.0):
-#     variant = sc.with_values({"choices.policy": "adaptive", "alignment.legitimacy": legitimacy})
-#     d = vc.simulate(variant, replications=150, seed=SEED)
+#     d = vc.simulate(sc.with_values({"alignment.legitimacy": legitimacy}), replications=150, seed=SEED)
 #     print(legitimacy, m(d["firm_value"].mean().item()))
 """),
 ]
