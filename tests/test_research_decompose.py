@@ -70,3 +70,8 @@ def test_a_source_switched_off_gets_a_share_of_zero() -> None:
         assert att.low["shapley_relationship"] == 0.0 == att.high["shapley_relationship"]
         assert att.low["share_customer"] > 0.5
     assert "relationship heterogeneity is off in the scenario" in attribution_text(ds, ["firm_value_variance"], n_resamples=200)
+
+
+def test_decomposition_does_not_depend_on_workers_or_batches() -> None:
+    one = decompose(tiny(), replications=12, seed=5)
+    assert decompose(tiny(), replications=12, seed=5, workers=2, batch_size=5).identical(one)

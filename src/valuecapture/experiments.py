@@ -1039,7 +1039,7 @@ def regress(ds: xr.Dataset, response: str, factors: Sequence[str] | None = None,
             span = (hi - lo) or 1.0
         effects.append(Effect(response, term, f, eff / span, se, eff - tq * se, eff + tq * se, float(t), pval, eff, eff - tq * se, eff + tq * se, label,
                               eff / sd_y if sd_y > 0 else float("nan")))
-    model = ("linear + quadratic" + (" + pairwise interactions" if with_inter else "") + f" in factors coded to [-1, 1]; HC3 standard errors; "
+    model = ("linear + quadratic" + (" + pairwise interactions" if with_inter else "") + " in factors coded to [-1, 1]; HC3 standard errors; "
              + (f"{n} Sobol A and B rows" if "sobol_block" in ds.coords else f"{n} design points"))
     return Regression(response, n, r2, effects, level, df, model)
 

@@ -261,7 +261,7 @@ def shapley_figure(ds: xr.Dataset, metrics: Sequence[str] | None = None, attribu
         hi = [att.high[f"share_{s}"] * 100 if s != "none" else att.high["share_baseline"] * 100 for s in rows]
         pos = np.arange(len(rows))[::-1]
         ax.barh(pos, est, color=[SOURCE_COLOURS[s] for s in rows], alpha=0.85)
-        err = np.array([[e - l for e, l in zip(est, lo)], [h - e for e, h in zip(est, hi)]])
+        err = np.array([[e - lo_ for e, lo_ in zip(est, lo)], [h - e for e, h in zip(est, hi)]])
         ax.errorbar(est, pos, xerr=np.clip(err, 0, None), fmt="none", ecolor="black", capsize=4, lw=1)
         for y, e, h_ in zip(pos, est, hi):
             ax.annotate(f"{e:.1f}%", (max(e, h_, 0), y), textcoords="offset points", xytext=(5, -3), fontsize=8)

@@ -89,6 +89,13 @@ def run_job(job: Job) -> dict[str, np.ndarray]:
     return out
 
 
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the run and writes nothing."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_indexed(args: tuple[int, Job]) -> tuple[int, dict[str, np.ndarray]]:
     i, job = args
     return i, run_job(job)
@@ -108,9 +115,9 @@ class BatchPool:
         self.workers = int(workers)
         self._pool: ProcessPoolExecutor | None = None
 
-    def __enter__(self) -> "BatchPool":
+    def __enter__(self) -> BatchPool:
         if self.workers > 1:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"), initializer=_ignore_sigint)
         return self
 
     def __exit__(self, *exc: Any) -> None:
