@@ -197,7 +197,10 @@ def paired_differences_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     for y, p, d in zip(pos, others, diffs):
         pd_ = PairedDifference.of(best, p, ds["firm_value"].sel(policy=best).values, ds["firm_value"].sel(policy=p).values)
         if np.ptp(d) > 0:
-            parts = ax.violinplot(d / div, positions=[y], vert=False, widths=0.8, showextrema=False)
+            try:  # matplotlib >= 3.10
+                parts = ax.violinplot(d / div, positions=[y], orientation="horizontal", widths=0.8, showextrema=False)
+            except TypeError:
+                parts = ax.violinplot(d / div, positions=[y], vert=False, widths=0.8, showextrema=False)
             for body in parts["bodies"]:
                 body.set_facecolor("#4C72B0")
                 body.set_alpha(0.35)
