@@ -129,8 +129,9 @@ def generate_customers(p: ModelParams, gens: list[np.random.Generator]) -> Custo
         # z_j = sum_m L[j, m] e_m, elementwise in a fixed order (no BLAS: bit-identical per replication)
         z = []
         for j in range(k):
-            acc = chol[j, 0] * e[0]
-            for m in range(1, j + 1):
+            terms = [m for m in range(j + 1) if chol[j, m] != 0.0]  # zero terms add exactly nothing
+            acc = chol[j, terms[0]] * e[terms[0]]
+            for m in terms[1:]:
                 acc = acc + chol[j, m] * e[m]
             z.append(acc)
         for j, name in enumerate(CORRELATED):
