@@ -9,9 +9,14 @@ import xarray as xr
 
 
 def _plt():  # type: ignore[no-untyped-def]
+    """pyplot, on the file-only Agg backend unless running inside Jupyter (where figures
+    returned by the functions below then display inline)."""
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
+    if "ipykernel" not in sys.modules:
+        matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     return plt
