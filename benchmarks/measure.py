@@ -16,6 +16,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULT_TAG = "@@BENCH@@"
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class TreeMemorySampler(threading.Thread):
@@ -26,7 +27,7 @@ class TreeMemorySampler(threading.Thread):
     splits shared pages among the processes that share them.
     """
 
-    def __init__(self, interval: float = 0.05):
+    def __init__(self, interval: float = 0.1):
         super().__init__(daemon=True)
         self.interval = interval
         self.peak_rss = 0
@@ -34,9 +35,21 @@ class TreeMemorySampler(threading.Thread):
         self.peak_processes = 0
         self.samples = 0
         self._stop_event = threading.Event()
-        self.available = Path("/proc/self/smaps_rollup").exists()
+        self.available = Path("/proc/self/statm").exists()
 
     def _tree(self) -> list[int]:
+        try:  # /proc/PID/task/TID/children: cheap, no scan of every process
+            tree, frontier = [os.getpid()], [os.getpid()]
+            while frontier:
+                nxt = []
+                for pid in frontier:
+                    for task in Path(f"/proc/{pid}/task").iterdir():
+                        nxt.extend(int(c) for c in (task / "children").read_text().split())
+                tree.extend(nxt)
+                frontier = nxt
+            return tree
+        except OSError:
+            pass
         parent: dict[int, int] = {}
         for d in os.listdir("/proc"):
             if d.isdigit():
@@ -51,20 +64,24 @@ class TreeMemorySampler(threading.Thread):
             tree.extend(frontier)
         return tree
 
-    def sample(self) -> None:
+    def sample(self, with_pss: bool | None = None) -> None:
+        """RSS from /proc/PID/statm (cheap) every time, PSS from smaps_rollup (walks the
+        page tables) every tenth time."""
         rss = pss = 0
         pids = self._tree()
+        with_pss = self.samples % 10 == 0 if with_pss is None else with_pss
         for pid in pids:
             try:
-                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                    if line.startswith("Rss:"):
-                        rss += int(line.split()[1]) * 1024
-                    elif line.startswith("Pss:"):
-                        pss += int(line.split()[1]) * 1024
+                rss += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+                if with_pss:
+                    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                        if line.startswith("Pss:"):
+                            pss += int(line.split()[1]) * 1024
             except OSError:
                 pass
         self.peak_rss = max(self.peak_rss, rss)
-        self.peak_pss = max(self.peak_pss, pss)
+        if with_pss:
+            self.peak_pss = max(self.peak_pss, pss)
         self.peak_processes = max(self.peak_processes, len(pids))
         self.samples += 1
 
@@ -77,7 +94,7 @@ class TreeMemorySampler(threading.Thread):
         self._stop_event.set()
         self.join()
         if self.available:
-            self.sample()
+            self.sample(with_pss=True)
 
 
 def machine() -> dict[str, Any]:

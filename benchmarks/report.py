@@ -56,7 +56,7 @@ def markdown(res: dict[str, Any], figure: str | None) -> str:
         "",
         f"- wall time **{h['wall_s']:.1f} s** ({h['active_customer_periods'] / h['wall_s'] / 1e6:.2f} M customer-periods/s, {hs['replications'] / h['wall_s']:.1f} replications/s); "
         f"CPU time {h['cpu_s']:.1f} s (workers {h['cpu_s_workers']:.1f} s), {h['active_customer_periods'] / h['cpu_s'] / 1e6:.2f} M customer-periods per CPU-second",
-        f"- peak memory of the process tree (parent + workers, sampled every 0.05 s): **{hm['peak_rss_tree_mb']:.0f} MB RSS**, {hm['peak_pss_tree_mb']:.0f} MB PSS "
+        f"- peak memory of the process tree (parent + workers, sampled every 0.1 s): **{hm['peak_rss_tree_mb']:.0f} MB RSS**, {hm['peak_pss_tree_mb']:.0f} MB PSS "
         f"(getrusage: parent {hm['self_max_rss_mb']:.0f} MB, largest worker {hm['largest_child_max_rss_mb']:.0f} MB)",
         f"- mean firm value {h['firm_value_mean']:,.0f} (MC s.e. {h['firm_value_se']:,.0f})",
         "",
@@ -96,14 +96,14 @@ def plot(res: dict[str, Any], path: Path) -> None:
 
     s = res["scaling"]
     labels = {"customers": "customers (initial)", "periods": "periods (quarters)", "replications": "replications"}
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.8), layout="constrained")
     for ax, (dim, ser) in zip(axes, s["series"].items()):
         xs = [r["x"] for r in ser["rows"]]
         ts = [r["wall_s"] for r in ser["rows"]]
         fit = ser["time_fit"]
         ax.plot(xs, ts, "o-", color="C0", lw=2, label="wall time")
         xx = [0, max(xs) * 1.05]
-        ax.plot(xx, [fit["intercept"] + fit["slope"] * x for x in xx], ":", color="C0", lw=1, label=f"line fit (R² {fit['r2']:.3f})")
+        ax.plot(xx, [fit["intercept"] + fit["slope"] * x for x in xx], ":", color="C0", lw=1, label=f"line fit, R² {fit['r2']:.3f}")
         ax.set_xlim(0, max(xs) * 1.05)
         ax.set_ylim(0, max(ts) * 1.15)
         ax.set_xlabel(labels[dim])
@@ -113,15 +113,16 @@ def plot(res: dict[str, Any], path: Path) -> None:
         ax2 = ax.twinx()
         mem = [r["peak_rss_tree_mb"] for r in ser["rows"]]
         ax2.plot(xs, mem, "s--", color="C3", lw=1.5, label="peak memory (RSS, all processes)")
-        ax2.set_ylim(0, max(1000.0, max(mem) * 1.15))
+        ax2.set_ylim(0, max(1100.0, max(mem) * 1.15))
         ax2.axhline(1000, color="C3", lw=0.8, alpha=0.4)
         ax2.set_ylabel("peak memory (MB)", color="C3")
         ax2.tick_params(axis="y", colors="C3")
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8, framealpha=0.9)
+        ax.legend(h1[1:], [f"time: {l1[1]}"], loc="lower right", fontsize=8, framealpha=0.9)
         fixed = {k: v for k, v in s["base"].items() if k != dim}
         ax.set_title(f"vs {dim}  ({', '.join(f'{v:,} {k}' for k, v in fixed.items())})", fontsize=10)
+    fig.legend(h1[:1] + h2, ["wall time (left axis)", "peak memory, RSS of parent + workers (right axis); faint line: 1 GB"], loc="outside lower center", ncol=2, fontsize=9, frameon=False)
     m = res["machine"]
     fig.suptitle(f"valuecapture engine scaling, scenarios/baseline.toml, 2 workers; {m['cpu']}, {m['cpus_usable']} CPUs", fontsize=11)
     fig.savefig(path, dpi=110)

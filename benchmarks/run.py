@@ -45,7 +45,7 @@ FULL = {
         "customers": [2_500, 5_000, 10_000, 20_000],
         "periods": [10, 20, 40, 80],
         "replications": [125, 250, 500, 1_000],
-        "base": {"customers": 10_000, "periods": 40, "replications": 64},
+        "base": {"customers": 10_000, "periods": 40, "replications": 128},
     },
 }
 QUICK = {
