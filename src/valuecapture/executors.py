@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -37,8 +37,13 @@ def run_task(task: Task) -> tuple[int, dict[str, np.ndarray]]:
     return start, run_batch(scenario, seed, start, stop)
 
 
-def run_tasks(tasks: Iterable[Task], executor: str, workers: int, scheduler: str | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    """Yield ``(start, outputs)`` of every task, as they complete."""
+def run_tasks(tasks: Iterable[Task], executor: str, workers: int, scheduler: str | None = None, stop: Callable[[], bool] | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Yield ``(start, outputs)`` of every task, as they complete.
+
+    ``stop`` (process pool): polled a few times a second while waiting; when it
+    returns True the pool is stopped and KeyboardInterrupt raised here, at a
+    known point (a signal handler that only sets a flag cannot be swallowed by
+    whatever code happens to run when the signal arrives)."""
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; allowed: {', '.join(EXECUTORS)}")
     if scheduler is not None and executor != "dask":
@@ -47,12 +52,12 @@ def run_tasks(tasks: Iterable[Task], executor: str, workers: int, scheduler: str
         for task in tasks:
             yield run_task(task)
     elif executor == "process":
-        yield from _process_pool(tasks, workers)
+        yield from _process_pool(tasks, workers, stop)
     else:
         yield from _dask(tasks, workers, scheduler)
 
 
-def _process_pool(tasks: Iterable[Task], workers: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+def _process_pool(tasks: Iterable[Task], workers: int, stop: Callable[[], bool] | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     ctx = mp.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
     finished = False
@@ -60,15 +65,17 @@ def _process_pool(tasks: Iterable[Task], workers: int) -> Iterator[tuple[int, di
         pending: set[Future[Any]] = set()
         queue = iter(tasks)
         for task in queue:  # keep at most 2 batches per worker in flight: bounded memory
-            pending.add(pool.submit(run_task, task))
+            pending.add(_submit(pool, task))
             if len(pending) >= 2 * workers:
                 break
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            if stop is not None and stop():
+                raise KeyboardInterrupt
             for fut in done:
                 yield fut.result()
             for task in queue:
-                pending.add(pool.submit(run_task, task))
+                pending.add(_submit(pool, task))
                 if len(pending) >= 2 * workers:
                     break
         finished = True
@@ -79,11 +86,28 @@ def _process_pool(tasks: Iterable[Task], workers: int) -> Iterator[tuple[int, di
         pool.shutdown(wait=finished, cancel_futures=True)
 
 
+def _submit(pool: ProcessPoolExecutor, task: Task) -> Future[Any]:
+    """Submit with SIGINT blocked in this thread: a worker the submit spawns inherits the
+    blocked signal mask, so a Ctrl-C that arrives while it is still starting cannot kill it
+    (it is ignored once :func:`_ignore_sigint` runs; the parent gets it when unblocked)."""
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        return pool.submit(run_task, task)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return pool.submit(run_task, task)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _ignore_sigint() -> None:
     """Worker processes leave Ctrl-C to the parent, which stops them and says how to resume."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _dask(tasks: Iterable[Task], workers: int, scheduler: str | None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:

@@ -258,10 +258,12 @@ def run_to_store(
     tasks = [(scenario, seed, a, b) for a, b in _batches(replications, batch_size) if (a, b) not in done]
     bar = _progress(replications, progress)
     bar.update(store.replications_done())
-    guard = _sigterm_as_interrupt()
+    executor = executor or ("dask" if scheduler else "serial" if workers == 1 else "process")
+    # with a process pool the main thread only waits: the handler sets a flag that the pool polls
+    guard = _sigterm_as_interrupt(raise_now=executor != "process")
     try:
         with guard:
-            for start, outs in run_tasks(tasks, executor or ("dask" if scheduler else "serial" if workers == 1 else "process"), workers, scheduler):
+            for start, outs in run_tasks(tasks, executor, workers, scheduler, stop=lambda: guard.interrupted):
                 try:
                     store.write_batch(start, outs)
                 except OSError as exc:
@@ -274,6 +276,8 @@ def run_to_store(
                 bar.update(n)
                 if on_batch:
                     on_batch(start, start + n)
+                if guard.interrupted:  # an interrupt swallowed by code that ignores exceptions
+                    raise KeyboardInterrupt
     except BaseException as exc:
         # Ctrl-C reaches the whole process group: a worker still starting up may die of it and
         # break the pool before the parent's own KeyboardInterrupt arrives; either way it is an interrupt
@@ -293,11 +297,12 @@ def run_to_store(
 
 
 class _sigterm_as_interrupt:
-    """Within the block, SIGTERM raises KeyboardInterrupt (like Ctrl-C) in the main thread,
-    and ``interrupted`` records that either signal arrived."""
+    """Within the block, SIGINT and SIGTERM set ``interrupted`` and (``raise_now``) raise
+    KeyboardInterrupt in the main thread; without ``raise_now`` the caller polls the flag."""
 
-    def __init__(self) -> None:
+    def __init__(self, raise_now: bool = True) -> None:
         self.interrupted = False
+        self.raise_now = raise_now
         self.old: dict[int, Any] = {}
 
     def __enter__(self) -> "_sigterm_as_interrupt":
@@ -308,7 +313,8 @@ class _sigterm_as_interrupt:
 
             def handler(signum: int, frame: Any) -> None:
                 self.interrupted = True
-                raise KeyboardInterrupt
+                if self.raise_now:
+                    raise KeyboardInterrupt
 
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self.old[sig] = signal.signal(sig, handler)
