@@ -31,6 +31,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .cli import _positive_int, _seed  # the same argument types as every other sub-command
+
 #: Largest number of account managers the game offers (or the scenario's own, if larger).
 MAX_MANAGERS = 50
 #: Width of the histogram bars in characters.
@@ -373,26 +375,6 @@ def _isatty(stream: TextIO) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return v
-
-
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
-    return v
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
