@@ -22,7 +22,7 @@ from valuecapture.compare import compare, paired_differences
 from valuecapture.policies import BUILTIN, BasePolicy, Decision, SinglePolicy, check_policy, get_policy
 from valuecapture.runner import run_batch
 
-from conftest import ROOT, THREE_MODELS, steady, three_models, tiny
+from conftest import ROOT, THREE_MODELS, steady, three_models
 
 PY = sys.executable
 
@@ -188,8 +188,6 @@ class _Capture(BasePolicy):
 
 def test_insight_level_sets_noise_and_lag_of_observed_profit() -> None:
     """Full insight sees last period's economic profit exactly; none sees it lagged and noisy."""
-    from valuecapture.models.state import initial_state  # noqa: F401  (documents where the ring buffer lives)
-
     sc = steady(**{"uncertainties.churn": {"dist": "fixed", "value": 0.0}, "capabilities.review_interval": 1, "horizon.periods": 4, "demand.volatility": 0.2})
     _Capture.views = []
     run_batch(sc.with_values({"capabilities.insight_level": 1.0}), 5, 0, 1, policy=_Capture())

@@ -219,7 +219,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         return _report(args)
     if args.command == "reproduce":
-        from .results import open_run, scenario_of
+        from .results import scenario_of
 
         ds = _open(args.result)
         if ds.attrs.get("kind") == "sweep":

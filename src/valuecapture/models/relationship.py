@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Component
-from .state import BatchState, share_of_wallet
+from .state import BatchState
 
 
 class Relationship(Component):
