@@ -126,12 +126,23 @@ def stobachoff_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     return fig
 
 
-def run_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
-    """Write the standard figures of a run as PNG into ``folder``."""
+def save_figures(ds: xr.Dataset, makers: list, folder: str | Path) -> list[Path]:  # type: ignore[type-arg]
+    """Draw ``make(ds)`` for each ``(file name, make)`` and save it as PNG in ``folder``."""
     plt = _plt()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
+    for name, make in makers:
+        fig = make(ds)
+        path = folder / name
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def run_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
+    """Write the standard figures of a run as PNG into ``folder``."""
     makers = [("firm_value.png", firm_value_figure), ("economic_profit_fan.png", fan_chart_figure), ("stobachoff.png", stobachoff_figure)]
     if "net_price" in ds:
         makers.append(("portfolio_matrix.png", portfolio_matrix_figure))
@@ -140,13 +151,7 @@ def run_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
     if "portfolio_transitions" in ds:
         for model in dict.fromkeys(str(m) for m in ds["portfolio_model"].values):
             makers.append((f"transitions_{model}.png", lambda d, m=model: transition_figure(d, m)))
-    for name, make in makers:
-        fig = make(ds)
-        path = folder / name
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        written.append(path)
-    return written
+    return save_figures(ds, makers, folder)
 
 
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD")
@@ -250,17 +255,8 @@ def model_shares_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
 
 def comparison_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
     """Write the figures of a policy comparison as PNG into ``folder``."""
-    plt = _plt()
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, make in (("firm_value_by_policy.png", policy_distributions_figure), ("paired_differences.png", paired_differences_figure), ("business_model_mix.png", model_shares_figure)):
-        fig = make(ds)
-        path = folder / name
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        written.append(path)
-    return written
+    makers = [("firm_value_by_policy.png", policy_distributions_figure), ("paired_differences.png", paired_differences_figure), ("business_model_mix.png", model_shares_figure)]
+    return save_figures(ds, makers, folder)
 
 
 def portfolio_matrix_figure(ds: xr.Dataset, replication: int = 0):  # type: ignore[no-untyped-def]

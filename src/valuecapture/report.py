@@ -26,10 +26,7 @@ import csv
 import html
 import json
 import math
-import os
 import shlex
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -626,13 +623,9 @@ def write_report(ds: xr.Dataset, result_path: str | Path | None = None, out_dir:
         out_dir = (rp if rp.is_dir() else rp.parent) / REPORT_DIR
     target = Path(out_dir)
     rep = build_report(ds, result_path, n_resamples=n_resamples)
-    parent = target.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=parent))
-    except OSError as exc:
-        raise OSError(f"cannot write the report to {parent}: {exc.strerror or exc}") from None
-    try:
+    from .results import atomic_dir
+
+    with atomic_dir(target, "the report") as tmp:
         html_text, md_text = _render(rep, tmp / "figures", ds)
         (tmp / "tables").mkdir()
         for t in rep.tables:
@@ -640,14 +633,4 @@ def write_report(ds: xr.Dataset, result_path: str | Path | None = None, out_dir:
             t.to_dataset().to_netcdf(tmp / "tables" / f"{t.name}.nc", engine="h5netcdf")
         (tmp / "report.html").write_text(html_text, encoding="utf-8")
         (tmp / "report.md").write_text(md_text, encoding="utf-8")
-        old = None
-        if target.exists():
-            old = parent / f".{target.name}.old-{os.getpid()}"
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target

@@ -13,7 +13,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 import xarray as xr
@@ -156,14 +157,7 @@ def write_run(ds: xr.Dataset, out_dir: str | Path, extra: dict[str, str] | None 
     """
     from .analysis import summary_text
 
-    target = Path(out_dir)
-    parent = target.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=parent))
-    except OSError as exc:
-        raise OSError(f"cannot write results to {parent}: {exc.strerror or exc}") from None
-    try:
+    with atomic_dir(out_dir, "results") as tmp:
         ds.to_netcdf(tmp / RESULT_FILE, engine="h5netcdf")
         (tmp / "summary.txt").write_text((summary_text(ds) if summary is None else summary) + "\n", encoding="utf-8")
         for name, text in (extra or {}).items():
@@ -172,6 +166,24 @@ def write_run(ds: xr.Dataset, out_dir: str | Path, extra: dict[str, str] | None 
             from .plots import run_figures
 
             (figure_maker or run_figures)(ds, tmp / "figures")
+    return Path(out_dir)
+
+
+@contextmanager
+def atomic_dir(out_dir: str | Path, what: str) -> Iterator[Path]:
+    """Yield a hidden temporary folder next to ``out_dir``; when the block succeeds it
+    replaces ``out_dir`` (renames: an existing ``out_dir`` is swapped out only then), and on
+    any error it is removed and ``out_dir`` is left as it was.  ``what`` names the
+    content in the error raised when the parent folder cannot be written."""
+    target = Path(out_dir)
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=parent))
+    except OSError as exc:
+        raise OSError(f"cannot write {what} to {parent}: {exc.strerror or exc}") from None
+    try:
+        yield tmp
         old = None
         if target.exists():
             old = parent / f".{target.name}.old-{os.getpid()}"
@@ -182,7 +194,6 @@ def write_run(ds: xr.Dataset, out_dir: str | Path, extra: dict[str, str] | None 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return target
 
 
 def open_run(path: str | Path) -> xr.Dataset:
