@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Component
+from ..kernels import exp, kernel
 from .state import BatchState
 
 
@@ -46,35 +47,32 @@ class Demand(Component):
         else:
             state.market = phi * state.market + s_m * common[:, 0]
             state.sector = phi * state.sector + s_s * common[:, 1:]
-        # Idiosyncratic level: AR(1) step for every filled slot, then a stationary
-        # start for the customers acquired this period (the slots they filled).
-        idio = state.view("idio")
-        if period == 1:  # every customer present starts in the stationary law
-            np.multiply(z, s_e * stat, out=idio)
+        # The idiosyncratic level steps as an AR(1) in every filled slot; the
+        # customers acquired this period (the last ``acquired`` filled slots) start
+        # in the stationary law instead, as does everyone at period 1.
+        if period == 1:
+            fresh_from = np.zeros(state.shape[0], dtype=np.int64)
         else:
-            new = state.records["acquired"][:, period - 1]
-            fresh = [(b, int(state.next_free[b]) - int(k), int(state.next_free[b])) for b, k in enumerate(new) if k]
-            starts = [(s_e * stat) * z[b, lo:hi] for b, lo, hi in fresh]
-            idio *= phi
-            z *= s_e
-            idio += z
-            for (b, lo, hi), start in zip(fresh, starts):  # per replication, not per customer
-                idio[b, lo:hi] = start
-        # log level = (market - V/2 + segment level) + idio + growth, the first term
-        # gathered from a (batch x segments) table by each slot's segment
+            fresh_from = state.next_free - state.records["acquired"][:, period - 1].astype(np.int64)
         variance = sd * sd * stat * stat
-        level = (state.market[:, None] - 0.5 * variance) + state.sector
-        log_level = np.take(level.ravel(), self.segment_index(state))
-        log_level += idio
-        log_level += (period * p.dt) * state.view("log1p_growth")
-        np.exp(log_level, out=log_level)
-        np.multiply(state.view("wallet_dt"), log_level, out=state.demand[:, : state.width])
+        level = (state.market[:, None] - 0.5 * variance) + state.sector  # (batch x segments)
+        step_demand(state.width, state.idio, state.demand, state.wallet_dt, state.log1p_growth, state.base.segment, z, fresh_from, level, phi, s_e, stat, period * p.dt)
 
-    def segment_index(self, state: BatchState) -> np.ndarray:
-        """Flat index ``b * n_segments + segment`` of every slot of the prefix into the
-        (batch x segments) table, computed once per batch (segments never change)."""
-        cached = getattr(self, "_segment_index", None)
-        if cached is None or cached[0] is not state:
-            flat = state.base.segment.astype(np.intp) + state.params.n_segments * np.arange(state.shape[0])[:, None]
-            cached = self._segment_index = (state, flat)
-        return cached[1][:, : state.width]
+
+@kernel
+def step_demand(w, idio, demand, wallet_dt, log1p_growth, segment, z, fresh_from, level, phi, s_e, stat, years):
+    """Idiosyncratic AR(1) step and this period's wallet for the slots ``[:, :w]``, in place.
+
+    ``z`` is each slot's standard normal innovation (zero beyond the filled slots),
+    slots from ``fresh_from[b]`` on start in the stationary law, ``level[b, s]`` is
+    ``market - Var(x)/2 + segment level s`` and ``years`` the time since the start.
+    """
+    for b in range(idio.shape[0]):
+        for i in range(w):
+            start = (s_e * stat) * z[b, i]  # stationary start of a customer new now
+            step = phi * idio[b, i] + s_e * z[b, i]
+            x = start if i >= fresh_from[b] else step
+            idio[b, i] = x
+            demand[b, i] = level[b, segment[b, i]] + x + years * log1p_growth[b, i]  # log of the shock x growth
+        for i in range(w):  # a separate loop, which the compiler vectorizes
+            demand[b, i] = wallet_dt[b, i] * exp(demand[b, i])

@@ -6,15 +6,17 @@ import numpy as np
 
 from ..engine import Component
 from ..business_models import complexity_cost
+from ..kernels import kernel
 from .state import ACTIVE, BatchState, rowsum
 
 
-def alignment_costs(state: BatchState, period: int, revenue: np.ndarray, alive: np.ndarray) -> np.ndarray:
-    """After-tax per-slot costs of misalignment (prefix ``[:, :width]``): over-serving waste
-    ``service x waste x max(t - c, 0)`` (``service`` already after tax) and, with
-    ``alignment.internal``, friction ``(1 - tax) revenue C internal_cost m_int``."""
+def alignment_costs(state: BatchState, period: int, w: int) -> np.ndarray:
+    """After-tax per-slot costs of misalignment on the prefix ``[:, :w]`` (zero for slots
+    not active): over-serving waste ``service x waste x max(t - c, 0)`` (``service``
+    already after tax) and, with ``alignment.internal``, friction
+    ``(1 - tax) revenue C internal_cost m_int``."""
     p = state.params
-    w = state.width
+    alive = state.view("status") == ACTIVE
     out = np.zeros(alive.shape)
     if p.align_waste:
         over = np.maximum(state.treatment[:, :w] - state.customer_level[:, :w], 0.0)  # type: ignore[index]
@@ -22,6 +24,7 @@ def alignment_costs(state: BatchState, period: int, revenue: np.ndarray, alive: 
     if p.internal_alignment and p.internal_cost:
         from .alignment import internal_misalignment
 
+        revenue = state.view("demand") * state.view("share_of_wallet") * alive * state.view("price")
         cts = state.base.cost_to_serve[:, :w] * p.business_models.cost_to_serve_factor[state.business_model[:, :w]]
         out += (1.0 - p.tax_rate) * revenue * cts * p.internal_cost * internal_misalignment(state, period)[:, :w]
     return out
@@ -62,49 +65,23 @@ class Economics(Component):
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
         w = state.width
-        alive = state.view("status") == ACTIVE
-        a = state.view("adaptation")
-        # Same expressions as the docstring, evaluated in place into the state's
-        # own arrays (fewer temporaries; results are unchanged bit for bit).
-        volume = state.view("demand") * state.view("share_of_wallet")
-        volume *= alive
-        revenue = np.multiply(volume, state.view("price"), out=state.revenue[:, :w])
-        ep = np.multiply(state.view("margin_adaptation"), a, out=state.economic_profit[:, :w])
-        ep += state.view("margin_base")
-        ep *= volume
-        ep -= state.view("service") * alive
-        if p.alignment:
-            ep -= alignment_costs(state, period, revenue, alive)
-        capital = state.view("capital_adaptation") * a
-        capital += state.view("capital_base")
-        capital *= volume
+        bmt = p.business_models
+        n_batch = state.shape[0]
+        extra = alignment_costs(state, period, w) if p.alignment else _NO_SLOTS
         df = state.discount(period)
-        state.view("value")[...] += ep * df
-        state.view("periods_active")[...] += alive
-        state.ep_history[period % state.ep_history.shape[0], :, :w] = ep
+        counts = np.zeros((n_batch, len(bmt)), dtype=np.int64)
+        ep_by_model = np.zeros((n_batch, len(bmt)))
+        sums = np.zeros((n_batch, 5))  # economic profit, capital, revenue, trust, share of wallet
+        step_economics(
+            w, state.status, state.demand, state.share_of_wallet, state.adaptation, state.trust, state.price,
+            state.margin_base, state.margin_adaptation, state.capital_base, state.capital_adaptation, state.service,
+            state.business_model, extra, bool(p.alignment), df, state.revenue, state.economic_profit, state.value,
+            state.periods_active, state.ep_history[period % state.ep_history.shape[0]], counts, ep_by_model, sums,
+        )  # fmt: skip
+        rel_ep, capital_sum, revenue_sum, trust_sum, sow_sum = sums.T
         rec = state.records
         t = period - 1
-        bmt = p.business_models
-        bm = state.view("business_model")
-        n_alive = np.count_nonzero(alive, axis=1)
-        rel_ep = rowsum(ep)
-        # Per business model (arrays batch x models): active relationships, their
-        # economic profit, the models in use.  With one business model for every
-        # slot of the batch (a single-model policy) the per-model masks would select
-        # all or nothing: skip them (same sums).
-        n_models = len(bmt)
-        counts = np.zeros((state.shape[0], n_models), dtype=n_alive.dtype)
-        ep_by_model = np.zeros((state.shape[0], n_models))
-        if bm.size == 0:
-            pass
-        elif bm.min() == bm.max():
-            counts[:, bm[0, 0]] = n_alive
-            ep_by_model[:, bm[0, 0]] = rel_ep
-        else:
-            for k in range(n_models):  # a handful of business models, not customers
-                in_k = alive & (bm == k)
-                counts[:, k] = np.count_nonzero(in_k, axis=1)
-                ep_by_model[:, k] = rowsum(np.where(in_k, ep, 0.0))
+        n_alive = counts.sum(axis=1)
         state.model_counts[:, t, :] = counts
         state.value_by_model += ep_by_model * df
         used = counts > 0
@@ -116,8 +93,7 @@ class Economics(Component):
         if in_use.max(initial=0) > 1:  # zero for one business model
             rec["complexity_cost"][:, t] = complexity_cost(in_use, p.complexity_c1_period, p.complexity_exponent, state.platform_level, p.platform_effect)
         rec["capability_spend"][:, t] += recurring_capability_spend(state)
-        capital_sum = rowsum(capital)
-        rec["revenue"][:, t] = rowsum(revenue)
+        rec["revenue"][:, t] = revenue_sum
         rec["invested_capital"][:, t] = capital_sum
         rec["nopat"][:, t] = rel_ep + p.wacc_period * capital_sum
         rec["relationship_economic_profit"][:, t] = rel_ep
@@ -127,10 +103,64 @@ class Economics(Component):
         firm_costs = fixed + rec["complexity_cost"][:, t] + rec["capability_spend"][:, t] + rec["change_cost"][:, t]
         rec["economic_profit"][:, t] = rel_ep - tax1 * (firm_costs + rec["acquisition_cost"][:, t])
         some = n_alive > 0  # NaN when no relationship is active
-        np.divide(rowsum(state.view("trust") * alive), n_alive, out=rec["mean_trust"][:, t], where=some)
-        np.divide(rowsum(state.view("share_of_wallet") * alive), n_alive, out=rec["mean_share_of_wallet"][:, t], where=some)
+        np.divide(trust_sum, n_alive, out=rec["mean_trust"][:, t], where=some)
+        np.divide(sow_sum, n_alive, out=rec["mean_share_of_wallet"][:, t], where=some)
         rec["mean_trust"][~some, t] = np.nan
         rec["mean_share_of_wallet"][~some, t] = np.nan
+
+
+_NO_SLOTS = np.zeros((1, 1))  # stands in for the misalignment costs when alignment is off
+
+
+@kernel
+def step_economics(w, status, demand, sow, adaptation, trust, price, margin_base, margin_adaptation, capital_base, capital_adaptation,
+                   service, business_model, extra, aligned, df, revenue, economic_profit, value, periods_active, ep_now,
+                   counts, ep_by_model, sums):  # fmt: skip
+    """The :class:`Economics` equations for the slots ``[:, :w]``: per slot revenue,
+    economic profit (also into ``ep_now``, this period's row of the history), value
+    (discount factor ``df``) and periods active; per replication the active
+    relationships and economic profit by business model and the sums of economic
+    profit, capital, revenue, trust and share of wallet over active relationships
+    (``sums[b]``, in that order).  ``extra`` holds the after-tax misalignment costs
+    when ``aligned``.  Sums run over the slots in order, so they do not depend on
+    ``w`` (slots beyond the filled ones add exact zeros)."""
+    for b in range(status.shape[0]):
+        s_ep = 0.0
+        s_capital = 0.0
+        s_revenue = 0.0
+        s_trust = 0.0
+        s_sow = 0.0
+        for i in range(w):
+            if status[b, i] != ACTIVE:
+                revenue[b, i] = 0.0
+                economic_profit[b, i] = 0.0
+                ep_now[b, i] = 0.0
+                continue
+            a = adaptation[b, i]
+            volume = demand[b, i] * sow[b, i]  # list-price value bought from us
+            rev = volume * price[b, i]
+            ep = (margin_base[b, i] + margin_adaptation[b, i] * a) * volume - service[b, i]
+            if aligned:
+                ep -= extra[b, i]
+            capital = (capital_base[b, i] + capital_adaptation[b, i] * a) * volume
+            revenue[b, i] = rev
+            economic_profit[b, i] = ep
+            ep_now[b, i] = ep
+            value[b, i] += ep * df
+            periods_active[b, i] += 1
+            k = business_model[b, i]
+            counts[b, k] += 1
+            ep_by_model[b, k] += ep
+            s_ep += ep
+            s_capital += capital
+            s_revenue += rev
+            s_trust += trust[b, i]
+            s_sow += sow[b, i]
+        sums[b, 0] = s_ep
+        sums[b, 1] = s_capital
+        sums[b, 2] = s_revenue
+        sums[b, 3] = s_trust
+        sums[b, 4] = s_sow
 
 
 class Valuation(Component):

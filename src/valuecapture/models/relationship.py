@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Component
+from ..kernels import exp, kernel
 from .state import BatchState
 
 
@@ -27,42 +28,42 @@ class Relationship(Component):
 
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
-        gens = state.streams("relationship", period)
-        noise = state.keyed(gens, "standard_normal")
-        trust = state.view("trust")
-        adaptation = state.view("adaptation")
-        # In place, in the same floating-point order as the docstring's formulas.
-        quality = np.multiply(adaptation, p.adaptation_quality)
-        quality += state.view("bm_quality")
-        if p.quality_noise:
-            noise *= p.quality_noise
-            quality += noise
-        np.clip(quality, 0.0, 1.0, out=quality)
-        gap = np.subtract(quality, trust, out=quality)
-        misalignment = state.view("misalignment") if p.alignment else None
-        # trust += (trust_up if gap > 0 else trust_down) * gap, computed as
-        # trust_up * max(gap, 0) + trust_down * min(gap, 0) (exact: one term is zero;
-        # cheaper than np.where)
-        gain = np.clip(gap, 0.0, np.inf)
-        if misalignment is not None and p.align_trust_effect:
-            gain *= p.trust_up * (1.0 - p.align_trust_effect * misalignment)
-        else:
-            gain *= p.trust_up
-        trust += gain
-        loss = np.clip(gap, -np.inf, 0.0, out=gap)
-        loss *= p.trust_down
-        trust += loss
-        step = np.subtract(state.view("bm_adaptation"), adaptation, out=gain)
-        step *= p.adaptation_rate
-        adaptation += step
-        # share of wallet (state.share_of_wallet) in place: 1 / (1 + exp(-logit)) with
-        # the negated logit -a - b T - c A [+ sow_effect m] summed term by term
-        # (negation is exact, so the result is the same to the last bit)
-        sow = np.multiply(trust, -p.sow_trust, out=state.share_of_wallet[:, : state.width])
-        sow += -p.sow_intercept
-        sow += np.multiply(adaptation, -p.sow_adaptation, out=step)
-        if misalignment is not None and p.align_sow_effect:
-            sow += p.align_sow_effect * misalignment
-        np.exp(sow, out=sow)
-        sow += 1.0
-        np.divide(1.0, sow, out=sow)
+        noise = state.keyed(state.streams("relationship", period), "standard_normal")
+        aligned = bool(p.alignment and (p.align_trust_effect or p.align_sow_effect))
+        misalignment = state.misalignment if aligned else _NO_SLOTS
+        step_relationship(
+            state.width, state.trust, state.adaptation, state.share_of_wallet, state.bm_quality, state.bm_adaptation, noise, misalignment,
+            p.adaptation_quality, p.quality_noise, p.trust_up, p.trust_down, p.adaptation_rate,
+            p.sow_intercept, p.sow_trust, p.sow_adaptation, aligned, p.align_trust_effect, p.align_sow_effect,
+        )  # fmt: skip
+
+
+_NO_SLOTS = np.zeros((1, 1))  # stands in for the misalignment array when alignment is off
+
+
+@kernel
+def step_relationship(w, trust, adaptation, sow, bm_quality, bm_adaptation, noise, misalignment,
+                      adaptation_quality, quality_noise, trust_up, trust_down, adaptation_rate,
+                      sow_intercept, sow_trust, sow_adaptation, aligned, trust_effect, sow_effect):  # fmt: skip
+    """One period of the :class:`Relationship` equations for the slots ``[:, :w]``, in place.
+
+    ``noise`` is the slot's standard normal quality shock (zero beyond the filled slots).
+    """
+    for b in range(trust.shape[0]):
+        for i in range(w):
+            a = adaptation[b, i]
+            t = trust[b, i]
+            quality = min(max(bm_quality[b, i] + adaptation_quality * a + quality_noise * noise[b, i], 0.0), 1.0)
+            gap = quality - t
+            if gap > 0.0:
+                up = trust_up * (1.0 - trust_effect * misalignment[b, i]) if aligned else trust_up
+                t += up * gap
+            else:
+                t += trust_down * gap
+            a += adaptation_rate * (bm_adaptation[b, i] - a)
+            logit = sow_intercept + sow_trust * t + sow_adaptation * a
+            if aligned:
+                logit -= sow_effect * misalignment[b, i]
+            trust[b, i] = t
+            adaptation[b, i] = a
+            sow[b, i] = 1.0 / (1.0 + exp(-logit))

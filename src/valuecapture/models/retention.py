@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Component
-from .state import ACTIVE, BatchState
+from ..kernels import exp, expm1, kernel
+from .state import ACTIVE, LOST, BatchState
 
 
 class Retention(Component):
@@ -27,32 +28,59 @@ class Retention(Component):
 
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
-        gens = state.streams("retention", period)
-        u = state.keyed(gens, "random")
-        w = state.width
-        lin = state.view("trust") - 0.5
-        lin *= p.churn_trust_effect
-        if p.log_contagion > 0.0:
-            # state.contagion holds each slot's decayed count of defected neighbours
-            lin += p.log_contagion * state.view("contagion")
-        if p.alignment and p.align_churn_effect:
-            lin += p.align_churn_effect * state.view("misalignment")
-        np.exp(lin, out=lin)
-        lin *= state.view("log_survival")
-        hazard = np.negative(np.expm1(lin, out=lin), out=state.hazard[:, :w])
-        status = state.view("status")
-        alive = status == ACTIVE
-        churn = u < hazard
-        churn &= alive
-        status += churn  # ACTIVE (1) -> LOST (2)
-        if p.log_contagion > 0.0:
-            # sum over neighbours l of C_l, where C_l decays and gains 1 when l churns:
-            # decay every slot's count (also slots not yet filled), then add this
-            # period's defections to their neighbours (cost ~ churners x degree).
-            state.contagion *= p.contagion_decay
-            flat = np.flatnonzero(churn)  # index b * width + slot
-            nodes = (flat // w) * state.shape[1] + flat % w  # node b * slots + slot
-            state.network.add_to_neighbours(state.contagion.reshape(-1), nodes)
-        churned = np.count_nonzero(churn, axis=1)
+        u = state.keyed(state.streams("retention", period), "random")
+        aligned = bool(p.alignment and p.align_churn_effect)
+        churned = np.zeros(state.shape[0], dtype=np.int64)
+        active = np.zeros(state.shape[0], dtype=np.int64)
+        step_retention(
+            state.width, state.status, state.trust, state.contagion, state.misalignment if aligned else _NO_SLOTS, state.log_survival, state.hazard, u,
+            p.churn_trust_effect, p.log_contagion, aligned, p.align_churn_effect, p.contagion_decay,
+            state.network.indptr, state.network.indices, churned, active,
+        )  # fmt: skip
         state.records["churned"][:, period - 1] = churned
-        state.records["customers_active"][:, period - 1] = np.count_nonzero(alive, axis=1) - churned
+        state.records["customers_active"][:, period - 1] = active
+
+
+_NO_SLOTS = np.zeros((1, 1))  # stands in for the misalignment array when alignment is off
+
+
+@kernel
+def step_retention(w, status, trust, contagion, misalignment, log_survival, hazard, u,
+                   trust_effect, log_contagion, aligned, churn_effect, contagion_decay,
+                   indptr, indices, churned, active):  # fmt: skip
+    """Hazard and churn of the slots ``[:, :w]``, in place; then, with contagion on,
+    every slot's count of defected neighbours decays and gains 1 per neighbour that
+    churned now (the network's adjacency lists ``indptr``/``indices`` over flat nodes
+    ``b * slots + i``).  ``u`` is the slot's uniform (zero beyond the filled slots);
+    ``churned[b]`` and ``active[b]`` (active after churn) are filled in."""
+    n_batch, n_slots = status.shape
+    churners = np.empty(n_batch * w, dtype=np.int64)  # flat nodes that churned now
+    n_churners = 0
+    for b in range(n_batch):
+        for i in range(w):  # the hazard of every slot, in two loops the compiler vectorizes
+            eta = trust_effect * (trust[b, i] - 0.5) + log_contagion * contagion[b, i]
+            if aligned:
+                eta += churn_effect * misalignment[b, i]
+            hazard[b, i] = log_survival[b, i] * exp(eta)
+        for i in range(w):
+            hazard[b, i] = -expm1(hazard[b, i])
+        n_active = 0
+        n_churned = 0
+        for i in range(w):  # churn of the active ones
+            if status[b, i] == ACTIVE:
+                n_active += 1
+                if u[b, i] < hazard[b, i]:
+                    status[b, i] = LOST
+                    n_churned += 1
+                    churners[n_churners] = b * n_slots + i
+                    n_churners += 1
+        churned[b] = n_churned
+        active[b] = n_active - n_churned
+    if log_contagion > 0.0:
+        flat = contagion.reshape(-1)
+        for v in range(flat.size):  # also slots not yet filled
+            flat[v] *= contagion_decay
+        for c in range(n_churners):
+            node = churners[c]
+            for k in range(indptr[node], indptr[node + 1]):
+                flat[indices[k]] += 1.0

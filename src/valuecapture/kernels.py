@@ -1,0 +1,112 @@
+"""Compiled loops for the engine's hot sub-models.
+
+The per-period sub-models (demand, economics, relationship, retention) each run
+one loop over the filled slots of a batch, written as the scalar equations of
+docs/model.md and compiled with numba: every per-slot array is read and written
+once per period instead of once per numpy operation.  The loops live next to the
+sub-model they implement (``models/*.py``); this module only holds the common
+compilation settings.
+
+Settings, and why:
+
+* ``cache=True`` -- compiled code is stored next to the source (or in numba's user
+  cache when that folder is read-only), so a worker process loads it instead of
+  compiling again; the first run on a machine compiles (a few seconds).
+* no ``fastmath`` and no ``parallel`` -- floating-point operations run in the order
+  written, one thread per worker, so a slot's numbers depend only on its own inputs
+  (results stay bit-identical whatever the batch size, worker count or executor).
+* ``error_model="numpy"`` -- a division by zero gives inf/NaN as in numpy, instead
+  of raising.
+
+Every kernel takes the full ``(batch, slots)`` arrays (C-contiguous: one compiled
+version per kernel) and the prefix width ``w`` to loop over.  Setting the
+environment variable ``NUMBA_DISABLE_JIT=1`` runs the same loops as plain Python
+(slow; for debugging).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.extending import intrinsic
+
+
+def kernel(fn):
+    """Compile ``fn`` with the engine's settings (see the module docstring)."""
+    return njit(cache=True, nogil=True, fastmath=False, error_model="numpy")(fn)
+
+
+# -- exp and expm1 for the kernels ---------------------------------------------------
+#
+# numba compiles ``math.exp`` to a call of the C library's scalar exp (about 9 ns
+# here, and the call keeps the loop from being vectorized), several times the cost
+# of numpy's SIMD exp.  The kernels therefore use the two functions below: pure
+# IEEE arithmetic (a Cody-Waite range reduction and a degree-13 Taylor polynomial,
+# no library call), so the compiler can vectorize the loop, and the same bits come
+# out on every machine.  Accuracy: within 1 ulp of numpy's exp over the range the
+# model uses (tests/test_kernels.py checks 2 ulp); arguments are clamped to
+# [-708, 709], i.e. the result saturates instead of under- or overflowing (the
+# model's arguments are a few units at most).
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 split in two, so k ln 2 is exact in the high part
+_LN2_LO = 1.90821492927058770002e-10
+_SHIFTER = 6755399441055744.0  # 1.5 * 2^52: adding and subtracting it rounds to an integer
+
+
+@intrinsic
+def _bits_to_float(typingctx, bits):
+    """Reinterpret the 64 bits of an int64 as a float64 (no conversion)."""
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return sig, codegen
+
+
+@njit(inline="always", error_model="numpy")
+def _reduce(x):
+    """``x = k ln 2 + r`` with ``k`` an integer (as a float) and ``|r| <= ln 2 / 2``;
+    returns ``2^k`` and ``r`` (``x`` clamped to [-708, 709] first)."""
+    x = min(max(x, -708.0), 709.0)
+    k = (x * _LOG2E + _SHIFTER) - _SHIFTER
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    return _bits_to_float((np.int64(k) + 1023) << 52), r
+
+
+@njit(inline="always", error_model="numpy")
+def _taylor_expm1(r):
+    """``r + r^2/2! + ... + r^14/14!`` by Horner's rule (for ``|r| <= ln 2 / 2`` the
+    terms left out are below 1e-17 relative)."""
+    p = 1.0 / 87178291200.0
+    p = p * r + 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    return p * r
+
+
+@njit(inline="always", error_model="numpy")
+def exp(x):
+    """``e^x = 2^k e^r = 2^k + 2^k (e^r - 1)``."""
+    s, r = _reduce(x)
+    return s + s * _taylor_expm1(r)
+
+
+@njit(inline="always", error_model="numpy")
+def expm1(x):
+    """``e^x - 1 = (2^k - 1) + 2^k (e^r - 1)``: accurate also for small ``x``, where
+    ``k = 0`` and the result is the series ``e^r - 1`` itself (``exp(x) - 1`` would
+    cancel)."""
+    s, r = _reduce(x)
+    return (s - 1.0) + s * _taylor_expm1(r)

@@ -1,0 +1,197 @@
+"""The compiled sub-model loops (valuecapture.kernels and the step_* kernels of
+valuecapture.models) against plain numpy versions of the same equations.
+
+The kernels use their own exp/expm1 (pure arithmetic, see kernels.py), so they agree
+with numpy to rounding, not bit for bit: each comparison allows a few ulp of the
+result (relative 1e-13), far below any effect the model's parameters have.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from valuecapture.kernels import kernel, exp, expm1
+from valuecapture.models.demand import step_demand
+from valuecapture.models.economics import step_economics
+from valuecapture.models.relationship import step_relationship
+from valuecapture.models.retention import step_retention
+from valuecapture.models.state import ACTIVE, LOST, NOT_YET
+
+
+@kernel
+def _exp_all(x, out):
+    for i in range(x.size):
+        out[i] = exp(x[i])
+
+
+@kernel
+def _expm1_all(x, out):
+    for i in range(x.size):
+        out[i] = expm1(x[i])
+
+
+def _ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    return np.abs(got - want) / np.spacing(np.abs(want))
+
+
+def test_exp_is_within_one_ulp_of_numpy_over_its_range():
+    x = np.concatenate([np.linspace(-708.0, 709.0, 400_001), np.random.default_rng(1).standard_normal(100_000) * 3])
+    out = np.empty_like(x)
+    _exp_all(x, out)
+    assert _ulps(out, np.exp(x)).max() <= 1.0
+    special = np.array([0.0, -0.0, 1.0, -1.0])
+    _exp_all(special, out[:4])
+    assert out[0] == 1.0 and out[1] == 1.0  # exact at 0
+    assert out[2] == np.exp(1.0) or _ulps(out[2:3], np.exp(special[2:3]))[0] <= 1
+
+
+def test_expm1_is_accurate_for_small_and_large_arguments():
+    x = np.concatenate([np.geomspace(1e-300, 1.0, 20_001), -np.geomspace(1e-300, 1.0, 20_001), np.linspace(-40.0, 40.0, 80_001)])
+    out = np.empty_like(x)
+    _expm1_all(x, out)
+    # relative to the result, also where exp(x) - 1 would have lost every digit
+    assert _ulps(out, np.expm1(x)).max() <= 2.0
+    _expm1_all(np.array([0.0]), out[:1])
+    assert out[0] == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(min_value=-700.0, max_value=700.0, allow_nan=False))
+def test_exp_matches_numpy_anywhere(x):
+    out = np.empty(1)
+    _exp_all(np.array([x]), out)
+    assert _ulps(out, np.exp(np.array([x])))[0] <= 1.0
+
+
+def _rng() -> np.random.Generator:
+    return np.random.default_rng(20261123)
+
+
+B, N, W = 3, 1536, 1024  # batch, slots, filled prefix
+
+
+def _status(rng: np.random.Generator) -> np.ndarray:
+    s = np.where(rng.random((B, N)) < 0.75, ACTIVE, LOST).astype(np.int8)
+    s[:, W - 100 :] = NOT_YET
+    return s
+
+
+def test_relationship_kernel_equals_the_documented_equations():
+    rng = _rng()
+    trust, adaptation, bq, ba = (rng.random((B, N)) for _ in range(4))
+    sow, noise, m = np.zeros((B, N)), rng.standard_normal((B, W)), rng.random((B, N))
+    par = dict(aq=0.2, qn=0.15, up=0.3, down=0.6, ar=0.25, a=-1.0, bt=2.5, ca=0.8, te=0.4, se=0.7)
+    t0, a0 = trust.copy(), adaptation.copy()
+    step_relationship(W, trust, adaptation, sow, bq, ba, noise, m, par["aq"], par["qn"], par["up"], par["down"], par["ar"], par["a"], par["bt"], par["ca"], True, par["te"], par["se"])
+    t0, a0, bq, ba, m = (x[:, :W] for x in (t0, a0, bq, ba, m))
+    q = np.clip(bq + par["aq"] * a0 + par["qn"] * noise, 0.0, 1.0)
+    gap = q - t0
+    t1 = t0 + np.where(gap > 0, par["up"] * (1 - par["te"] * m), par["down"]) * gap
+    a1 = a0 + par["ar"] * (ba - a0)
+    s1 = 1.0 / (1.0 + np.exp(-(par["a"] + par["bt"] * t1 + par["ca"] * a1 - par["se"] * m)))
+    np.testing.assert_allclose(trust[:, :W], t1, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(adaptation[:, :W], a1, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(sow[:, :W], s1, rtol=1e-13, atol=0)
+    assert not sow[:, W:].any()  # beyond the prefix: untouched
+
+
+def test_demand_kernel_steps_the_ar1_and_starts_new_customers_stationary():
+    rng = _rng()
+    idio, wallet, growth = rng.standard_normal((B, N)) * 0.1, rng.random((B, N)) * 100, rng.random((B, N)) * 0.05
+    segment = rng.integers(0, 3, (B, N)).astype(np.int16)
+    z, level = rng.standard_normal((B, W)), rng.standard_normal((B, 3)) * 0.1
+    fresh_from = np.array([W, W - 50, 0], dtype=np.int64)
+    phi, s_e, stat, years = 0.8, 0.12, 1.0 / np.sqrt(1 - 0.64), 2.5
+    demand = np.zeros((B, N))
+    i0 = idio.copy()
+    step_demand(W, idio, demand, wallet, growth, segment, z, fresh_from, level, phi, s_e, stat, years)
+    fresh = np.arange(W)[None, :] >= fresh_from[:, None]
+    x = np.where(fresh, s_e * stat * z, phi * i0[:, :W] + s_e * z)
+    want = wallet[:, :W] * np.exp(np.take_along_axis(level, segment[:, :W].astype(np.intp), axis=1) + x + years * growth[:, :W])
+    np.testing.assert_array_equal(idio[:, :W], x)
+    np.testing.assert_allclose(demand[:, :W], want, rtol=1e-13, atol=0)
+    np.testing.assert_array_equal(idio[:, W:], i0[:, W:])
+
+
+def test_retention_kernel_churns_by_the_cloglog_hazard_and_spreads_contagion():
+    rng = _rng()
+    status = _status(rng)
+    trust, contagion, m = rng.random((B, N)), rng.random((B, N)), rng.random((B, N))
+    log_survival = -0.05 * rng.random((B, N))
+    u = rng.random((B, W)) * 0.2
+    # a ring network inside each replication: node b*N + i is tied to b*N + (i +- 1) mod N
+    nodes = np.arange(B * N)
+    b_, i_ = np.divmod(nodes, N)
+    src = np.concatenate([nodes, nodes])
+    dst = np.concatenate([b_ * N + (i_ + 1) % N, b_ * N + (i_ - 1) % N])
+    order = np.argsort(src, kind="stable")
+    indices = dst[order].astype(np.int64)
+    indptr = np.zeros(B * N + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=B * N), out=indptr[1:])
+    hazard, churned, active = np.zeros((B, N)), np.zeros(B, dtype=np.int64), np.zeros(B, dtype=np.int64)
+    s0, c0 = status.copy(), contagion.copy()
+    te, lc, ce, decay = 0.9, np.log(1.5), 0.6, 0.7
+    step_retention(W, status, trust, contagion, m, log_survival, hazard, u, te, lc, True, ce, decay, indptr, indices, churned, active)
+    eta = te * (trust[:, :W] - 0.5) + lc * c0[:, :W] + ce * m[:, :W]
+    h = -np.expm1(log_survival[:, :W] * np.exp(eta))
+    np.testing.assert_allclose(hazard[:, :W], h, rtol=1e-13, atol=0)
+    churn = (s0[:, :W] == ACTIVE) & (u < hazard[:, :W])
+    assert churn.any()
+    np.testing.assert_array_equal(status[:, :W], np.where(churn, LOST, s0[:, :W]))
+    np.testing.assert_array_equal(churned, churn.sum(axis=1))
+    np.testing.assert_array_equal(active, (s0[:, :W] == ACTIVE).sum(axis=1) - churn.sum(axis=1))
+    flat_churn = np.zeros(B * N)
+    flat_churn[np.flatnonzero(np.pad(churn, ((0, 0), (0, N - W))))] = 1.0
+    neighbours = np.roll(flat_churn.reshape(B, N), 1, axis=1) + np.roll(flat_churn.reshape(B, N), -1, axis=1)
+    np.testing.assert_allclose(contagion, c0 * decay + neighbours, rtol=1e-15, atol=0)  # +1 +1 vs +2: rounding
+
+
+def test_economics_kernel_sums_by_replication_and_business_model():
+    rng = _rng()
+    status = _status(rng)
+    arrays = [rng.random((B, N)) for _ in range(10)]
+    demand, sow, adaptation, trust, price, mb, ma, cb, ca, service = arrays
+    ma *= -0.1
+    bm = rng.integers(0, 2, (B, N)).astype(np.int16)
+    extra = rng.random((B, W)) * 0.01
+    revenue, ep, value, ep_now = np.zeros((B, N)), np.zeros((B, N)), rng.random((B, N)), np.zeros((B, N))
+    periods_active = np.zeros((B, N), dtype=np.int32)
+    counts, ep_by_model, sums = np.zeros((B, 2), dtype=np.int64), np.zeros((B, 2)), np.zeros((B, 5))
+    v0, df = value.copy(), 0.9
+    step_economics(W, status, demand, sow, adaptation, trust, price, mb, ma, cb, ca, service, bm, extra, True, df, revenue, ep, value, periods_active, ep_now, counts, ep_by_model, sums)
+    alive = status[:, :W] == ACTIVE
+    c = lambda x: x[:, :W]  # noqa: E731
+    vol = c(demand) * c(sow) * alive
+    want_ep = ((c(mb) + c(ma) * c(adaptation)) * vol - c(service) - extra) * alive
+    np.testing.assert_allclose(c(ep), want_ep, rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(ep_now, ep)
+    np.testing.assert_allclose(c(revenue), vol * c(price), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(c(value), c(v0) + want_ep * df, rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(c(periods_active), alive.astype(np.int32))
+    for k in range(2):
+        in_k = alive & (bm[:, :W] == k)
+        np.testing.assert_array_equal(counts[:, k], in_k.sum(axis=1))
+        np.testing.assert_allclose(ep_by_model[:, k], (want_ep * in_k).sum(axis=1), rtol=1e-12)
+    capital = (c(cb) + c(ca) * c(adaptation)) * vol
+    for j, want in enumerate([want_ep, capital, vol * c(price), c(trust) * alive, c(sow) * alive]):
+        np.testing.assert_allclose(sums[:, j], want.sum(axis=1), rtol=1e-12)
+    assert not value[:, W:].any() or np.array_equal(value[:, W:], v0[:, W:])
+
+
+@pytest.mark.parametrize("width", [512, 1024])
+def test_economics_sums_do_not_depend_on_the_width(width):
+    """Slots beyond the filled ones add exact zeros: sums are the same bits at any width."""
+    rng = _rng()
+    status = _status(rng)
+    status[:, 512:] = NOT_YET
+    arrays = [rng.random((B, N)) for _ in range(10)]
+    bm = np.zeros((B, N), dtype=np.int16)
+    out = []
+    for w in (512, width):
+        sums = np.zeros((B, 5))
+        step_economics(w, status, *arrays, bm, np.zeros((1, 1)), False, 1.0, np.zeros((B, N)), np.zeros((B, N)), np.zeros((B, N)), np.zeros((B, N), dtype=np.int32), np.zeros((B, N)), np.zeros((B, 1), dtype=np.int64), np.zeros((B, 1)), sums)
+        out.append(sums)
+    np.testing.assert_array_equal(out[0], out[1])
