@@ -101,6 +101,7 @@ def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     import numpy
     import scipy
+    import numba
     import simpy
 
     import valuecapture
@@ -147,6 +148,7 @@ def machine() -> dict[str, Any]:
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "simpy": simpy.__version__,
+        "numba": numba.__version__,
         "valuecapture": valuecapture.__version__,
         "git_commit": commit,
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,

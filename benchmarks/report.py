@@ -26,7 +26,7 @@ def markdown(res: dict[str, Any], figure: str | None) -> str:
         f"Generated {res['generated']} by `{res['command']}`.",
         "",
         f"**Machine**: {m['cpu']} ({caches}), {m['cpus_usable']} usable CPUs, {m['memory_gb']} GB RAM; {m['platform']}; "
-        f"Python {m['python']}, numpy {m['numpy']}, scipy {m['scipy']}, simpy {m['simpy']}; valuecapture {m['valuecapture']} at {m['git_commit']}. "
+        f"Python {m['python']}, numpy {m['numpy']}, scipy {m['scipy']}, simpy {m['simpy']}, numba {m.get('numba', '-')}; valuecapture {m['valuecapture']} at {m['git_commit']}. "
         f"Load average at start {', '.join(f'{x:.1f}' for x in m['load_average_at_start'])}, at end {', '.join(f'{x:.1f}' for x in m.get('load_average_at_end', []))} "
         "(the machine was shared: timings include interference from other processes).",
         "",

@@ -29,11 +29,11 @@ from .population import generate_customers, generate_network
 from .scenario import Scenario
 from .seeds import batch_streams
 
-#: Elements (batch x slots) a batch aims at: one batch's state is then about 100 MB.
+#: Elements (batch x slots) a batch aims at: one batch's state is then about 70 MB.
 #: Speed is flat from about 4 to 16 replications per batch at 21,504 slots (the
 #: engine is bound by memory traffic, not by per-call overhead there); this keeps
-#: the lower memory end of that range (12 replications of 21,504 slots).
-TARGET_BATCH_ELEMENTS = 262_144
+#: the lower memory end of that range (8 replications of 21,504 slots).
+TARGET_BATCH_ELEMENTS = 172_032
 #: Outputs kept only for the first ``outputs.relationship_detail`` replications.
 DETAIL_NAMES = ("relationship_value", "periods_active", "acquired_period", "segment", "wallet", "final_business_model", "net_price", "cost_to_serve", "final_misalignment")
 
