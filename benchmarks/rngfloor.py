@@ -66,8 +66,8 @@ def counts_from_dataset(ds: Any, p: Any, variant: str = "minimal") -> dict[str, 
         return {
             "normal": 2 * filled.sum() + filled[:, review_periods].sum() + per_period_common + 6 * slots,
             "uniform": 2 * filled.sum() + reps * p.periods + 2 * ties_per_node * slots,
-            "beta": 3 * slots,
-            "gamma": slots,
+            "beta": slots + 2 * reps * p.n_initial,
+            "gamma": reps * p.n_initial,
             "integers": 2 * ties_per_node * slots,
         }
     raise ValueError(f"unknown variant {variant!r}")

@@ -28,7 +28,10 @@ from .scenario import CORRELATED
 
 @dataclass
 class CustomerBase:
-    """Attributes of every customer slot, arrays shaped (batch, slots)."""
+    """Attributes of every customer slot, arrays shaped (batch, slots); the state of the
+    relationships that exist at the start (``initial_*``) only for the initial
+    customers, shaped (batch, customers.count): a customer won later starts at
+    ``relationship.new_trust``, no adaptation and age 0."""
 
     wallet: np.ndarray  # currency/year at list price, at the start of the horizon
     price: np.ndarray  # fraction of list price
@@ -141,9 +144,9 @@ def generate_customers(p: ModelParams, gens: list[np.random.Generator]) -> Custo
                 cols["segment"].append(np.minimum(seg, p.n_segments - 1).astype(np.int16))
             else:
                 cols[name].append(_marginal(p.attributes[name], z[j], p.correlated[j], gen))
-        cols["initial_trust"].append(_draw(p.initial_trust, n, gen))
-        cols["initial_adaptation"].append(_draw(p.initial_adaptation, n, gen))
-        cols["initial_age"].append(_draw(p.initial_age, n, gen))
+        cols["initial_trust"].append(_draw(p.initial_trust, p.n_initial, gen))
+        cols["initial_adaptation"].append(_draw(p.initial_adaptation, p.n_initial, gen))
+        cols["initial_age"].append(_draw(p.initial_age, p.n_initial, gen))
     arrays = {name: np.stack(v) for name, v in cols.items()}
     if not p.customer_heterogeneity:
         for name, dist in p.attributes.items():

@@ -66,14 +66,15 @@ def step_retention(w, status, trust, contagion, misalignment, log_survival, haza
             hazard[b, i] = -expm1(hazard[b, i])
         n_active = 0
         n_churned = 0
-        for i in range(w):  # churn of the active ones
-            if status[b, i] == ACTIVE:
-                n_active += 1
-                if u[b, i] < hazard[b, i]:
-                    status[b, i] = LOST
-                    n_churned += 1
-                    churners[n_churners] = b * n_slots + i
-                    n_churners += 1
+        for i in range(w):  # churn of the active ones (no branch on the status: lost
+            alive = status[b, i] == ACTIVE  # customers are scattered among active ones)
+            churn = alive & (u[b, i] < hazard[b, i])
+            n_active += alive
+            n_churned += churn
+            if churn:  # rare
+                status[b, i] = LOST
+                churners[n_churners] = b * n_slots + i
+                n_churners += 1
         churned[b] = n_churned
         active[b] = n_active - n_churned
     if log_contagion > 0.0:

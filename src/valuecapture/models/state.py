@@ -181,10 +181,10 @@ def initial_state(p: ModelParams, base: CustomerBase, network: Network, seed: in
         replications=replications,
         policy=policy,
         status=np.where(initial, ACTIVE, NOT_YET).astype(np.int8),
-        trust=np.where(initial, base.initial_trust, p.new_trust),
-        adaptation=np.where(initial, base.initial_adaptation, 0.0),
+        trust=_initial_prefix(base.initial_trust, n, p.new_trust),
+        adaptation=_initial_prefix(base.initial_adaptation, n, 0.0),
         share_of_wallet=zeros.copy(),
-        origin=np.where(initial, 1.0 - np.round(base.initial_age * p.periods_per_year), 0.0),  # age at period 1 = drawn age
+        origin=_initial_prefix(1.0 - np.round(base.initial_age * p.periods_per_year), n, 0.0),  # age at period 1 = drawn age
         business_model=np.zeros((b, n), dtype=np.int16),
         log_survival=p.dt * np.log1p(-base.churn),
         wallet_dt=base.wallet * p.dt,
@@ -228,6 +228,14 @@ def initial_state(p: ModelParams, base: CustomerBase, network: Network, seed: in
         init_alignment(state)
     apply_assignment(state, state.business_model)
     return state
+
+
+def _initial_prefix(initial: np.ndarray, n_slots: int, later: float) -> np.ndarray:
+    """(batch, n_slots) array: the initial customers' values in the first slots, ``later``
+    (a new customer's start) in the rest."""
+    out = np.full((initial.shape[0], n_slots), later)
+    out[:, : initial.shape[1]] = initial
+    return out
 
 
 def fallback_model(p: ModelParams) -> int:
