@@ -195,3 +195,18 @@ def test_economics_sums_do_not_depend_on_the_width(width):
         step_economics(w, status, *arrays, bm, np.zeros((1, 1)), False, 1.0, np.zeros((B, N)), np.zeros((B, N)), np.zeros((B, N)), np.zeros((B, N), dtype=np.int32), np.zeros((B, N)), np.zeros((B, 1), dtype=np.int64), np.zeros((B, 1)), sums)
         out.append(sums)
     np.testing.assert_array_equal(out[0], out[1])
+
+
+def test_network_adjacency_lists_hold_every_tie_once_per_direction():
+    from valuecapture.kernels import group_by_target
+    from valuecapture.population import Network
+
+    rng = _rng()
+    n = 50
+    src = rng.integers(0, n, 300)
+    dst = rng.integers(0, n, 300)
+    net = Network(np.concatenate([src, dst]), np.concatenate([dst, src]), n)
+    for v in range(n):
+        want = sorted(np.concatenate([src[dst == v], dst[src == v]]).tolist())
+        assert sorted(net.indices[net.indptr[v] : net.indptr[v + 1]].tolist()) == want
+    assert group_by_target(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)).size == 0

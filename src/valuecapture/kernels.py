@@ -36,6 +36,20 @@ def kernel(fn):
     return njit(cache=True, nogil=True, fastmath=False, error_model="numpy")(fn)
 
 
+@kernel
+def group_by_target(indptr, target, source):
+    """Counting sort of directed ties ``source -> target`` by target: returns ``indices``
+    such that ``indices[indptr[v]:indptr[v + 1]]`` are the sources of the ties into
+    ``v``, in the order the ties come (``indptr`` from the targets' counts)."""
+    fill = indptr[:-1].copy()
+    out = np.empty(source.size, dtype=np.int64)
+    for e in range(source.size):
+        v = target[e]
+        out[fill[v]] = source[e]
+        fill[v] += 1
+    return out
+
+
 # -- exp and expm1 for the kernels ---------------------------------------------------
 #
 # numba compiles ``math.exp`` to a call of the C library's scalar exp (about 9 ns

@@ -45,57 +45,23 @@ class CustomerBase:
 
 
 class Network:
-    """The customer networks of a batch as one block-diagonal sparse adjacency matrix.
+    """The customer networks of a batch as adjacency lists over flat slot indices.
 
     Nodes are flat slot indices ``b * slots + i``; each undirected tie counts in
-    both directions (a tie drawn twice counts twice).  A row only holds its own
-    replication's ties, so a slot's neighbour sum never depends on the batch.
+    both directions (a tie drawn twice counts twice).  A node's list only holds its
+    own replication's ties, so a slot's neighbours never depend on the batch.
     """
 
     def __init__(self, source: np.ndarray, target: np.ndarray, n_nodes: int):
+        from .kernels import group_by_target
+
         self.n_nodes = int(n_nodes)
         self.n_edges = int(source.size)
-        # Adjacency lists in CSR form: the neighbours of node v are
-        # indices[indptr[v]:indptr[v + 1]].  One sort of a combined key groups the
-        # ties by target (cheaper than building a scipy matrix, which also sorts
-        # and sums duplicates); a tie drawn twice is listed twice.
-        key = np.sort(target.astype(np.int64) * max(1, self.n_nodes) + source)
-        self.indices = key % max(1, self.n_nodes)
+        # CSR form: the neighbours of node v are indices[indptr[v]:indptr[v + 1]], in
+        # the order the ties were drawn (a counting sort by target: no comparison sort)
         self.indptr = np.zeros(self.n_nodes + 1, dtype=np.int64)
         np.cumsum(np.bincount(target, minlength=self.n_nodes), out=self.indptr[1:])
-        self._matrix = None
-
-    @property
-    def matrix(self):  # scipy.sparse.csr_array, built on first use
-        if self._matrix is None:
-            from scipy import sparse
-
-            self._matrix = sparse.csr_array((np.ones(self.n_edges), self.indices, self.indptr), shape=(self.n_nodes, self.n_nodes))
-        return self._matrix
-
-    def neighbour_sum(self, values: np.ndarray) -> np.ndarray:
-        """For each slot, the sum of ``values`` over its neighbours (same shape)."""
-        if self.n_edges == 0 or not values.any():
-            return np.zeros_like(values)
-        return (self.matrix @ values.reshape(-1)).reshape(values.shape)
-
-    def add_to_neighbours(self, out: np.ndarray, nodes: np.ndarray) -> None:
-        """Add 1 to ``out`` (flat over nodes, in place) at every neighbour of each of
-        ``nodes`` (flat node indices); a tie drawn twice adds 2.
-
-        Costs the churners' degrees, not the number of ties: this is how the
-        retention model keeps each slot's decayed count of defected neighbours
-        up to date.  The additions are of whole numbers, hence exact and
-        independent of their order.
-        """
-        if self.n_edges == 0 or nodes.size == 0:
-            return
-        starts = self.indptr[nodes]
-        lengths = self.indptr[nodes + 1] - starts
-        ends = np.cumsum(lengths)
-        # positions of the neighbour lists of ``nodes``, concatenated
-        pos = np.arange(ends[-1]) + np.repeat(starts - (ends - lengths), lengths)
-        np.add.at(out, self.indices[pos], 1.0)
+        self.indices = group_by_target(self.indptr, target.astype(np.int64), source.astype(np.int64))
 
 
 def _marginal(dist: Distribution, z: np.ndarray, correlated: bool, gen: np.random.Generator) -> np.ndarray:

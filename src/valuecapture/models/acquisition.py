@@ -8,6 +8,7 @@ import numpy as np
 from scipy.special import pdtr
 
 from ..engine import Component
+from ..kernels import kernel
 from .state import ACTIVE, BatchState, apply_assignment, enforce_capacity, share_of_wallet
 
 
@@ -52,10 +53,8 @@ class Acquisition(Component):
         u_prospect = np.array([g.random() for g in gens])
         n_prospect = poisson_quantile(u_prospect, p.prospects_per_period)
         if p.referral_prob_period > 0:
-            u_refer = state.keyed(gens, "random")
-            refers = state.view("status") == ACTIVE
-            refers &= u_refer < p.referral_prob_period * state.view("trust")
-            n_refer = refers.sum(axis=1)
+            n_refer = np.zeros(state.shape[0], dtype=np.int64)
+            count_referrals(state.width, state.status, state.trust, state.keyed(gens, "random"), p.referral_prob_period, n_refer)
         else:
             n_refer = np.zeros_like(n_prospect)
         wanted = n_prospect + n_refer
@@ -89,3 +88,14 @@ class Acquisition(Component):
             capped = enforce_capacity(state, state.business_model)
             if capped is not state.business_model:
                 apply_assignment(state, capped)
+
+
+@kernel
+def count_referrals(w, status, trust, u, referral_prob, n_refer):
+    """``n_refer[b]``: active customers of replication ``b`` whose uniform ``u`` falls below
+    their referral probability ``referral_prob x trust`` (slots ``[:, :w]``)."""
+    for b in range(status.shape[0]):
+        n = 0
+        for i in range(w):
+            n += (status[b, i] == ACTIVE) & (u[b, i] < referral_prob * trust[b, i])
+        n_refer[b] = n
