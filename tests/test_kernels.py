@@ -9,7 +9,6 @@ result (relative 1e-13), far below any effect the model's parameters have.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -70,7 +69,8 @@ def _rng() -> np.random.Generator:
     return np.random.default_rng(20261123)
 
 
-B, N, W = 3, 1536, 1024  # batch, slots, filled prefix
+B, N, W = 3, 1536, 1024  # batch, slots, filled slots of each replication
+FILLED = np.full(B, W, dtype=np.int64)
 
 
 def _status(rng: np.random.Generator) -> np.ndarray:
@@ -85,7 +85,7 @@ def test_relationship_kernel_equals_the_documented_equations():
     sow, noise, m = np.zeros((B, N)), rng.standard_normal((B, W)), rng.random((B, N))
     par = dict(aq=0.2, qn=0.15, up=0.3, down=0.6, ar=0.25, a=-1.0, bt=2.5, ca=0.8, te=0.4, se=0.7)
     t0, a0 = trust.copy(), adaptation.copy()
-    step_relationship(W, trust, adaptation, sow, bq, ba, noise, m, par["aq"], par["qn"], par["up"], par["down"], par["ar"], par["a"], par["bt"], par["ca"], True, par["te"], par["se"])
+    step_relationship(FILLED, trust, adaptation, sow, bq, ba, noise, m, par["aq"], par["qn"], par["up"], par["down"], par["ar"], par["a"], par["bt"], par["ca"], True, par["te"], par["se"])
     t0, a0, bq, ba, m = (x[:, :W] for x in (t0, a0, bq, ba, m))
     q = np.clip(bq + par["aq"] * a0 + par["qn"] * noise, 0.0, 1.0)
     gap = q - t0
@@ -107,7 +107,7 @@ def test_demand_kernel_steps_the_ar1_and_starts_new_customers_stationary():
     phi, s_e, stat, years = 0.8, 0.12, 1.0 / np.sqrt(1 - 0.64), 2.5
     demand = np.zeros((B, N))
     i0 = idio.copy()
-    step_demand(W, idio, demand, wallet, growth, segment, z, fresh_from, level, phi, s_e, stat, years)
+    step_demand(FILLED, idio, demand, wallet, growth, segment, z, fresh_from, level, phi, s_e, stat, years)
     fresh = np.arange(W)[None, :] >= fresh_from[:, None]
     x = np.where(fresh, s_e * stat * z, phi * i0[:, :W] + s_e * z)
     want = wallet[:, :W] * np.exp(np.take_along_axis(level, segment[:, :W].astype(np.intp), axis=1) + x + years * growth[:, :W])
@@ -134,7 +134,7 @@ def test_retention_kernel_churns_by_the_cloglog_hazard_and_spreads_contagion():
     hazard, churned, active = np.zeros((B, N)), np.zeros(B, dtype=np.int64), np.zeros(B, dtype=np.int64)
     s0, c0 = status.copy(), contagion.copy()
     te, lc, ce, decay = 0.9, np.log(1.5), 0.6, 0.7
-    step_retention(W, status, trust, contagion, m, log_survival, hazard, u, te, lc, True, ce, decay, indptr, indices, churned, active)
+    step_retention(FILLED, status, trust, contagion, m, log_survival, hazard, u, te, lc, True, ce, decay, indptr, indices, churned, active)
     eta = te * (trust[:, :W] - 0.5) + lc * c0[:, :W] + ce * m[:, :W]
     h = -np.expm1(log_survival[:, :W] * np.exp(eta))
     np.testing.assert_allclose(hazard[:, :W], h, rtol=1e-13, atol=0)
@@ -161,7 +161,7 @@ def test_economics_kernel_sums_by_replication_and_business_model():
     periods_active = np.zeros((B, N), dtype=np.int32)
     counts, ep_by_model, sums = np.zeros((B, 2), dtype=np.int64), np.zeros((B, 2)), np.zeros((B, 5))
     v0, df = value.copy(), 0.9
-    step_economics(W, status, demand, sow, adaptation, trust, price, mb, ma, cb, ca, service, bm, extra, True, df, revenue, ep, value, periods_active, ep_now, counts, ep_by_model, sums)
+    step_economics(FILLED, status, demand, sow, adaptation, trust, price, mb, ma, cb, ca, service, bm, extra, True, df, revenue, ep, value, periods_active, ep_now, counts, ep_by_model, sums)
     alive = status[:, :W] == ACTIVE
     c = lambda x: x[:, :W]  # noqa: E731
     vol = c(demand) * c(sow) * alive
@@ -181,20 +181,28 @@ def test_economics_kernel_sums_by_replication_and_business_model():
     assert not value[:, W:].any() or np.array_equal(value[:, W:], v0[:, W:])
 
 
-@pytest.mark.parametrize("width", [512, 1024])
-def test_economics_sums_do_not_depend_on_the_width(width):
-    """Slots beyond the filled ones add exact zeros: sums are the same bits at any width."""
+def test_economics_reads_nothing_beyond_the_filled_slots():
+    """Sums and outputs of a replication depend on its filled slots only: garbage beyond
+    them (another replication's longer prefix in a batch) changes nothing."""
     rng = _rng()
     status = _status(rng)
-    status[:, 512:] = NOT_YET
     arrays = [rng.random((B, N)) for _ in range(10)]
     bm = np.zeros((B, N), dtype=np.int16)
+    filled = np.array([512, 700, 1024], dtype=np.int64)
     out = []
-    for w in (512, width):
+    for junk in (0.0, 7.0):
+        a = [x.copy() for x in arrays]
+        st = status.copy()
+        for b, f in enumerate(filled):
+            for x in a:
+                x[b, f:] = junk
+            st[b, f:] = ACTIVE if junk else NOT_YET
         sums = np.zeros((B, 5))
-        step_economics(w, status, *arrays, bm, np.zeros((1, 1)), False, 1.0, np.zeros((B, N)), np.zeros((B, N)), np.zeros((B, N)), np.zeros((B, N), dtype=np.int32), np.zeros((B, N)), np.zeros((B, 1), dtype=np.int64), np.zeros((B, 1)), sums)
-        out.append(sums)
-    np.testing.assert_array_equal(out[0], out[1])
+        ep = np.zeros((B, N))
+        step_economics(filled, st, *a, bm, np.zeros((1, 1)), False, 1.0, np.zeros((B, N)), ep, np.zeros((B, N)), np.zeros((B, N), dtype=np.int32), np.zeros((B, N)), np.zeros((B, 1), dtype=np.int64), np.zeros((B, 1)), sums)
+        out.append((sums, ep))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
 
 
 def test_network_adjacency_lists_hold_every_tie_once_per_direction():

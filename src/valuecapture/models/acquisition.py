@@ -54,7 +54,7 @@ class Acquisition(Component):
         n_prospect = poisson_quantile(u_prospect, p.prospects_per_period)
         if p.referral_prob_period > 0:
             n_refer = np.zeros(state.shape[0], dtype=np.int64)
-            count_referrals(state.width, state.status, state.trust, state.keyed(gens, "random"), p.referral_prob_period, n_refer)
+            count_referrals(state.next_free, state.status, state.trust, state.keyed(gens, "random"), p.referral_prob_period, n_refer)
         else:
             n_refer = np.zeros_like(n_prospect)
         wanted = n_prospect + n_refer
@@ -91,11 +91,11 @@ class Acquisition(Component):
 
 
 @kernel
-def count_referrals(w, status, trust, u, referral_prob, n_refer):
+def count_referrals(filled, status, trust, u, referral_prob, n_refer):
     """``n_refer[b]``: active customers of replication ``b`` whose uniform ``u`` falls below
-    their referral probability ``referral_prob x trust`` (slots ``[:, :w]``)."""
+    their referral probability ``referral_prob x trust`` (filled slots ``[b, :filled[b]]``)."""
     for b in range(status.shape[0]):
         n = 0
-        for i in range(w):
+        for i in range(filled[b]):
             n += (status[b, i] == ACTIVE) & (u[b, i] < referral_prob * trust[b, i])
         n_refer[b] = n

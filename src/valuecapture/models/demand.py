@@ -56,23 +56,23 @@ class Demand(Component):
             fresh_from = state.next_free - state.records["acquired"][:, period - 1].astype(np.int64)
         variance = sd * sd * stat * stat
         level = (state.market[:, None] - 0.5 * variance) + state.sector  # (batch x segments)
-        step_demand(state.width, state.idio, state.demand, state.wallet_dt, state.log1p_growth, state.base.segment, z, fresh_from, level, phi, s_e, stat, period * p.dt)
+        step_demand(state.next_free, state.idio, state.demand, state.wallet_dt, state.log1p_growth, state.base.segment, z, fresh_from, level, phi, s_e, stat, period * p.dt)
 
 
 @kernel
-def step_demand(w, idio, demand, wallet_dt, log1p_growth, segment, z, fresh_from, level, phi, s_e, stat, years):
-    """Idiosyncratic AR(1) step and this period's wallet for the slots ``[:, :w]``, in place.
+def step_demand(filled, idio, demand, wallet_dt, log1p_growth, segment, z, fresh_from, level, phi, s_e, stat, years):
+    """Idiosyncratic AR(1) step and this period's wallet of the filled slots
+    (``[b, :filled[b]]``), in place.
 
-    ``z`` is each slot's standard normal innovation (zero beyond the filled slots),
-    slots from ``fresh_from[b]`` on start in the stationary law, ``level[b, s]`` is
+    ``z`` is each slot's standard normal innovation, slots from ``fresh_from[b]`` on start in the stationary law, ``level[b, s]`` is
     ``market - Var(x)/2 + segment level s`` and ``years`` the time since the start.
     """
     for b in range(idio.shape[0]):
-        for i in range(w):
+        for i in range(filled[b]):
             start = (s_e * stat) * z[b, i]  # stationary start of a customer new now
             step = phi * idio[b, i] + s_e * z[b, i]
             x = start if i >= fresh_from[b] else step
             idio[b, i] = x
             demand[b, i] = level[b, segment[b, i]] + x + years * log1p_growth[b, i]  # log of the shock x growth
-        for i in range(w):  # a separate loop, which the compiler vectorizes
+        for i in range(filled[b]):  # a separate loop, which the compiler vectorizes
             demand[b, i] = wallet_dt[b, i] * exp(demand[b, i])

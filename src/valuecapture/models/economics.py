@@ -73,7 +73,7 @@ class Economics(Component):
         ep_by_model = np.zeros((n_batch, len(bmt)))
         sums = np.zeros((n_batch, 5))  # economic profit, capital, revenue, trust, share of wallet
         step_economics(
-            w, state.status, state.demand, state.share_of_wallet, state.adaptation, state.trust, state.price,
+            state.next_free, state.status, state.demand, state.share_of_wallet, state.adaptation, state.trust, state.price,
             state.margin_base, state.margin_adaptation, state.capital_base, state.capital_adaptation, state.service,
             state.business_model, extra, bool(p.alignment), df, state.revenue, state.economic_profit, state.value,
             state.periods_active, state.ep_history[period % state.ep_history.shape[0]], counts, ep_by_model, sums,
@@ -113,24 +113,25 @@ _NO_SLOTS = np.zeros((1, 1))  # stands in for the misalignment costs when alignm
 
 
 @kernel
-def step_economics(w, status, demand, sow, adaptation, trust, price, margin_base, margin_adaptation, capital_base, capital_adaptation,
+def step_economics(filled, status, demand, sow, adaptation, trust, price, margin_base, margin_adaptation, capital_base, capital_adaptation,
                    service, business_model, extra, aligned, df, revenue, economic_profit, value, periods_active, ep_now,
                    counts, ep_by_model, sums):  # fmt: skip
-    """The :class:`Economics` equations for the slots ``[:, :w]``: per slot revenue,
+    """The :class:`Economics` equations for the filled slots (``[b, :filled[b]]``; the
+    others have no customer yet): per slot revenue,
     economic profit (also into ``ep_now``, this period's row of the history), value
     (discount factor ``df``) and periods active; per replication the active
     relationships and economic profit by business model and the sums of economic
     profit, capital, revenue, trust and share of wallet over active relationships
     (``sums[b]``, in that order).  ``extra`` holds the after-tax misalignment costs
-    when ``aligned``.  Sums run over the slots in order, so they do not depend on
-    ``w`` (slots beyond the filled ones add exact zeros)."""
+    when ``aligned``.  Sums run over the slots in order (not over the batch's width):
+    they depend on the replication's own slots only."""
     for b in range(status.shape[0]):
         s_ep = 0.0
         s_capital = 0.0
         s_revenue = 0.0
         s_trust = 0.0
         s_sow = 0.0
-        for i in range(w):
+        for i in range(filled[b]):
             if status[b, i] != ACTIVE:
                 revenue[b, i] = 0.0
                 economic_profit[b, i] = 0.0

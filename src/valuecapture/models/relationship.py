@@ -32,7 +32,7 @@ class Relationship(Component):
         aligned = bool(p.alignment and (p.align_trust_effect or p.align_sow_effect))
         misalignment = state.misalignment if aligned else _NO_SLOTS
         step_relationship(
-            state.width, state.trust, state.adaptation, state.share_of_wallet, state.bm_quality, state.bm_adaptation, noise, misalignment,
+            state.next_free, state.trust, state.adaptation, state.share_of_wallet, state.bm_quality, state.bm_adaptation, noise, misalignment,
             p.adaptation_quality, p.quality_noise, p.trust_up, p.trust_down, p.adaptation_rate,
             p.sow_intercept, p.sow_trust, p.sow_adaptation, aligned, p.align_trust_effect, p.align_sow_effect,
         )  # fmt: skip
@@ -42,15 +42,16 @@ _NO_SLOTS = np.zeros((1, 1))  # stands in for the misalignment array when alignm
 
 
 @kernel
-def step_relationship(w, trust, adaptation, sow, bm_quality, bm_adaptation, noise, misalignment,
+def step_relationship(filled, trust, adaptation, sow, bm_quality, bm_adaptation, noise, misalignment,
                       adaptation_quality, quality_noise, trust_up, trust_down, adaptation_rate,
                       sow_intercept, sow_trust, sow_adaptation, aligned, trust_effect, sow_effect):  # fmt: skip
-    """One period of the :class:`Relationship` equations for the slots ``[:, :w]``, in place.
+    """One period of the :class:`Relationship` equations, in place, for the filled slots
+    (``[b, :filled[b]]``; the others wait for their customer, who starts afresh).
 
-    ``noise`` is the slot's standard normal quality shock (zero beyond the filled slots).
+    ``noise`` is the slot's standard normal quality shock.
     """
     for b in range(trust.shape[0]):
-        for i in range(w):
+        for i in range(filled[b]):
             a = adaptation[b, i]
             t = trust[b, i]
             quality = min(max(bm_quality[b, i] + adaptation_quality * a + quality_noise * noise[b, i], 0.0), 1.0)

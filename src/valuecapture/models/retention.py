@@ -33,7 +33,7 @@ class Retention(Component):
         churned = np.zeros(state.shape[0], dtype=np.int64)
         active = np.zeros(state.shape[0], dtype=np.int64)
         step_retention(
-            state.width, state.status, state.trust, state.contagion, state.misalignment if aligned else _NO_SLOTS, state.log_survival, state.hazard, u,
+            state.next_free, state.status, state.trust, state.contagion, state.misalignment if aligned else _NO_SLOTS, state.log_survival, state.hazard, u,
             p.churn_trust_effect, p.log_contagion, aligned, p.align_churn_effect, p.contagion_decay,
             state.network.indptr, state.network.indices, churned, active,
         )  # fmt: skip
@@ -45,28 +45,28 @@ _NO_SLOTS = np.zeros((1, 1))  # stands in for the misalignment array when alignm
 
 
 @kernel
-def step_retention(w, status, trust, contagion, misalignment, log_survival, hazard, u,
+def step_retention(filled, status, trust, contagion, misalignment, log_survival, hazard, u,
                    trust_effect, log_contagion, aligned, churn_effect, contagion_decay,
                    indptr, indices, churned, active):  # fmt: skip
-    """Hazard and churn of the slots ``[:, :w]``, in place; then, with contagion on,
+    """Hazard and churn of the filled slots (``[b, :filled[b]]``), in place; then, with contagion on,
     every slot's count of defected neighbours decays and gains 1 per neighbour that
     churned now (the network's adjacency lists ``indptr``/``indices`` over flat nodes
-    ``b * slots + i``).  ``u`` is the slot's uniform (zero beyond the filled slots);
+    ``b * slots + i``).  ``u`` is the slot's uniform;
     ``churned[b]`` and ``active[b]`` (active after churn) are filled in."""
     n_batch, n_slots = status.shape
-    churners = np.empty(n_batch * w, dtype=np.int64)  # flat nodes that churned now
+    churners = np.empty(filled.sum(), dtype=np.int64)  # flat nodes that churned now
     n_churners = 0
     for b in range(n_batch):
-        for i in range(w):  # the hazard of every slot, in two loops the compiler vectorizes
+        for i in range(filled[b]):  # the hazard of every slot, in two loops the compiler vectorizes
             eta = trust_effect * (trust[b, i] - 0.5) + log_contagion * contagion[b, i]
             if aligned:
                 eta += churn_effect * misalignment[b, i]
             hazard[b, i] = log_survival[b, i] * exp(eta)
-        for i in range(w):
+        for i in range(filled[b]):
             hazard[b, i] = -expm1(hazard[b, i])
         n_active = 0
         n_churned = 0
-        for i in range(w):  # churn of the active ones (no branch on the status: lost
+        for i in range(filled[b]):  # churn of the active ones (no branch on the status: lost
             alive = status[b, i] == ACTIVE  # customers are scattered among active ones)
             churn = alive & (u[b, i] < hazard[b, i])
             n_active += alive
