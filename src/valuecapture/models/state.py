@@ -3,12 +3,14 @@
 Every per-customer array is shaped ``(batch, slots)``; per-period records are
 ``(batch, periods)``.  Slot status: 0 = not yet a customer, 1 = active,
 2 = lost.  Slots fill in order as customers are acquired, so at any time only a
-prefix of the slots has ever held a customer.  Sub-models work on the prefix
-``[:, :width]`` (``width`` = the batch's filled slots rounded up to a block of
-:data:`BLOCK`); slots beyond it are exactly zero in every sum.  Sums over
-customers are taken block by block and the block sums added left to right
-(:func:`rowsum`), so a replication's sums do not depend on the width, that is on
-which other replications share its batch.
+prefix of the slots has ever held a customer.  The compiled per-period
+sub-models loop over each replication's own filled slots (``next_free``); the
+numpy ones work on the prefix ``[:, :width]`` (``width`` = the batch's filled
+slots rounded up to a block of :data:`BLOCK`), where slots beyond a replication's
+filled ones are exactly zero in every sum.  numpy sums over customers are taken
+block by block and the block sums added left to right (:func:`rowsum`), so a
+replication's sums do not depend on the width, that is on which other
+replications share its batch.
 """
 
 from __future__ import annotations
