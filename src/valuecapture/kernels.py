@@ -1,7 +1,8 @@
 """Compiled loops for the engine's hot sub-models.
 
-The per-period sub-models (demand, economics, relationship, retention) each run
-one loop over the filled slots of a batch, written as the scalar equations of
+The per-period sub-models (demand, economics, relationship, retention) and
+acquisition's referral count each run one loop over the filled slots of every
+replication of a batch, written as the scalar equations of
 docs/model.md and compiled with numba: every per-slot array is read and written
 once per period instead of once per numpy operation.  The loops live next to the
 sub-model they implement (``models/*.py``); this module only holds the common
@@ -18,8 +19,9 @@ Settings, and why:
 * ``error_model="numpy"`` -- a division by zero gives inf/NaN as in numpy, instead
   of raising.
 
-Every kernel takes the full ``(batch, slots)`` arrays (C-contiguous: one compiled
-version per kernel) and the prefix width ``w`` to loop over.  Setting the
+Every sub-model kernel takes the full ``(batch, slots)`` arrays (C-contiguous: one
+compiled version per kernel) and ``filled``, each replication's number of filled slots
+(``next_free``), to loop over.  Setting the
 environment variable ``NUMBA_DISABLE_JIT=1`` runs the same loops as plain Python
 (slow; for debugging).
 """
@@ -55,10 +57,10 @@ def group_by_target(indptr, target, source):
 # numba compiles ``math.exp`` to a call of the C library's scalar exp (about 9 ns
 # here, and the call keeps the loop from being vectorized), several times the cost
 # of numpy's SIMD exp.  The kernels therefore use the two functions below: pure
-# IEEE arithmetic (a Cody-Waite range reduction and a degree-13 Taylor polynomial,
+# IEEE arithmetic (a Cody-Waite range reduction and a degree-14 Taylor polynomial,
 # no library call), so the compiler can vectorize the loop, and the same bits come
 # out on every machine.  Accuracy: within 1 ulp of numpy's exp over the range the
-# model uses (tests/test_kernels.py checks 2 ulp); arguments are clamped to
+# model uses (tests/test_kernels.py: exp within 1 ulp, expm1 within 2); arguments are clamped to
 # [-708, 709], i.e. the result saturates instead of under- or overflowing (the
 # model's arguments are a few units at most).
 
