@@ -59,13 +59,13 @@ def run_tasks(tasks: Iterable[Task], executor: str, workers: int, scheduler: str
 
 def _process_pool(tasks: Iterable[Task], workers: int, stop: Callable[[], bool] | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     ctx = mp.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=ignore_sigint)
     finished = False
     try:
         pending: set[Future[Any]] = set()
         queue = iter(tasks)
         for task in queue:  # keep at most 2 batches per worker in flight: bounded memory
-            pending.add(_submit(pool, task))
+            pending.add(submit_shielded(pool, run_task, task))
             if len(pending) >= 2 * workers:
                 break
         while pending:
@@ -75,7 +75,7 @@ def _process_pool(tasks: Iterable[Task], workers: int, stop: Callable[[], bool] 
             for fut in done:
                 yield fut.result()
             for task in queue:
-                pending.add(_submit(pool, task))
+                pending.add(submit_shielded(pool, run_task, task))
                 if len(pending) >= 2 * workers:
                     break
         finished = True
@@ -86,22 +86,23 @@ def _process_pool(tasks: Iterable[Task], workers: int, stop: Callable[[], bool] 
         pool.shutdown(wait=finished, cancel_futures=True)
 
 
-def _submit(pool: ProcessPoolExecutor, task: Task) -> Future[Any]:
-    """Submit with SIGINT blocked in this thread: a worker the submit spawns inherits the
-    blocked signal mask, so a Ctrl-C that arrives while it is still starting cannot kill it
-    (it is ignored once :func:`_ignore_sigint` runs; the parent gets it when unblocked)."""
+def submit_shielded(pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """``pool.submit(fn, *args)`` with SIGINT blocked in this thread: a worker the submit
+    spawns inherits the blocked signal mask, so a Ctrl-C that arrives while it is still
+    starting cannot kill it (it is ignored once :func:`ignore_sigint`, the pool's
+    initializer, runs; the parent gets it when unblocked)."""
     import signal
 
     if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
-        return pool.submit(run_task, task)
+        return pool.submit(fn, *args)
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        return pool.submit(run_task, task)
+        return pool.submit(fn, *args)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def _ignore_sigint() -> None:
+def ignore_sigint() -> None:
     """Worker processes leave Ctrl-C to the parent, which stops them and says how to resume."""
     import signal
 

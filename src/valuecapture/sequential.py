@@ -31,6 +31,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import xarray as xr
 
+from .executors import ignore_sigint, submit_shielded
 from .scenario import Scenario
 
 #: Default chunk size of sequential stopping (replications between two checks).
@@ -89,13 +90,6 @@ def run_job(job: Job) -> dict[str, np.ndarray]:
     return out
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops the run and writes nothing."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _run_indexed(args: tuple[int, Job]) -> tuple[int, dict[str, np.ndarray]]:
     i, job = args
     return i, run_job(job)
@@ -117,7 +111,8 @@ class BatchPool:
 
     def __enter__(self) -> BatchPool:
         if self.workers > 1:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"), initializer=_ignore_sigint)
+            # workers leave Ctrl-C to the parent, which stops the run and writes nothing
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"), initializer=ignore_sigint)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -136,7 +131,7 @@ class BatchPool:
 
         def fill() -> None:
             for item in queue:
-                pending.add(self._pool.submit(_run_indexed, item))  # type: ignore[union-attr]
+                pending.add(submit_shielded(self._pool, _run_indexed, item))  # type: ignore[arg-type]
                 if len(pending) >= 2 * self.workers:
                     break
 
