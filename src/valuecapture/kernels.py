@@ -38,6 +38,11 @@ def kernel(fn):
     return njit(cache=True, nogil=True, fastmath=False, error_model="numpy")(fn)
 
 
+#: Stands in for a per-slot array a kernel reads only when a feature is on (the
+#: misalignment with alignment off): the same array type, so one compiled version.
+NO_SLOTS = np.zeros((1, 1))
+
+
 @kernel
 def group_by_target(indptr, target, source):
     """Counting sort of directed ties ``source -> target`` by target: returns ``indices``

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import Component
 from ..business_models import complexity_cost
-from ..kernels import kernel
+from ..engine import Component
+from ..kernels import NO_SLOTS, kernel
 from .state import ACTIVE, BatchState, rowsum
 
 
@@ -67,7 +67,7 @@ class Economics(Component):
         w = state.width
         bmt = p.business_models
         n_batch = state.shape[0]
-        extra = alignment_costs(state, period, w) if p.alignment else _NO_SLOTS
+        extra = alignment_costs(state, period, w) if p.alignment else NO_SLOTS
         df = state.discount(period)
         counts = np.zeros((n_batch, len(bmt)), dtype=np.int64)
         ep_by_model = np.zeros((n_batch, len(bmt)))
@@ -75,7 +75,7 @@ class Economics(Component):
         step_economics(
             state.next_free, state.status, state.demand, state.share_of_wallet, state.adaptation, state.trust, state.price,
             state.margin_base, state.margin_adaptation, state.capital_base, state.capital_adaptation, state.service,
-            state.business_model, extra, bool(p.alignment), df, state.revenue, state.economic_profit, state.value,
+            state.business_model, extra, bool(p.alignment), df, state.revenue, state.value,
             state.periods_active, state.ep_history[period % state.ep_history.shape[0]], counts, ep_by_model, sums,
         )  # fmt: skip
         rel_ep, capital_sum, revenue_sum, trust_sum, sow_sum = sums.T
@@ -109,16 +109,13 @@ class Economics(Component):
         rec["mean_share_of_wallet"][~some, t] = np.nan
 
 
-_NO_SLOTS = np.zeros((1, 1))  # stands in for the misalignment costs when alignment is off
-
-
 @kernel
 def step_economics(filled, status, demand, sow, adaptation, trust, price, margin_base, margin_adaptation, capital_base, capital_adaptation,
-                   service, business_model, extra, aligned, df, revenue, economic_profit, value, periods_active, ep_now,
+                   service, business_model, extra, aligned, df, revenue, value, periods_active, ep_now,
                    counts, ep_by_model, sums):  # fmt: skip
     """The :class:`Economics` equations for the filled slots (``[b, :filled[b]]``; the
     others have no customer yet): per slot revenue,
-    economic profit (also into ``ep_now``, this period's row of the history), value
+    economic profit (into ``ep_now``, this period's row of the history), value
     (discount factor ``df``) and periods active; per replication the active
     relationships and economic profit by business model and the sums of economic
     profit, capital, revenue, trust and share of wallet over active relationships
@@ -134,7 +131,6 @@ def step_economics(filled, status, demand, sow, adaptation, trust, price, margin
         for i in range(filled[b]):
             if status[b, i] != ACTIVE:
                 revenue[b, i] = 0.0
-                economic_profit[b, i] = 0.0
                 ep_now[b, i] = 0.0
                 continue
             a = adaptation[b, i]
@@ -145,7 +141,6 @@ def step_economics(filled, status, demand, sow, adaptation, trust, price, margin
                 ep -= extra[b, i]
             capital = (capital_base[b, i] + capital_adaptation[b, i] * a) * volume
             revenue[b, i] = rev
-            economic_profit[b, i] = ep
             ep_now[b, i] = ep
             value[b, i] += ep * df
             periods_active[b, i] += 1
@@ -178,7 +173,7 @@ class Valuation(Component):
 
     name = "valuation"
     phase = 95
-    reads = ("economic_profit", "revenue", "hazard", "status")
+    reads = ("ep_history", "revenue", "hazard", "status")
     writes = ("terminal_relationship", "terminal_fixed", "value_by_model")
 
     def __init__(self, at: int):
@@ -195,7 +190,8 @@ class Valuation(Component):
         w = state.width
         alive = state.view("status") == ACTIVE
         annuity = np.where(alive, df / (p.wacc_period + state.view("hazard")), 0.0)
-        state.terminal_relationship[:, :w] = state.view("economic_profit") * annuity
+        last_ep = state.ep_history[period % state.ep_history.shape[0], :, :w]  # this (the last) period's
+        state.terminal_relationship[:, :w] = last_ep * annuity
         for k in range(len(p.business_models)):
             state.value_by_model[:, k] += rowsum(np.where(state.view("business_model") == k, state.terminal_relationship[:, :w], 0.0))
         rec = state.records

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..engine import Component
-from ..kernels import exp, kernel
+from ..kernels import NO_SLOTS, exp, kernel
 from .state import BatchState
 
 
@@ -30,15 +28,12 @@ class Relationship(Component):
         p = state.params
         noise = state.keyed(state.streams("relationship", period), "standard_normal")
         aligned = bool(p.alignment and (p.align_trust_effect or p.align_sow_effect))
-        misalignment = state.misalignment if aligned else _NO_SLOTS
+        misalignment = state.misalignment if aligned else NO_SLOTS
         step_relationship(
             state.next_free, state.trust, state.adaptation, state.share_of_wallet, state.bm_quality, state.bm_adaptation, noise, misalignment,
             p.adaptation_quality, p.quality_noise, p.trust_up, p.trust_down, p.adaptation_rate,
             p.sow_intercept, p.sow_trust, p.sow_adaptation, aligned, p.align_trust_effect, p.align_sow_effect,
         )  # fmt: skip
-
-
-_NO_SLOTS = np.zeros((1, 1))  # stands in for the misalignment array when alignment is off
 
 
 @kernel

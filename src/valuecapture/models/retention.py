@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Component
-from ..kernels import exp, expm1, kernel
+from ..kernels import NO_SLOTS, exp, expm1, kernel
 from .state import ACTIVE, LOST, BatchState
 
 
@@ -33,15 +33,12 @@ class Retention(Component):
         churned = np.zeros(state.shape[0], dtype=np.int64)
         active = np.zeros(state.shape[0], dtype=np.int64)
         step_retention(
-            state.next_free, state.status, state.trust, state.contagion, state.misalignment if aligned else _NO_SLOTS, state.log_survival, state.hazard, u,
+            state.next_free, state.status, state.trust, state.contagion, state.misalignment if aligned else NO_SLOTS, state.log_survival, state.hazard, u,
             p.churn_trust_effect, p.log_contagion, aligned, p.align_churn_effect, p.contagion_decay,
             state.network.indptr, state.network.indices, churned, active,
         )  # fmt: skip
         state.records["churned"][:, period - 1] = churned
         state.records["customers_active"][:, period - 1] = active
-
-
-_NO_SLOTS = np.zeros((1, 1))  # stands in for the misalignment array when alignment is off
 
 
 @kernel

@@ -95,7 +95,6 @@ class BatchState:
     next_free: np.ndarray  # (batch,) first free slot
     demand: np.ndarray  # this period's wallet at list price (currency/period)
     revenue: np.ndarray  # last period, per slot
-    economic_profit: np.ndarray  # last period, per slot
     hazard: np.ndarray  # last period churn probability
     # cached per-slot consequences of the business-model assignment (refreshed at each review)
     margin_base: np.ndarray
@@ -198,7 +197,6 @@ def initial_state(p: ModelParams, base: CustomerBase, network: Network, seed: in
         next_free=np.full(b, p.n_initial, dtype=np.int64),
         demand=np.zeros((b, n)),
         revenue=np.zeros((b, n)),
-        economic_profit=np.zeros((b, n)),
         hazard=np.zeros((b, n)),
         margin_base=np.zeros((b, n)),
         margin_adaptation=np.zeros((b, n)),
