@@ -54,15 +54,21 @@ def summary(ds: xr.Dataset) -> dict[str, Stats]:
     return out
 
 
+def money_scale(values: np.ndarray | float) -> tuple[float, str]:
+    """Divisor and suffix (``bn``, ``m``, ``k`` or none) that suit the largest |value|."""
+    m = float(np.nanmax(np.abs(values))) if np.size(values) else 0.0
+    for div, suf in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if m >= div:
+            return div, suf
+    return 1.0, ""
+
+
 def _fmt(v: float, money: bool) -> str:
     if not math.isfinite(v):
         return "nan"
     if money:
-        a = abs(v)
-        for div, suf in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
-            if a >= div:
-                return f"{v / div:,.2f}{suf}"
-        return f"{v:,.0f}"
+        div, suf = money_scale(v)
+        return f"{v / div:,.2f}{suf}" if suf else f"{v:,.0f}"
     return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
 
 

@@ -31,6 +31,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .analysis import money_scale
 from .cli import _positive_int, _seed  # the same argument types as every other sub-command
 
 #: Largest number of account managers the game offers (or the scenario's own, if larger).
@@ -110,19 +111,11 @@ def _nice_edges(lo: float, hi: float, target: int = 12) -> np.ndarray:
     return start + step * np.arange(int(round((stop - start) / step)) + 1)
 
 
-def _scale(values: np.ndarray) -> tuple[float, str]:
-    m = float(np.nanmax(np.abs(values))) if values.size else 0.0
-    for div, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
-        if m >= div:
-            return div, suffix
-    return 1.0, ""
-
-
 def text_histogram(current: np.ndarray, previous: np.ndarray | None = None, width: int = BAR_WIDTH) -> list[str]:
     """Lines of a horizontal histogram of ``current`` ('#'), with the previous round's
     bar ends marked '|' on the same bins."""
     both = current if previous is None else np.concatenate([current, previous])
-    div, suffix = _scale(both)
+    div, suffix = money_scale(both)
     edges = _nice_edges(float(both.min()) / div, float(both.max()) / div)
     cur, _ = np.histogram(current / div, edges)
     prev = np.histogram(previous / div, edges)[0] if previous is not None else None
@@ -338,7 +331,7 @@ def rounds_figure(history: Sequence[Round], name: str, seed: int):  # type: igno
 
     plt = _plt()
     allv = np.concatenate([r.firm_value for r in history])
-    div, suffix = _scale(allv)
+    div, suffix = money_scale(allv)
     edges = _nice_edges(float(allv.min()) / div, float(allv.max()) / div, target=24)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.6), constrained_layout=True)
     for i, r in enumerate(history):

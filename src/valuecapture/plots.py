@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .analysis import money_scale
+
 
 def _plt():  # type: ignore[no-untyped-def]
     """pyplot, on the file-only Agg backend unless running inside Jupyter (where figures
@@ -22,19 +24,11 @@ def _plt():  # type: ignore[no-untyped-def]
     return plt
 
 
-def _money_scale(values: np.ndarray) -> tuple[float, str]:
-    m = float(np.nanmax(np.abs(values))) if np.size(values) else 0.0
-    for div, suf in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
-        if m >= div:
-            return div, suf
-    return 1.0, ""
-
-
 def firm_value_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     """Histogram and ECDF of firm value, with mean, 5/95% and zero marked."""
     plt = _plt()
     x = ds["firm_value"].values
-    div, suf = _money_scale(x)
+    div, suf = money_scale(x)
     xs = x / div
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     bins = min(60, max(10, int(np.sqrt(x.size))))
@@ -66,7 +60,7 @@ def fan_chart_figure(ds: xr.Dataset, var: str = "economic_profit"):  # type: ign
     plt = _plt()
     ppy = int(ds.attrs.get("periods_per_year", 1))
     y = ds[var].values * ppy
-    div, suf = _money_scale(y)
+    div, suf = money_scale(y)
     y = y / div
     t = ds["year"].values
     q = np.nanpercentile(y, [5, 25, 50, 75, 95], axis=0)
@@ -162,7 +156,7 @@ def policy_distributions_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     plt = _plt()
     labels = [str(p) for p in ds["policy"].values]
     fv = ds["firm_value"].values
-    div, suf = _money_scale(fv)
+    div, suf = money_scale(fv)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
     lo, hi = np.nanpercentile(fv / div, [0.5, 99.5])
     bins = np.linspace(lo, hi, min(60, max(12, int(np.sqrt(fv.shape[1])))))
@@ -202,7 +196,7 @@ def paired_differences_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
         ax.set_axis_off()
         return fig
     diffs = [ds["firm_value"].sel(policy=best).values - ds["firm_value"].sel(policy=p).values for p in others]
-    div, suf = _money_scale(np.concatenate(diffs))
+    div, suf = money_scale(np.concatenate(diffs))
     pos = np.arange(len(others))[::-1]
     for y, p, d in zip(pos, others, diffs):
         pd_ = PairedDifference.of(best, p, ds["firm_value"].sel(policy=best).values, ds["firm_value"].sel(policy=p).values)

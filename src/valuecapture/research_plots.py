@@ -15,7 +15,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import xarray as xr
 
-from .plots import PALETTE, _money_scale, _plt
+from .analysis import money_scale
+from .plots import PALETTE, _plt
 
 SOURCE_COLOURS = {"customer": "#4C72B0", "relationship": "#DD8452", "interdependence": "#55A868", "none": "#8C8C8C"}
 
@@ -65,7 +66,7 @@ def convergence_figure(ds: xr.Dataset, var: str = "firm_value", level: float = 0
         series = [(str(c), ds[var].sel(configuration=c).values) for c in ds["configuration"].values[:1]]
     else:
         series = [(var.replace("_", " "), ds[var].values)]
-    div, suf = _money_scale(np.concatenate([s for _, s in series]))
+    div, suf = money_scale(np.concatenate([s for _, s in series]))
     # one series: precision relative to |mean| (the --precision criterion); several (policies, whose means
     # may be near 0): the absolute half-width
     relative = len(series) == 1
@@ -282,7 +283,7 @@ def configurations_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     plt = _plt()
     labels = [str(c) for c in ds["configuration"].values]
     fv = ds["firm_value"]
-    div, suf = _money_scale(fv.values)
+    div, suf = money_scale(fv.values)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8), constrained_layout=True, gridspec_kw={"width_ratios": [1.6, 1]})
     pos = np.arange(len(labels))[::-1]
     data = [fv.sel(configuration=c).values / div for c in labels]
@@ -355,7 +356,7 @@ def sweep_scatter_figure(ds: xr.Dataset, response: str):  # type: ignore[no-unty
     r = RESPONSES[response]
     y = r.reduce(ds[r.variable].values.astype(float), axis=-1)
     money = r.units == "currency"
-    div, suf = _money_scale(y) if money else (1.0, "")
+    div, suf = money_scale(y) if money else (1.0, "")
     names = factor_names(ds)
     cols = min(4, len(names))
     rows = -(-len(names) // cols)
