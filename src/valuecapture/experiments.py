@@ -49,7 +49,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats as sps
 
-from .scenario import BUSINESS_MODEL_FIELDS, Scenario, ScenarioError, field_by_path
+from .scenario import BUSINESS_MODEL_FIELDS, Scenario, ScenarioError, field_by_path, read_input
 
 DESIGNS: tuple[str, ...] = ("full_factorial", "latin_hypercube", "sobol")
 DIRECTIONS: tuple[str, ...] = ("increase", "decrease", "any")
@@ -267,17 +267,8 @@ def _reserved_names() -> set[str]:
 
 def load_experiment(path: str | Path) -> Experiment:
     """Load and validate an experiment file (one-line :class:`ExperimentError` on bad input)."""
-    p = Path(path)
-    src = str(path)
-    if not p.exists():
-        raise ExperimentError(src, "", "file not found")
-    if p.is_dir():
-        raise ExperimentError(src, "", "is a directory, expected a .toml experiment file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExperimentError(src, "", f"cannot be read: {exc}") from None
-    return loads_experiment(text, source=src, base_dir=p.parent)
+    text = read_input(path, "experiment", ExperimentError)
+    return loads_experiment(text, source=str(path), base_dir=Path(path).parent)
 
 
 def _flatten(node: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

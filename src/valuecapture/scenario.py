@@ -372,17 +372,22 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     ScenarioError
         One line naming the file, the field and what is allowed.
     """
+    return loads(read_input(path, "scenario"), source=str(path), overrides=overrides)
+
+
+def read_input(path: str | Path, kind: str, error: type[ScenarioError] = ScenarioError) -> str:
+    """The text of a user's ``kind`` file (``scenario``, ``experiment``); a missing,
+    unreadable or not-a-file path is one-line ``error`` naming it."""
     p = Path(path)
     src = str(path)
     if not p.exists():
-        raise ScenarioError(src, "", "file not found")
+        raise error(src, "", "file not found")
     if p.is_dir():
-        raise ScenarioError(src, "", "is a directory, expected a .toml scenario file")
+        raise error(src, "", f"is a directory, expected a .toml {kind} file")
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(src, "", f"cannot be read: {exc}") from None
-    return loads(text, source=src, overrides=overrides)
+        raise error(src, "", f"cannot be read: {exc}") from None
 
 
 def loads(text: str, source: str = "<string>", overrides: Iterable[str] = ()) -> Scenario:
