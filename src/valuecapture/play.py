@@ -327,7 +327,7 @@ class Game:
 
 def rounds_figure(history: Sequence[Round], name: str, seed: int):  # type: ignore[no-untyped-def]
     """Firm-value distribution of the latest round (filled) over the earlier rounds (outlines), and ECDFs."""
-    from .plots import PALETTE, _plt
+    from .plots import PALETTE, _plt, ecdf, value_axes
 
     plt = _plt()
     allv = np.concatenate([r.firm_value for r in history])
@@ -344,13 +344,8 @@ def rounds_figure(history: Sequence[Round], name: str, seed: int):  # type: igno
         else:
             ax1.hist(x, bins=edges, histtype="step", lw=1.4, color=colour, label=label)
         ax1.axvline(x.mean(), color=colour, lw=1.2 if is_latest else 0.8, ls="--")
-        s = np.sort(x)
-        ax2.step(s, np.arange(1, s.size + 1) / s.size, where="post", color=colour, lw=2.2 if is_latest else 1.2, label=label)
-    for ax in (ax1, ax2):
-        if allv.min() < 0 < allv.max():
-            ax.axvline(0, color="black", lw=0.8, ls=":")
-        ax.set_xlabel(f"firm value ({suffix or 'currency'})")
-        ax.grid(alpha=0.3)
+        ecdf(ax2, x, color=colour, lw=2.2 if is_latest else 1.2, label=label)
+    value_axes((ax1, ax2), allv.min(), allv.max(), suffix)
     ax1.set_ylabel("futures (replications)")
     ax1.set_title("Distribution of firm value; dashed lines: means")
     ax1.legend(frameon=False, fontsize=8)

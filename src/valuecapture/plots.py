@@ -24,6 +24,27 @@ def _plt():  # type: ignore[no-untyped-def]
     return plt
 
 
+def no_detail(ax) -> None:  # type: ignore[no-untyped-def]
+    """Say on an empty panel that the run kept no per-relationship detail."""
+    ax.text(0.5, 0.5, "no per-relationship detail kept\n(outputs.relationship_detail = 0)", ha="center", va="center")
+    ax.set_axis_off()
+
+
+def ecdf(ax, x: np.ndarray, **style) -> None:  # type: ignore[no-untyped-def]
+    """The empirical CDF of ``x`` as a step line (``style``: matplotlib line keywords)."""
+    s = np.sort(x)
+    ax.step(s, np.arange(1, s.size + 1) / s.size, where="post", **style)
+
+
+def value_axes(axes, lo: float, hi: float, suffix: str) -> None:  # type: ignore[no-untyped-def]
+    """x-axes of firm-value panels spanning ``lo``..``hi``: zero marked when inside, label, grid."""
+    for ax in axes:
+        if lo < 0 < hi:
+            ax.axvline(0, color="black", lw=0.8, ls=":")
+        ax.set_xlabel(f"firm value ({suffix or 'currency'})")
+        ax.grid(alpha=0.3)
+
+
 def firm_value_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     """Histogram and ECDF of firm value, with mean, 5/95% and zero marked."""
     plt = _plt()
@@ -42,8 +63,7 @@ def firm_value_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     ax1.set_ylabel("replications")
     ax1.set_title("Distribution of firm value")
     ax1.legend(frameon=False, fontsize=8)
-    srt = np.sort(xs)
-    ax2.step(srt, np.arange(1, srt.size + 1) / srt.size, where="post", color="#4C72B0")
+    ecdf(ax2, xs, color="#4C72B0")
     ax2.axhline(0.05, color="grey", lw=0.6, ls=":")
     ax2.axhline(0.95, color="grey", lw=0.6, ls=":")
     p_neg = float((x < 0).mean())
@@ -100,8 +120,7 @@ def stobachoff_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.5, 5), constrained_layout=True)
     if "relationship_value" not in ds:
-        ax.text(0.5, 0.5, "no per-relationship detail kept\n(outputs.relationship_detail = 0)", ha="center", va="center")
-        ax.set_axis_off()
+        no_detail(ax)
         return fig
     x, curves = stobachoff_curves(ds["relationship_value"].values)
     pct = curves * 100
@@ -165,13 +184,8 @@ def policy_distributions_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
         c = PALETTE[i % len(PALETTE)]
         ax1.hist(x, bins=bins, histtype="step", lw=1.8, color=c, density=True, label=f"{p} (mean {x.mean():,.1f}{suf})")
         ax1.axvline(x.mean(), color=c, lw=1, ls="--")
-        s = np.sort(x)
-        ax2.step(s, np.arange(1, s.size + 1) / s.size, where="post", color=c, lw=1.5, label=p)
-    for ax in (ax1, ax2):
-        if lo < 0 < hi:
-            ax.axvline(0, color="black", lw=0.8, ls=":")
-        ax.set_xlabel(f"firm value ({suf or 'currency'})")
-        ax.grid(alpha=0.3)
+        ecdf(ax2, x, color=c, lw=1.5, label=p)
+    value_axes((ax1, ax2), lo, hi, suf)
     ax1.set_ylabel("density")
     ax1.set_title("Firm value by policy (dashed: means)")
     ax1.legend(frameon=False, fontsize=8)
@@ -260,8 +274,7 @@ def portfolio_matrix_figure(ds: xr.Dataset, replication: int = 0):  # type: igno
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8.5, 6.2), constrained_layout=True)
     if "net_price" not in ds:
-        ax.text(0.5, 0.5, "no per-relationship detail kept\n(outputs.relationship_detail = 0)", ha="center", va="center")
-        ax.set_axis_off()
+        no_detail(ax)
         return fig
     sel = ds.isel(detail_replication=replication)
     price = sel["net_price"].values

@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from .analysis import money_scale
-from .plots import PALETTE, _plt
+from .plots import PALETTE, _plt, no_detail
 
 SOURCE_COLOURS = {"customer": "#4C72B0", "relationship": "#DD8452", "interdependence": "#55A868", "none": "#8C8C8C"}
 
@@ -144,8 +144,7 @@ def heterogeneity_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     (a1, a2), (a3, a4) = axes
     if "relationship_value" not in ds:
         for ax in axes.flat:
-            ax.text(0.5, 0.5, "no per-relationship detail kept\n(outputs.relationship_detail = 0)", ha="center", va="center")
-            ax.set_axis_off()
+            no_detail(ax)
         return fig
     vals = ds["relationship_value"].values
     n_rep = vals.shape[0]
@@ -221,8 +220,7 @@ def policy_heterogeneity_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
     if "relationship_value" not in ds:
-        ax.text(0.5, 0.5, "no per-relationship detail kept", ha="center", va="center")
-        ax.set_axis_off()
+        no_detail(ax)
         return fig
     for i, p in enumerate(ds["policy"].values):
         x, c = curve_bands(ds["relationship_value"].sel(policy=p).values, kind="stobachoff")
