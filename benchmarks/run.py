@@ -82,13 +82,9 @@ def child_engine(spec: dict[str, Any]) -> dict[str, Any]:
         vc.simulate(make(50, 2), 1, 0, workers=1)
     sampler = measure.TreeMemorySampler()
     sampler.start()
-    runs = []  # best of ``repeat`` runs, as the floor takes the best of its repeats
-    for _ in range(spec.get("repeat", 1)):
-        with measure.Stopwatch() as sw:
-            ds = vc.simulate(sc, reps, spec["seed"], workers=workers)
-        runs.append(sw)
+    # best of ``repeat`` runs, as the floor takes the best of its repeats
+    sw, ds, cpu_runs = measure.best_of(spec.get("repeat", 1), lambda: vc.simulate(sc, reps, spec["seed"], workers=workers))
     sampler.stop()
-    sw = min(runs, key=lambda r: r.cpu + r.cpu_children)
     fv = ds["firm_value"].values
     active = float((ds["customers_active"] + ds["churned"]).sum())
     out = {
@@ -98,7 +94,7 @@ def child_engine(spec: dict[str, Any]) -> dict[str, Any]:
         "wall_s": sw.wall,
         "cpu_s": sw.cpu + sw.cpu_children,
         "cpu_s_workers": sw.cpu_children,
-        "cpu_s_runs": [r.cpu + r.cpu_children for r in runs],
+        "cpu_s_runs": cpu_runs,
         "active_customer_periods": active,
         "filled_slot_periods": float((p.n_initial + np.cumsum(ds["acquired"].values, axis=1)).sum()),
         "throughput": active / sw.wall,
@@ -129,18 +125,13 @@ def child_baseline(spec: dict[str, Any]) -> dict[str, Any]:
     workloads.check_neutral(sc)
     p = ModelParams.from_scenario(sc)
     run = {"loop": baselines.run_loop, "simpy": baselines.run_simpy}[spec["kind"]]
-    runs = []
-    for _ in range(spec.get("repeat", 1)):  # best of ``repeat`` runs
-        with measure.Stopwatch() as sw:
-            res = [run(sc, spec["seed"], r, p) for r in range(spec["replications"])]
-        runs.append(sw)
-    sw = min(runs, key=lambda r: r.cpu)
+    sw, res, cpu_runs = measure.best_of(spec.get("repeat", 1), lambda: [run(sc, spec["seed"], r, p) for r in range(spec["replications"])])
     active = float(sum(r.active_customer_periods for r in res))
     return {
         "spec": spec,
         "wall_s": sw.wall,
         "cpu_s": sw.cpu,
-        "cpu_s_runs": [r.cpu for r in runs],
+        "cpu_s_runs": cpu_runs,
         "active_customer_periods": active,
         "throughput": active / sw.wall,
         "throughput_cpu": active / sw.cpu,
