@@ -185,3 +185,26 @@ def test_cli_sends_batches_to_an_existing_dask_scheduler(tmp_path: Path) -> None
     bad = subprocess.run([PY, "-m", "valuecapture", "run", CLASSROOM, "-n", "2", "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "x"), "-q"],
                          capture_output=True, text=True, timeout=180)
     assert bad.returncode == 2 and "cannot reach the Dask scheduler tcp://127.0.0.1:9" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_an_interrupt_swallowed_by_a_callback_is_recorded_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM that arrives while a weakref callback runs: Python swallows the
+    KeyboardInterrupt the handler raises there; the guard records it (the run stops at
+    the next batch boundary) and keeps Python from printing it as "Exception ignored"."""
+    import weakref
+
+    from valuecapture.store import _sigterm_as_interrupt
+
+    class Thing:
+        pass
+
+    printed: list[object] = []  # what Python would print as "Exception ignored"
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: printed.append(info.exc_value))
+    guard = _sigterm_as_interrupt()
+    with guard:
+        thing = Thing()
+        ref = weakref.ref(thing, lambda _: os.kill(os.getpid(), signal.SIGTERM))
+        del thing  # the callback runs now, and the handler raises inside it
+        assert ref() is None
+    assert guard.interrupted
+    assert printed == []

@@ -298,18 +298,31 @@ def run_to_store(
 
 class _sigterm_as_interrupt:
     """Within the block, SIGINT and SIGTERM set ``interrupted`` and (``raise_now``) raise
-    KeyboardInterrupt in the main thread; without ``raise_now`` the caller polls the flag."""
+    KeyboardInterrupt in the main thread; without ``raise_now`` the caller polls the flag.
+
+    A KeyboardInterrupt raised while a callback runs (a weakref callback, a ``__del__``)
+    is swallowed by Python, which prints it as "Exception ignored"; the flag records it,
+    the caller raises it at its next check, and the block keeps Python from printing it.
+    """
 
     def __init__(self, raise_now: bool = True) -> None:
         self.interrupted = False
         self.raise_now = raise_now
         self.old: dict[int, Any] = {}
+        self.old_hook: Any = None
+
+    def _unraisable(self, info: Any) -> None:
+        if not (self.interrupted and isinstance(info.exc_value, KeyboardInterrupt)):
+            self.old_hook(info)
 
     def __enter__(self) -> "_sigterm_as_interrupt":
         import signal
+        import sys
         import threading
 
         if threading.current_thread() is threading.main_thread():
+            self.old_hook = sys.unraisablehook
+            sys.unraisablehook = self._unraisable
 
             def handler(signum: int, frame: Any) -> None:
                 self.interrupted = True
@@ -322,6 +335,9 @@ class _sigterm_as_interrupt:
 
     def __exit__(self, *exc: Any) -> None:
         import signal
+        import sys
 
         for sig, old in self.old.items():
             signal.signal(sig, old)
+        if self.old_hook is not None:
+            sys.unraisablehook = self.old_hook
