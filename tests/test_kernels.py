@@ -205,16 +205,63 @@ def test_economics_reads_nothing_beyond_the_filled_slots():
     np.testing.assert_array_equal(out[0][1], out[1][1])
 
 
-def test_network_adjacency_lists_hold_every_tie_once_per_direction():
-    from valuecapture.kernels import group_by_target
+def test_network_adjacency_lists_hold_every_tie_once_per_direction_in_drawn_order():
+    """Network.from_ties against a numpy construction: a stable sort of the directed
+    ties (second end -> first, then first -> second) by target, per replication;
+    self-ties dropped, a tie drawn twice listed twice."""
     from valuecapture.population import Network
 
     rng = _rng()
     n = 50
-    src = rng.integers(0, n, 300)
-    dst = rng.integers(0, n, 300)
-    net = Network(np.concatenate([src, dst]), np.concatenate([dst, src]), n)
-    for v in range(n):
-        want = sorted(np.concatenate([src[dst == v], dst[src == v]]).tolist())
-        assert sorted(net.indices[net.indptr[v] : net.indptr[v + 1]].tolist()) == want
-    assert group_by_target(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)).size == 0
+    first = [rng.integers(0, n, m) for m in (300, 0, 120)]
+    second = [rng.integers(0, n, a.size) for a in first]
+    net = Network.from_ties(first, second, n)
+    src, dst = [], []
+    for b, (i, j) in enumerate(zip(first, second, strict=True)):
+        keep = i != j
+        i, j = i[keep] + b * n, j[keep] + b * n
+        src.append(np.concatenate([i, j]))
+        dst.append(np.concatenate([j, i]))
+    src, dst = np.concatenate(src), np.concatenate(dst)
+    order = np.argsort(dst, kind="stable")
+    np.testing.assert_array_equal(net.indices, src[order])
+    np.testing.assert_array_equal(net.indptr, np.concatenate([[0], np.cumsum(np.bincount(dst, minlength=3 * n))]))
+    assert net.n_nodes == 3 * n and net.n_edges == src.size
+    empty = Network.from_ties([], [], n)
+    assert empty.n_nodes == 0 and empty.indices.size == 0
+
+
+def test_segment_partners_pick_the_uniforms_slot_within_the_segment():
+    """The compiled segment_clusters partner against the numpy expression it replaced."""
+    from valuecapture.kernels import segment_partners
+
+    rng = _rng()
+    n, m, k = 400, 2000, 5
+    segment = rng.integers(0, k, n)
+    segment[segment == 3] = 2  # an empty segment
+    i, u, anyone = rng.integers(0, n, m), rng.random(m), rng.integers(0, n, m)
+    inside = rng.random(m) < 0.7
+    u[:3] = [0.0, np.nextafter(1.0, 0.0), 0.5]
+    order = np.argsort(segment, kind="stable")
+    counts = np.bincount(segment, minlength=k)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    s = segment[i]
+    same = order[starts[s] + np.minimum((u * counts[s]).astype(np.int64), counts[s] - 1)]
+    np.testing.assert_array_equal(segment_partners(i, inside, u, anyone, segment, k), np.where(inside, same, anyone))
+
+
+@given(st.sampled_from(["beta", "gamma", "norm", "uniform", "expon"]), st.floats(0.2, 5.0), st.floats(0.2, 5.0), st.floats(-2.0, 2.0), st.floats(0.1, 10.0))
+@settings(max_examples=40, deadline=None)
+def test_direct_draws_are_the_numbers_scipy_draws(name, a, b, loc, scale):
+    """population._draw calls numpy's Generator directly for these families: the same
+    numbers as scipy.stats' rvs from the same generator state, bit for bit."""
+    from scipy import stats
+
+    from valuecapture.distributions import Distribution
+    from valuecapture.population import _draw
+
+    shape = {"beta": {"a": a, "b": b}, "gamma": {"a": a}}.get(name, {})
+    kw = dict(shape, loc=loc, scale=scale)
+    want = getattr(stats, name).rvs(size=257, random_state=np.random.Generator(np.random.SFC64(5)), **kw)
+    got = _draw(Distribution(name, tuple(sorted(kw.items()))), 257, np.random.Generator(np.random.SFC64(5)))
+    np.testing.assert_array_equal(got, want)

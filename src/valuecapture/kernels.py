@@ -44,16 +44,66 @@ NO_SLOTS = np.zeros((1, 1))
 
 
 @kernel
-def group_by_target(indptr, target, source):
-    """Counting sort of directed ties ``source -> target`` by target: returns ``indices``
-    such that ``indices[indptr[v]:indptr[v + 1]]`` are the sources of the ties into
-    ``v``, in the order the ties come (``indptr`` from the targets' counts)."""
+def adjacency(first, second, ties, n_slots):
+    """Adjacency lists of a batch's undirected ties, over flat nodes ``b * n_slots + i``.
+
+    Replication ``b``'s ties are ``first[k], second[k]`` for ``k`` in
+    ``ties[b]..ties[b + 1] - 1`` (slot indices of that replication); a self-tie is
+    dropped.  Returns ``indptr, indices``: the neighbours of node ``v`` are
+    ``indices[indptr[v]:indptr[v + 1]]``, first the ties in which ``v`` is the second
+    end, then those in which it is the first, each in the order drawn.  One
+    replication at a time, so its counting sort stays in cache."""
+    n_batch = ties.size - 1
+    indptr = np.zeros(n_batch * n_slots + 1, dtype=np.int64)
+    for b in range(n_batch):
+        off = b * n_slots + 1
+        for k in range(ties[b], ties[b + 1]):
+            if first[k] != second[k]:
+                indptr[off + first[k]] += 1
+                indptr[off + second[k]] += 1
+    for v in range(n_batch * n_slots):
+        indptr[v + 1] += indptr[v]
+    indices = np.empty(indptr[-1], dtype=np.int64)
     fill = indptr[:-1].copy()
-    out = np.empty(source.size, dtype=np.int64)
-    for e in range(source.size):
-        v = target[e]
-        out[fill[v]] = source[e]
-        fill[v] += 1
+    for b in range(n_batch):
+        off = b * n_slots
+        for k in range(ties[b], ties[b + 1]):
+            i, j = first[k], second[k]
+            if i != j:
+                indices[fill[off + j]] = off + i
+                fill[off + j] += 1
+        for k in range(ties[b], ties[b + 1]):
+            i, j = first[k], second[k]
+            if i != j:
+                indices[fill[off + i]] = off + j
+                fill[off + i] += 1
+    return indptr, indices
+
+
+@kernel
+def segment_partners(i, inside, u, anyone, segment, n_segments):
+    """The second end of each ``segment_clusters`` tie (first end ``i``): where
+    ``inside[k]`` a slot of ``i``'s segment picked by the uniform ``u[k]``
+    (the ``floor(u * count)``-th in slot order), else ``anyone[k]``."""
+    n = segment.size
+    counts = np.zeros(n_segments, dtype=np.int64)
+    for v in range(n):
+        counts[segment[v]] += 1
+    starts = np.zeros(n_segments, dtype=np.int64)
+    for s in range(1, n_segments):
+        starts[s] = starts[s - 1] + counts[s - 1]
+    order = np.empty(n, dtype=np.int64)  # slots grouped by segment, in slot order
+    fill = starts.copy()
+    for v in range(n):
+        order[fill[segment[v]]] = v
+        fill[segment[v]] += 1
+    out = np.empty(i.size, dtype=np.int64)
+    for k in range(i.size):
+        if inside[k]:
+            s = segment[i[k]]
+            out[k] = order[starts[s] + min(np.int64(u[k] * counts[s]), counts[s] - 1)]
+        else:
+            out[k] = anyone[k]
     return out
 
 

@@ -47,44 +47,76 @@ class CustomerBase:
 class Network:
     """The customer networks of a batch as adjacency lists over flat slot indices.
 
-    Nodes are flat slot indices ``b * slots + i``; each undirected tie counts in
-    both directions (a tie drawn twice counts twice).  A node's list only holds its
-    own replication's ties, so a slot's neighbours never depend on the batch.
+    Nodes are flat slot indices ``b * slots + i``; the neighbours of node ``v`` are
+    ``indices[indptr[v]:indptr[v + 1]]``.  Each undirected tie counts in both
+    directions (a tie drawn twice counts twice).  A node's list only holds its own
+    replication's ties, so a slot's neighbours never depend on the batch.
     """
 
-    def __init__(self, source: np.ndarray, target: np.ndarray, n_nodes: int):
-        from .kernels import group_by_target
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray):
+        self.indptr = indptr
+        self.indices = indices
+        self.n_nodes = int(indptr.size - 1)
+        self.n_edges = int(indices.size)  # directed: twice the undirected ties
 
-        self.n_nodes = int(n_nodes)
-        self.n_edges = int(source.size)
-        # CSR form: the neighbours of node v are indices[indptr[v]:indptr[v + 1]], in
-        # the order the ties were drawn (a counting sort by target: no comparison sort)
-        self.indptr = np.zeros(self.n_nodes + 1, dtype=np.int64)
-        np.cumsum(np.bincount(target, minlength=self.n_nodes), out=self.indptr[1:])
-        self.indices = group_by_target(self.indptr, target.astype(np.int64), source.astype(np.int64))
+    @classmethod
+    def from_ties(cls, first: list[np.ndarray], second: list[np.ndarray], n_slots: int) -> "Network":
+        """The network of a batch from each replication's undirected ties ``first[b][k] -- second[b][k]``
+        (slot indices; self-ties are dropped)."""
+        from .kernels import adjacency
+
+        ties = np.zeros(len(first) + 1, dtype=np.int64)
+        np.cumsum([a.size for a in first], out=ties[1:])
+        cat = (lambda parts: np.concatenate(parts).astype(np.int64, copy=False)) if first else (lambda parts: np.empty(0, np.int64))
+        return cls(*adjacency(cat(first), cat(second), ties, int(n_slots)))
 
 
-def _marginal(dist: Distribution, z: np.ndarray, correlated: bool, gen: np.random.Generator) -> np.ndarray:
+def _marginal(dist: Distribution, z: np.ndarray, correlated: bool, gen: np.random.Generator, out: np.ndarray) -> None:
+    """The attribute from its normal scores ``z`` (or drawn directly, when uncorrelated), into ``out``."""
     kw = dist.kwargs
     if dist.name == "fixed":
-        return np.full(z.shape, kw["value"])
-    if dist.name == "norm":
-        return kw.get("loc", 0.0) + kw.get("scale", 1.0) * z
-    if dist.name == "lognorm":
-        return kw.get("loc", 0.0) + kw.get("scale", 1.0) * np.exp(kw["s"] * z)
-    if correlated:
-        u = np.clip(ndtr(z), 1e-12, 1.0 - 1e-12)
-        return dist.ppf(u)
-    return _draw(dist, z.shape[0], gen)
+        out[:] = kw["value"]
+    elif dist.name == "norm":
+        np.multiply(z, kw.get("scale", 1.0), out=out)
+        out += kw.get("loc", 0.0)
+    elif dist.name == "lognorm":
+        np.multiply(z, kw["s"], out=out)
+        np.exp(out, out=out)
+        out *= kw.get("scale", 1.0)
+        out += kw.get("loc", 0.0)
+    elif correlated:
+        out[:] = dist.ppf(np.clip(ndtr(z), 1e-12, 1.0 - 1e-12))
+    else:
+        out[:] = _draw(dist, out.size, gen)
+
+
+#: Families whose scipy.stats ``rvs`` is one numpy Generator call followed by
+#: ``x * scale + loc``: drawn by that call directly, which gives the same numbers
+#: without scipy's per-call argument handling (tests/test_population.py checks the
+#: equality for every family here).
+_DIRECT = {
+    "beta": lambda gen, kw, n: gen.beta(kw["a"], kw["b"], n),
+    "gamma": lambda gen, kw, n: gen.standard_gamma(kw["a"], n),
+    "norm": lambda gen, kw, n: gen.standard_normal(n),
+    "uniform": lambda gen, kw, n: gen.uniform(0.0, 1.0, n),
+    "expon": lambda gen, kw, n: gen.standard_exponential(n),
+}
 
 
 def _draw(dist: Distribution, n: int, gen: np.random.Generator) -> np.ndarray:
-    """``n`` independent draws from ``dist`` using ``gen``."""
+    """``n`` independent draws from ``dist`` using ``gen`` (the numbers scipy.stats' ``rvs`` draws)."""
+    kw = dist.kwargs
+    if dist.name == "fixed":
+        return np.full(n, kw["value"])
+    direct = _DIRECT.get(dist.name)
+    if direct is not None:
+        x = direct(gen, kw, n)
+        x *= kw.get("scale", 1.0)
+        x += kw.get("loc", 0.0)
+        return x
     from scipy import stats
 
-    if dist.name == "fixed":
-        return np.full(n, dist.kwargs["value"])
-    return np.asarray(getattr(stats, dist.name).rvs(size=n, random_state=gen, **dist.kwargs), dtype=float)
+    return np.asarray(getattr(stats, dist.name).rvs(size=n, random_state=gen, **kw), dtype=float)
 
 
 def generate_customers(p: ModelParams, gens: list[np.random.Generator]) -> CustomerBase:
@@ -92,44 +124,43 @@ def generate_customers(p: ModelParams, gens: list[np.random.Generator]) -> Custo
     n = p.n_slots
     chol = np.linalg.cholesky(p.correlation)
     k = len(CORRELATED)
-    cols: dict[str, list[np.ndarray]] = {name: [] for name in CustomerBase.__dataclass_fields__}
-    for gen in gens:
+    shapes = {name: (n, float) for name in CORRELATED} | {"segment": (n, np.int16)}
+    shapes |= {name: (p.n_initial, float) for name in ("initial_trust", "initial_adaptation", "initial_age")}
+    arrays = {name: np.empty((len(gens), size), dtype=dtype) for name, (size, dtype) in shapes.items()}
+    z = np.empty(n)
+    for b, gen in enumerate(gens):
         e = gen.standard_normal((k, n))
-        # z_j = sum_m L[j, m] e_m, elementwise in a fixed order (no BLAS: bit-identical per replication)
-        z = []
-        for j in range(k):
-            terms = [m for m in range(j + 1) if chol[j, m] != 0.0]  # zero terms add exactly nothing
-            acc = chol[j, terms[0]] * e[terms[0]]
-            for m in terms[1:]:
-                acc = acc + chol[j, m] * e[m]
-            z.append(acc)
         for j, name in enumerate(CORRELATED):
+            # z_j = sum_m L[j, m] e_m, elementwise in a fixed order (no BLAS: bit-identical per replication)
+            terms = [m for m in range(j + 1) if chol[j, m] != 0.0]  # zero terms add exactly nothing
+            np.multiply(e[terms[0]], chol[j, terms[0]], out=z)
+            for m in terms[1:]:
+                z += chol[j, m] * e[m]
             if name == "segment":
-                u = ndtr(z[j])
-                seg = np.searchsorted(p.segment_cum_weights, u, side="right")
-                cols["segment"].append(np.minimum(seg, p.n_segments - 1).astype(np.int16))
+                seg = np.searchsorted(p.segment_cum_weights, ndtr(z), side="right")
+                np.minimum(seg, p.n_segments - 1, out=seg)
+                arrays["segment"][b] = seg
             else:
-                cols[name].append(_marginal(p.attributes[name], z[j], p.correlated[j], gen))
-        cols["initial_trust"].append(_draw(p.initial_trust, p.n_initial, gen))
-        cols["initial_adaptation"].append(_draw(p.initial_adaptation, p.n_initial, gen))
-        cols["initial_age"].append(_draw(p.initial_age, p.n_initial, gen))
-    arrays = {name: np.stack(v) for name, v in cols.items()}
+                _marginal(p.attributes[name], z, p.correlated[j], gen, arrays[name][b])
+        arrays["initial_trust"][b] = _draw(p.initial_trust, p.n_initial, gen)
+        arrays["initial_adaptation"][b] = _draw(p.initial_adaptation, p.n_initial, gen)
+        arrays["initial_age"][b] = _draw(p.initial_age, p.n_initial, gen)
     if not p.customer_heterogeneity:
         for name, dist in p.attributes.items():
-            arrays[name] = np.full_like(arrays[name], dist.mean())
+            arrays[name][:] = dist.mean()
     if not p.relationship_heterogeneity:
         arrays["initial_trust"][:] = p.initial_trust.mean()
         arrays["initial_adaptation"][:] = p.initial_adaptation.mean()
         arrays["initial_age"][:] = p.initial_age.mean()
-    arrays["growth"] = np.maximum(arrays["growth"], -0.99)
-    arrays["churn"] = np.clip(arrays["churn"], 0.0, 1.0 - 1e-12)
-    arrays["initial_trust"] = np.clip(arrays["initial_trust"], 0.0, 1.0)
-    arrays["initial_adaptation"] = np.clip(arrays["initial_adaptation"], 0.0, 1.0)
+    np.maximum(arrays["growth"], -0.99, out=arrays["growth"])
+    np.clip(arrays["churn"], 0.0, 1.0 - 1e-12, out=arrays["churn"])
+    np.clip(arrays["initial_trust"], 0.0, 1.0, out=arrays["initial_trust"])
+    np.clip(arrays["initial_adaptation"], 0.0, 1.0, out=arrays["initial_adaptation"])
     return CustomerBase(**arrays)
 
 
 def _edges_one(p: ModelParams, segment: np.ndarray, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Undirected ties of one replication as two index arrays (self-ties removed)."""
+    """Undirected ties of one replication as two slot-index arrays (self-ties may occur)."""
     n = p.n_slots
     gname = p.network_generator
     if gname == "none" or p.mean_degree <= 0 or n < 2:
@@ -140,16 +171,13 @@ def _edges_one(p: ModelParams, segment: np.ndarray, gen: np.random.Generator) ->
         j = gen.integers(0, n - 1, size=m)
         j = j + (j >= i)
     elif gname == "segment_clusters":
+        from .kernels import segment_partners
+
         i = gen.integers(0, n, size=m)
         inside = gen.random(m) < p.within_segment
         u = gen.random(m)
         anyone = gen.integers(0, n, size=m)
-        order = np.argsort(segment, kind="stable")
-        counts = np.bincount(segment, minlength=p.n_segments)
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        s = segment[i]
-        same = order[starts[s] + np.minimum((u * counts[s]).astype(np.int64), counts[s] - 1)]
-        j = np.where(inside, same, anyone)
+        j = segment_partners(i, inside, u, anyone, segment.astype(np.int64), p.n_segments)
     elif gname == "small_world":
         k = max(1, int(round(p.mean_degree / 2.0)))
         i = np.repeat(np.arange(n), k)
@@ -163,19 +191,10 @@ def _edges_one(p: ModelParams, segment: np.ndarray, gen: np.random.Generator) ->
         i, j = edges[:, 0], edges[:, 1]
     else:  # pragma: no cover - validated by the scenario schema
         raise ValueError(f"unknown network generator {gname!r}")
-    keep = i != j
-    return i[keep].astype(np.int64), j[keep].astype(np.int64)
+    return i, j  # self-ties are dropped by Network.from_ties
 
 
 def generate_network(p: ModelParams, segment: np.ndarray, gens: list[np.random.Generator]) -> Network:
-    """The customer network of every replication of a batch, as one flat edge list."""
-    n = p.n_slots
-    src, dst = [], []
-    for b, gen in enumerate(gens):
-        i, j = _edges_one(p, segment[b], gen)
-        off = b * n
-        src.append(np.concatenate((i, j)) + off)
-        dst.append(np.concatenate((j, i)) + off)
-    if not src:
-        return Network(np.empty(0, np.int64), np.empty(0, np.int64), 0)
-    return Network(np.concatenate(src), np.concatenate(dst), len(gens) * n)
+    """The customer network of every replication of a batch."""
+    ties = [_edges_one(p, segment[b], gen) for b, gen in enumerate(gens)]
+    return Network.from_ties([i for i, _ in ties], [j for _, j in ties], p.n_slots)
