@@ -65,21 +65,11 @@ class Acquisition(Component):
         df = state.discount(period - 1)
         new_sow = float(share_of_wallet(p, np.float64(p.new_trust), np.float64(0.0)))
         cost = np.zeros(state.shape[0])
-        for b in np.flatnonzero(take):  # per replication: slots lo..hi-1 are contiguous
-            lo, hi = int(state.next_free[b]), int(state.next_free[b] + take[b])
-            mid = lo + int(n_ref_taken[b])
-            state.status[b, lo:hi] = ACTIVE
-            state.trust[b, lo:hi] = p.new_trust
-            state.adaptation[b, lo:hi] = 0.0
-            state.share_of_wallet[b, lo:hi] = new_sow
-            state.origin[b, lo:hi] = period
-            state.acquired_period[b, lo:hi] = period
-            state.log_survival[b, lo:mid] *= p.referral_churn_factor
-            state.value[b, lo:mid] -= cac * p.referral_cost_factor * df
-            state.value[b, mid:hi] -= cac * df
-            np.subtract.at(state.value_by_model[b], state.business_model[b, lo:mid], cac * p.referral_cost_factor * df)
-            np.subtract.at(state.value_by_model[b], state.business_model[b, mid:hi], cac * df)
-            cost[b] = cac * p.referral_cost_factor * (mid - lo) + cac * (hi - mid)
+        acquire(
+            state.next_free, take, n_ref_taken, period, p.new_trust, new_sow, p.referral_churn_factor,
+            cac * p.referral_cost_factor, cac, df, state.status, state.trust, state.adaptation, state.share_of_wallet,
+            state.origin, state.acquired_period, state.log_survival, state.value, state.value_by_model, state.business_model, cost,
+        )  # fmt: skip
         state.records["acquisition_cost"][:, period - 1] = cost
         state.records["acquired"][:, period - 1] = take
         state.next_free = state.next_free + take
@@ -99,3 +89,31 @@ def count_referrals(filled, status, trust, u, referral_prob, n_refer):
         for i in range(filled[b]):
             n += (status[b, i] == ACTIVE) & (u[b, i] < referral_prob * trust[b, i])
         n_refer[b] = n
+
+
+@kernel
+def acquire(next_free, take, referred, period, new_trust, new_sow, referral_churn, cost_referred, cost_prospected, df,
+            status, trust, adaptation, share_of_wallet, origin, acquired_period, log_survival, value, value_by_model,
+            business_model, cost):  # fmt: skip
+    """Start the ``take[b]`` new relationships of replication ``b`` in its next free slots,
+    the ``referred[b]`` referred ones first: status, starting relationship state,
+    the referral churn multiplier, and the after-tax acquisition cost (``cost_*``,
+    discounted by ``df``) charged to the slot's value and its business model's;
+    ``cost[b]`` is the undiscounted total."""
+    for b in range(status.shape[0]):
+        lo = next_free[b]
+        mid = lo + referred[b]
+        hi = lo + take[b]
+        for i in range(lo, hi):
+            status[b, i] = ACTIVE
+            trust[b, i] = new_trust
+            adaptation[b, i] = 0.0
+            share_of_wallet[b, i] = new_sow
+            origin[b, i] = period
+            acquired_period[b, i] = period
+            charge = cost_referred * df if i < mid else cost_prospected * df
+            if i < mid:
+                log_survival[b, i] *= referral_churn
+            value[b, i] -= charge
+            value_by_model[b, business_model[b, i]] -= charge
+        cost[b] = cost_referred * (mid - lo) + cost_prospected * (hi - mid)

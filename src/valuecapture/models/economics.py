@@ -159,6 +159,32 @@ def step_economics(filled, status, demand, sow, adaptation, trust, price, margin
         sums[b, 4] = s_sow
 
 
+@kernel
+def assign_economics(bm, base_price, base_cts, price_factor, cts_factor, capital_intensity, service_cost, quality, adaptation,
+                     adaptation_cost, tax1, k, c, dso, inventory, dedicated, dt,
+                     price, cts, margin_base, margin_adaptation, capital_base, capital_adaptation, service, bm_quality, bm_adaptation):  # fmt: skip
+    """The per-slot quantities of :func:`~valuecapture.models.state.apply_assignment`
+    for business models ``bm`` (every slot, also those not yet filled), in place:
+    model ``m``'s factors and elements by slot, ``adaptation_cost[b]`` per replication."""
+    margin_c = c * (tax1 + k * inventory)
+    capital_c = c * inventory
+    for b in range(bm.shape[0]):
+        for i in range(bm.shape[1]):
+            m = bm[b, i]
+            p = base_price[b, i] * price_factor[m]
+            r = base_cts[b, i] * cts_factor[m]
+            receivables = dso + capital_intensity[m]  # business-model capital scales with revenue too
+            price[b, i] = p
+            cts[b, i] = r
+            margin_base[b, i] = p * (tax1 * (1.0 - r) - k * receivables) - margin_c
+            margin_adaptation[b, i] = -p * (tax1 * r * adaptation_cost[b] + k * dedicated)
+            capital_base[b, i] = (p * receivables + capital_c) / dt
+            capital_adaptation[b, i] = p * dedicated / dt
+            service[b, i] = tax1 * service_cost[m] * dt
+            bm_quality[b, i] = quality[m]
+            bm_adaptation[b, i] = adaptation[m]
+
+
 class Valuation(Component):
     """Terminal value at the horizon (``economics.terminal_value``).
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Component
+from ..kernels import kernel
 from ..policies import make_view, normalize_decision
 from .alignment import customer_view, downgrade_trust_loss
 from .state import ACTIVE, BatchState, apply_assignment, enforce_capacity
 
 
-def observed_profit(state: BatchState, period: int) -> np.ndarray:
-    """Economic profit per slot as the firm sees it before ``period``.
+def observed_profit(state: BatchState, period: int) -> None:
+    """Economic profit per slot as the firm sees it before ``period``, into ``state.observed``.
 
     Customer insight level ``L`` sets the delay ``round(insight_lag (1 - L))``
     periods and the relative noise ``insight_noise (1 - L)`` (one normal per
@@ -21,15 +22,22 @@ def observed_profit(state: BatchState, period: int) -> np.ndarray:
     p = state.params
     gens = state.streams("insight", period)
     eps = state.keyed(gens, "standard_normal")
-    w = state.width
     lag = np.rint(p.insight_lag * (1.0 - state.insight_level)).astype(np.int64)
     seen = period - 1 - lag  # the period whose profit is seen
-    hist = state.ep_history
-    rows = np.where(seen >= 1, seen % hist.shape[0], 0)
-    base = hist[rows, np.arange(state.shape[0]), :w]
-    base = np.where((seen >= 1)[:, None], base, 0.0)
-    noise = (p.insight_noise * (1.0 - state.insight_level))[:, None]
-    return base * (1.0 + noise * eps)
+    rows = np.where(seen >= 1, seen % state.ep_history.shape[0], -1)  # -1: nothing seen yet
+    noise = p.insight_noise * (1.0 - state.insight_level)
+    observe(state.ep_history, rows, noise, eps, state.observed)
+
+
+@kernel
+def observe(history, rows, noise, eps, observed):
+    """``observed[b, i] = history[rows[b], b, i] (1 + noise[b] eps[b, i])`` on the prefix of
+    ``eps`` (zero where ``rows[b]`` is -1: no profit seen yet)."""
+    for b in range(eps.shape[0]):
+        row = rows[b]
+        for i in range(eps.shape[1]):
+            seen = history[row, b, i] if row >= 0 else 0.0
+            observed[b, i] = seen * (1.0 + noise[b] * eps[b, i])
 
 
 class Review(Component):
@@ -49,7 +57,7 @@ class Review(Component):
     name = "review"
     phase = 5
     reads = ("status", "revenue", "ep_history", "trust", "share_of_wallet", "adaptation", "origin", "business_model", "price")
-    writes = ("business_model", "observed", "insight_level", "platform_level", "account_managers", "margin_base", "margin_adaptation", "capital_base", "capital_adaptation", "service", "price", "bm_quality", "bm_adaptation")
+    writes = ("business_model", "observed", "insight_level", "platform_level", "account_managers", "margin_base", "margin_adaptation", "capital_base", "capital_adaptation", "service", "price", "cost_to_serve", "bm_quality", "bm_adaptation")
 
     def __init__(self, cadence: int = 1):
         self.cadence = int(cadence)
@@ -57,9 +65,7 @@ class Review(Component):
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
         t = p.business_models
-        w = state.width
-        state.observed[:, :w] = observed_profit(state, period)
-        cts = state.base.cost_to_serve * t.cost_to_serve_factor[state.business_model]
+        observed_profit(state, period)
         view = make_view(
             period=period,
             periods_per_year=p.periods_per_year,
@@ -67,7 +73,7 @@ class Review(Component):
             observed_profit=state.observed,
             revenue=state.revenue,
             price=state.price,
-            cost_to_serve=cts,
+            cost_to_serve=state.cost_to_serve,
             trust=state.trust,
             share_of_wallet=state.share_of_wallet,
             adaptation=state.adaptation,

@@ -103,6 +103,7 @@ class BatchState:
     capital_adaptation: np.ndarray
     service: np.ndarray  # (1 - tax) x service cost per period
     price: np.ndarray  # effective net price (fraction of list)
+    cost_to_serve: np.ndarray  # effective cost-to-serve rate of the assigned model (fraction of revenue)
     bm_quality: np.ndarray
     bm_adaptation: np.ndarray
     observed: np.ndarray  # observed profit at the last review (the policy's view; capacity priority)
@@ -204,6 +205,7 @@ def initial_state(p: ModelParams, base: CustomerBase, network: Network, seed: in
         capital_adaptation=np.zeros((b, n)),
         service=np.zeros((b, n)),
         price=np.zeros((b, n)),
+        cost_to_serve=np.zeros((b, n)),
         bm_quality=np.zeros((b, n)),
         bm_adaptation=np.zeros((b, n)),
         observed=np.zeros((b, n)),
@@ -298,24 +300,18 @@ def apply_assignment(state: BatchState, assignment: np.ndarray) -> None:
     charge.  Invested capital is ``V (k0 + k1 A)`` with ``k0 = (P DSO + c INV)/dt``
     and ``k1 = P D / dt``.
     """
+    from .economics import assign_economics
+
     p = state.params
     t = p.business_models
     state.business_model = assignment.astype(np.int16)
-    bm = state.business_model
-    tax1 = 1.0 - p.tax_rate
-    price = state.base.price * t.price_factor[bm]
-    cts = state.base.cost_to_serve * t.cost_to_serve_factor[bm]
-    k = p.wacc_period / p.dt
-    c = p.cogs_ratio
-    receivables = p.dso_years + t.capital_intensity[bm]  # business-model capital scales with revenue too
-    adaptation_cost = p.adaptation_cost * (1.0 - p.platform_effect * state.platform_level)[:, None]
-    state.price = price
-    state.margin_base = price * (tax1 * (1.0 - cts) - k * receivables) - c * (tax1 + k * p.inventory_years)
-    state.margin_adaptation = -price * (tax1 * cts * adaptation_cost + k * p.dedicated_assets)
-    state.capital_base = (price * receivables + c * p.inventory_years) / p.dt
-    state.capital_adaptation = price * p.dedicated_assets / p.dt
-    state.service = tax1 * t.service_cost[bm] * p.dt
-    state.bm_quality = t.quality[bm]
-    state.bm_adaptation = t.adaptation[bm]
+    adaptation_cost = p.adaptation_cost * (1.0 - p.platform_effect * state.platform_level)  # per replication
+    assign_economics(
+        state.business_model, state.base.price, state.base.cost_to_serve, t.price_factor, t.cost_to_serve_factor, t.capital_intensity,
+        t.service_cost, t.quality, t.adaptation, adaptation_cost, 1.0 - p.tax_rate, p.wacc_period / p.dt, p.cogs_ratio, p.dso_years,
+        p.inventory_years, p.dedicated_assets, p.dt,
+        state.price, state.cost_to_serve, state.margin_base, state.margin_adaptation, state.capital_base, state.capital_adaptation,
+        state.service, state.bm_quality, state.bm_adaptation,
+    )  # fmt: skip
     if p.alignment:
-        state.treatment = t.treatment[bm]
+        state.treatment = t.treatment[state.business_model]
