@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from valuecapture.kernels import NO_SLOTS, exp, expm1, kernel
+from valuecapture.kernels import kernel, exp, expm1
 from valuecapture.models.demand import step_demand
 from valuecapture.models.economics import step_economics
 from valuecapture.models.relationship import step_relationship
@@ -116,52 +116,26 @@ def test_demand_kernel_steps_the_ar1_and_starts_new_customers_stationary():
     np.testing.assert_array_equal(idio[:, W:], i0[:, W:])
 
 
-def _network(rng: np.random.Generator, n_batch: int, n_slots: int) -> tuple[np.ndarray, np.ndarray]:
-    """Adjacency lists (indptr, indices over flat nodes) of a ring inside each replication
-    plus as many random ties, which also reach the slots with no customer yet."""
-    from valuecapture.population import Network
-
-    ring = np.arange(n_slots)
-    first = [np.concatenate([ring, rng.integers(0, n_slots, n_slots)]) for _ in range(n_batch)]
-    second = [np.concatenate([(ring + 1) % n_slots, rng.integers(0, n_slots, n_slots)]) for _ in range(n_batch)]
-    net = Network.from_ties(first, second, n_slots)
-    return net.indptr, net.indices
-
-
-def _churned_neighbours(indptr: np.ndarray, indices: np.ndarray, churned_nodes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    count = np.zeros(shape[0] * shape[1])
-    for node in churned_nodes:
-        np.add.at(count, indices[indptr[node] : indptr[node + 1]], 1.0)
-    return count.reshape(shape)
-
-
-def _decayed(c: np.ndarray, times: np.ndarray, decay: float) -> np.ndarray:
-    """``c`` multiplied by ``decay`` ``times`` times, one multiplication at a time (as the kernel does)."""
-    c = c.copy()
-    for k in range(int(times.max(initial=0))):
-        c = np.where(k < times, c * decay, c)
-    return c
-
-
 def test_retention_kernel_churns_by_the_cloglog_hazard_and_spreads_contagion():
     rng = _rng()
     status = _status(rng)
     trust, contagion, m = rng.random((B, N)), rng.random((B, N)), rng.random((B, N))
     log_survival = -0.05 * rng.random((B, N))
     u = rng.random((B, W)) * 0.2
-    indptr, indices = _network(rng, B, N)
-    period, fresh = 5, W - 50  # slots fresh..W-1 got their customer this period
-    since = np.zeros((B, N), dtype=np.int32)
-    since[:, fresh:] = rng.integers(0, period, (B, N - fresh))  # counts of slots with no customer: as of these periods
-    synced = np.full(B, fresh, dtype=np.int64)
+    # a ring network inside each replication: node b*N + i is tied to b*N + (i +- 1) mod N
+    nodes = np.arange(B * N)
+    b_, i_ = np.divmod(nodes, N)
+    src = np.concatenate([nodes, nodes])
+    dst = np.concatenate([b_ * N + (i_ + 1) % N, b_ * N + (i_ - 1) % N])
+    order = np.argsort(src, kind="stable")
+    indices = dst[order].astype(np.int64)
+    indptr = np.zeros(B * N + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=B * N), out=indptr[1:])
     hazard, churned, active = np.zeros((B, N)), np.zeros(B, dtype=np.int64), np.zeros(B, dtype=np.int64)
-    s0, c0, since0 = status.copy(), contagion.copy(), since.copy()
+    s0, c0 = status.copy(), contagion.copy()
     te, lc, ce, decay = 0.9, np.log(1.5), 0.6, 0.7
-    step_retention(FILLED, synced, status, trust, contagion, since, m, log_survival, hazard, u, te, lc, True, ce, decay, period, indptr, indices, churned, active)
-    # the fresh slots' counts catch up to the end of the last period before they count
-    before = c0.copy()
-    before[:, fresh:W] = _decayed(c0[:, fresh:W], period - 1 - since0[:, fresh:W], decay)
-    eta = te * (trust[:, :W] - 0.5) + lc * before[:, :W] + ce * m[:, :W]
+    step_retention(FILLED, status, trust, contagion, m, log_survival, hazard, u, te, lc, True, ce, decay, indptr, indices, churned, active)
+    eta = te * (trust[:, :W] - 0.5) + lc * c0[:, :W] + ce * m[:, :W]
     h = -np.expm1(log_survival[:, :W] * np.exp(eta))
     np.testing.assert_allclose(hazard[:, :W], h, rtol=1e-13, atol=0)
     churn = (s0[:, :W] == ACTIVE) & (u < hazard[:, :W])
@@ -169,48 +143,10 @@ def test_retention_kernel_churns_by_the_cloglog_hazard_and_spreads_contagion():
     np.testing.assert_array_equal(status[:, :W], np.where(churn, LOST, s0[:, :W]))
     np.testing.assert_array_equal(churned, churn.sum(axis=1))
     np.testing.assert_array_equal(active, (s0[:, :W] == ACTIVE).sum(axis=1) - churn.sum(axis=1))
-    np.testing.assert_array_equal(synced, FILLED)
-    neighbours = _churned_neighbours(indptr, indices, np.flatnonzero(np.pad(churn, ((0, 0), (0, N - W)))), (B, N))
-    # filled slots: decayed once and incremented; slots with no customer: only when a neighbour churned,
-    # after catching up to this period
-    np.testing.assert_allclose(contagion[:, :W], before[:, :W] * decay + neighbours[:, :W], rtol=1e-15, atol=0)  # +1 +1 vs +2: rounding
-    touched = neighbours[:, W:] > 0
-    assert touched.any() and (~touched).any()
-    caught_up = _decayed(c0[:, W:], period - since0[:, W:], decay) + neighbours[:, W:]
-    np.testing.assert_allclose(contagion[:, W:], np.where(touched, caught_up, c0[:, W:]), rtol=1e-15, atol=0)
-    np.testing.assert_array_equal(since[:, W:], np.where(touched, period, since0[:, W:]))
-
-
-def test_lazy_contagion_decay_is_bit_identical_to_decaying_every_slot_every_period():
-    """Over a horizon in which customers arrive, the counts of slots with no customer yet
-    decay lazily; caught up at the end they equal, bit for bit, an eager reference that
-    multiplies every slot's count every period and adds 1 per churned neighbour."""
-    rng = _rng()
-    n_b, n, periods, decay = 2, 400, 12, 0.6
-    indptr, indices = _network(rng, n_b, n)
-    status = np.full((n_b, n), NOT_YET, dtype=np.int8)
-    filled = np.full(n_b, 100, dtype=np.int64)
-    status[:, :100] = ACTIVE
-    contagion, since, synced = np.zeros((n_b, n)), np.zeros((n_b, n), dtype=np.int32), np.zeros(n_b, dtype=np.int64)
-    eager = np.zeros(n_b * n)
-    trust, log_survival = rng.random((n_b, n)), np.full((n_b, n), -0.4)
-    for period in range(1, periods + 1):
-        new = rng.integers(5, 30, n_b)
-        for b in range(n_b):
-            status[b, filled[b] : filled[b] + new[b]] = ACTIVE
-        filled = filled + new
-        before = status.copy()
-        hazard, churned, active = np.zeros((n_b, n)), np.zeros(n_b, dtype=np.int64), np.zeros(n_b, dtype=np.int64)
-        u = rng.random((n_b, int(filled.max())))
-        step_retention(filled, synced, status, trust, contagion, since, NO_SLOTS, log_survival, hazard, u, 0.5, np.log(2.0), False, 0.0, decay, period, indptr, indices, churned, active)
-        eager *= decay
-        for node in np.flatnonzero((before == ACTIVE) & (status == LOST)):  # +1 per tie, in the kernel's order
-            np.add.at(eager, indices[indptr[node] : indptr[node + 1]], 1.0)
-    flat = contagion.reshape(-1).copy()
-    lazy = np.arange(n_b * n) % n >= np.repeat(filled, n)
-    flat[lazy] = _decayed(flat[lazy], periods - since.reshape(-1)[lazy], decay)
-    assert (eager[lazy] > 0).any()
-    np.testing.assert_array_equal(flat, eager)
+    flat_churn = np.zeros(B * N)
+    flat_churn[np.flatnonzero(np.pad(churn, ((0, 0), (0, N - W))))] = 1.0
+    neighbours = np.roll(flat_churn.reshape(B, N), 1, axis=1) + np.roll(flat_churn.reshape(B, N), -1, axis=1)
+    np.testing.assert_allclose(contagion, c0 * decay + neighbours, rtol=1e-15, atol=0)  # +1 +1 vs +2: rounding
 
 
 def test_economics_kernel_sums_by_replication_and_business_model():

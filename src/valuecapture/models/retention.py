@@ -33,9 +33,8 @@ class Retention(Component):
         churned = np.zeros(state.shape[0], dtype=np.int64)
         active = np.zeros(state.shape[0], dtype=np.int64)
         step_retention(
-            state.next_free, state.contagion_synced, state.status, state.trust, state.contagion, state.contagion_since,
-            state.misalignment if aligned else NO_SLOTS, state.log_survival, state.hazard, u,
-            p.churn_trust_effect, p.log_contagion, aligned, p.align_churn_effect, p.contagion_decay, period,
+            state.next_free, state.status, state.trust, state.contagion, state.misalignment if aligned else NO_SLOTS, state.log_survival, state.hazard, u,
+            p.churn_trust_effect, p.log_contagion, aligned, p.align_churn_effect, p.contagion_decay,
             state.network.indptr, state.network.indices, churned, active,
         )  # fmt: skip
         state.records["churned"][:, period - 1] = churned
@@ -43,41 +42,28 @@ class Retention(Component):
 
 
 @kernel
-def step_retention(filled, synced, status, trust, contagion, since, misalignment, log_survival, hazard, u,
-                   trust_effect, log_contagion, aligned, churn_effect, contagion_decay, period,
+def step_retention(filled, status, trust, contagion, misalignment, log_survival, hazard, u,
+                   trust_effect, log_contagion, aligned, churn_effect, contagion_decay,
                    indptr, indices, churned, active):  # fmt: skip
-    """Hazard and churn of the filled slots (``[b, :filled[b]]``), in place; then, with
-    contagion on, every slot's count of defected neighbours decays and gains 1 per
-    neighbour that churned now (the network's adjacency lists ``indptr``/``indices``
-    over flat nodes ``b * slots + i``).  ``u`` is the slot's uniform;
-    ``churned[b]`` and ``active[b]`` (active after churn) are filled in.
-
-    The counts of slots with no customer yet decay lazily: such a slot's count is
-    exact as of the end of period ``since[b, i]`` and catches up -- the same
-    multiplications, one per period -- when a neighbour churns or when its customer
-    arrives; ``synced[b]`` is the number of slots already kept up to date every
-    period.  So the per-period decay costs the filled slots only."""
+    """Hazard and churn of the filled slots (``[b, :filled[b]]``), in place; then, with contagion on,
+    every slot's count of defected neighbours decays and gains 1 per neighbour that
+    churned now (the network's adjacency lists ``indptr``/``indices`` over flat nodes
+    ``b * slots + i``).  ``u`` is the slot's uniform;
+    ``churned[b]`` and ``active[b]`` (active after churn) are filled in."""
     n_batch, n_slots = status.shape
-    contagion_on = log_contagion > 0.0
     churners = np.empty(filled.sum(), dtype=np.int64)  # flat nodes that churned now
     n_churners = 0
     for b in range(n_batch):
-        f = filled[b]
-        if contagion_on:
-            for i in range(synced[b], f):  # customers new since the last period: counts catch up to its end
-                for _ in range(since[b, i], period - 1):
-                    contagion[b, i] *= contagion_decay
-            synced[b] = f
-        n_active = 0
-        n_churned = 0
-        for i in range(f):  # the hazard of every slot, in two loops the compiler vectorizes
+        for i in range(filled[b]):  # the hazard of every slot, in two loops the compiler vectorizes
             eta = trust_effect * (trust[b, i] - 0.5) + log_contagion * contagion[b, i]
             if aligned:
                 eta += churn_effect * misalignment[b, i]
             hazard[b, i] = log_survival[b, i] * exp(eta)
-        for i in range(f):
+        for i in range(filled[b]):
             hazard[b, i] = -expm1(hazard[b, i])
-        for i in range(f):  # churn of the active ones (no branch on the status: lost
+        n_active = 0
+        n_churned = 0
+        for i in range(filled[b]):  # churn of the active ones (no branch on the status: lost
             alive = status[b, i] == ACTIVE  # customers are scattered among active ones)
             churn = alive & (u[b, i] < hazard[b, i])
             n_active += alive
@@ -86,20 +72,13 @@ def step_retention(filled, synced, status, trust, contagion, since, misalignment
                 status[b, i] = LOST
                 churners[n_churners] = b * n_slots + i
                 n_churners += 1
-        if contagion_on:
-            for i in range(f):
-                contagion[b, i] *= contagion_decay
         churned[b] = n_churned
         active[b] = n_active - n_churned
-    if contagion_on:
+    if log_contagion > 0.0:
         flat = contagion.reshape(-1)
-        flat_since = since.reshape(-1)
+        for v in range(flat.size):  # also slots not yet filled
+            flat[v] *= contagion_decay
         for c in range(n_churners):
             node = churners[c]
             for k in range(indptr[node], indptr[node + 1]):
-                v = indices[k]
-                if v - (v // n_slots) * n_slots >= filled[v // n_slots]:  # no customer yet: catch up first
-                    for _ in range(flat_since[v], period):
-                        flat[v] *= contagion_decay
-                    flat_since[v] = period
-                flat[v] += 1.0
+                flat[indices[k]] += 1.0

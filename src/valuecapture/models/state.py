@@ -89,8 +89,6 @@ class BatchState:
     log1p_growth: np.ndarray
     idio: np.ndarray  # idiosyncratic AR(1) log demand shock
     contagion: np.ndarray  # decayed count of defected neighbours: sum over neighbours of (1 when it churned, decaying)
-    contagion_since: np.ndarray  # int32: a slot with no customer yet has its count as of the end of this period (retention)
-    contagion_synced: np.ndarray  # (batch,) slots whose counts retention keeps up to date every period
     value: np.ndarray  # discounted economic profit accumulated, minus acquisition cost (currency)
     acquired_period: np.ndarray  # -1 never, 0 initial, t acquired at start of t
     periods_active: np.ndarray
@@ -194,8 +192,6 @@ def initial_state(p: ModelParams, base: CustomerBase, network: Network, seed: in
         log1p_growth=np.log1p(base.growth),
         idio=np.zeros((b, n)),
         contagion=np.zeros((b, n)),
-        contagion_since=np.zeros((b, n), dtype=np.int32),
-        contagion_synced=np.zeros(b, dtype=np.int64),
         value=np.zeros((b, n)),
         acquired_period=np.where(initial, 0, -1).astype(np.int32),
         periods_active=np.zeros((b, n), dtype=np.int32),
