@@ -36,7 +36,8 @@ def markdown(res: dict[str, Any], figure: str | None) -> str:
         f"{w['customers']:,} customers, {w['periods']} periods, seed {w['seed']}. "
         "Throughput = customer-periods (a customer active in a period) per CPU-second of the one process that computes them; "
         "the ratios are ratios of these throughputs (CPU time, because the machine is shared; wall times are listed too). "
-        "Every contender is timed as the best of repeated runs (the floor: best of 3 per kind of number), so that the machine's noise does not favour one side.",
+        "Every contender is timed as the best of repeated runs, so that the machine's noise does not favour one side; "
+        "the engine's runs and the floor's alternate (each floor run: best of 3 per kind of number), so both are timed in the same stretches of the machine's load.",
         "",
         "| implementation | replications | CPU (s) | wall (s) | customer-periods | throughput (per CPU-s) | engine is |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -47,6 +48,10 @@ def markdown(res: dict[str, Any], figure: str | None) -> str:
         f"| random-number floor, keyed (the numbers the engine's keyed streams draw) | {e['spec']['replications']} | {fl['keyed']['total']:.2f} | | {e['active_customer_periods']:,.0f} | {_rate(tp['floor_keyed'])} | {ra['engine_vs_floor_keyed']:.2f}x slower |",
         "",
         f"Mean firm value (replications of each): engine {e['firm_value_mean']:,.0f} (s.e. {e['firm_value_se']:,.0f}), loop {lo['firm_value_mean']:,.0f}, simpy {sp['firm_value_mean']:,.0f}.",
+        "",
+        "Engine against the minimal floor, run by run (each engine run against the floor run right after it): "
+        + ", ".join(f"{x:.2f}x" for x in ra.get("engine_vs_floor_minimal_pairs", []))
+        + f"; engine CPU per run (s): {', '.join(f'{x:.2f}' for x in e.get('cpu_s_runs', []))}.",
         "",
         "Floor by kind of number (s): " + "; ".join(f"{v}: " + ", ".join(f"{k} {x:.2f}" for k, x in fl[v].items() if k != "total") for v in ("minimal", "keyed")) + ".",
         "",
