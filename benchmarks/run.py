@@ -1,6 +1,6 @@
 """Speed and memory benchmark of the vectorized engine (see benchmarks/README.md).
 
-    .venv/bin/python benchmarks/run.py            # full run, about 5 minutes on 2 cores
+    .venv/bin/python benchmarks/run.py            # full run, about 8 minutes on 2 cores
     .venv/bin/python benchmarks/run.py --quick    # smoke run, about a minute
 
 Measured in one run, on one machine:
