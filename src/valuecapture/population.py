@@ -60,7 +60,7 @@ class Network:
         self.n_edges = int(indices.size)  # directed: twice the undirected ties
 
     @classmethod
-    def from_ties(cls, first: list[np.ndarray], second: list[np.ndarray], n_slots: int) -> "Network":
+    def from_ties(cls, first: list[np.ndarray], second: list[np.ndarray], n_slots: int) -> Network:
         """The network of a batch from each replication's undirected ties ``first[b][k] -- second[b][k]``
         (slot indices; self-ties are dropped)."""
         from .kernels import adjacency

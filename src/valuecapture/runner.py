@@ -183,7 +183,7 @@ def batch_outputs(state: BatchState, start: int) -> dict[str, np.ndarray]:
         out["wallet"] = np.where(ever, state.base.wallet, np.nan)[:n_detail]
         out["final_business_model"] = np.where(ever, state.business_model, -1)[:n_detail].astype(np.int16)
         out["net_price"] = np.where(ever, state.price, np.nan)[:n_detail]
-        out["cost_to_serve"] = np.where(ever, state.base.cost_to_serve * p.business_models.cost_to_serve_factor[state.business_model], np.nan)[:n_detail]
+        out["cost_to_serve"] = np.where(ever, state.cost_to_serve, np.nan)[:n_detail]
         if p.alignment:
             out["final_misalignment"] = np.where(ever, state.misalignment, np.nan)[:n_detail]
     return out
