@@ -5,8 +5,9 @@ acquisition's referral count each run one loop over the filled slots of every
 replication of a batch, written as the scalar equations of
 docs/model.md and compiled with numba: every per-slot array is read and written
 once per period instead of once per numpy operation.  The loops live next to the
-sub-model they implement (``models/*.py``); this module only holds the common
-compilation settings.
+sub-model they implement (``models/*.py``); this module holds the common
+compilation settings, the kernels' ``exp``/``expm1``, and the set-up's network loops
+(:func:`adjacency`, :func:`segment_partners`).
 
 Settings, and why:
 
