@@ -67,7 +67,9 @@ class Network:
 
         ties = np.zeros(len(first) + 1, dtype=np.int64)
         np.cumsum([a.size for a in first], out=ties[1:])
-        cat = (lambda parts: np.concatenate(parts).astype(np.int64, copy=False)) if first else (lambda parts: np.empty(0, np.int64))
+        def cat(parts: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate([np.empty(0, np.int64), *parts]).astype(np.int64, copy=False)
+
         return cls(*adjacency(cat(first), cat(second), ties, int(n_slots)))
 
 
@@ -92,7 +94,7 @@ def _marginal(dist: Distribution, z: np.ndarray, correlated: bool, gen: np.rando
 
 #: Families whose scipy.stats ``rvs`` is one numpy Generator call followed by
 #: ``x * scale + loc``: drawn by that call directly, which gives the same numbers
-#: without scipy's per-call argument handling (tests/test_population.py checks the
+#: without scipy's per-call argument handling (tests/test_kernels.py checks the
 #: equality for every family here).
 _DIRECT = {
     "beta": lambda gen, kw, n: gen.beta(kw["a"], kw["b"], n),

@@ -111,9 +111,11 @@ def acquire(next_free, take, referred, period, new_trust, new_sow, referral_chur
             share_of_wallet[b, i] = new_sow
             origin[b, i] = period
             acquired_period[b, i] = period
-            charge = cost_referred * df if i < mid else cost_prospected * df
-            if i < mid:
+            if i < mid:  # referred
                 log_survival[b, i] *= referral_churn
+                charge = cost_referred * df
+            else:
+                charge = cost_prospected * df
             value[b, i] -= charge
             value_by_model[b, business_model[b, i]] -= charge
         cost[b] = cost_referred * (mid - lo) + cost_prospected * (hi - mid)
