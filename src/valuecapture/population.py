@@ -130,8 +130,11 @@ def generate_customers(p: ModelParams, gens: list[np.random.Generator]) -> Custo
     shapes |= {name: (p.n_initial, float) for name in ("initial_trust", "initial_adaptation", "initial_age")}
     arrays = {name: np.empty((len(gens), size), dtype=dtype) for name, (size, dtype) in shapes.items()}
     z = np.empty(n)
+    e = np.empty((k, n))
+    from .kernels import fill_standard_normal  # numba: loaded on first use
+
     for b, gen in enumerate(gens):
-        e = gen.standard_normal((k, n))
+        fill_standard_normal(gen, e.reshape(-1))  # gen.standard_normal((k, n)), faster
         for j, name in enumerate(CORRELATED):
             # z_j = sum_m L[j, m] e_m, elementwise in a fixed order (no BLAS: bit-identical per replication)
             terms = [m for m in range(j + 1) if chol[j, m] != 0.0]  # zero terms add exactly nothing
