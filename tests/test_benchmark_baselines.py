@@ -70,7 +70,7 @@ def test_floor_draws_the_same_numbers_by_either_method() -> None:
     for seed in range(4):
         a, b = np.random.Generator(np.random.SFC64(seed)), np.random.Generator(np.random.SFC64(seed))
         buf_a, buf_b = np.empty(5000), np.empty(5000)
-        ibuf_a, ibuf_b = np.empty(5000, dtype=np.int64), np.empty(5000, dtype=np.int64)
+        ibuf_b = np.empty(5000, dtype=np.int64)
         by_numpy, compiled = rngfloor._numpy_draws(a, buf_a), rngfloor._compiled_draws(b, buf_b, ibuf_b)
         for kind in rngfloor.KINDS:
             got = by_numpy[kind](5000)
