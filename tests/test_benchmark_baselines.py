@@ -65,8 +65,8 @@ def test_baselines_refuse_features_they_do_not_implement() -> None:
 def test_floor_draws_the_same_numbers_by_either_method() -> None:
     """The floor times each kind of number by numpy's bulk method and by a compiled loop
     over the same Generator, and counts the faster: that is a floor of *the same numbers*
-    only if both methods draw them bit for bit (several seeds, blocks of 5,000: the normal's
-    and gamma's rejection branches and the beta's are all exercised)."""
+    only if both methods draw them bit for bit (four seeds, blocks of 5,000 numbers: enough
+    to reach the rejection steps of the normal's, the gamma's and the beta's algorithms)."""
     for seed in range(4):
         a, b = np.random.Generator(np.random.SFC64(seed)), np.random.Generator(np.random.SFC64(seed))
         buf_a, buf_b = np.empty(5000), np.empty(5000)
