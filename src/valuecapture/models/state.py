@@ -158,15 +158,17 @@ class BatchState:
         number ``i`` of ``gens[b]``; only the replication's filled slots are drawn
         (``counts``, default ``next_free``), the rest of the prefix is zero."""
         counts = self.next_free if counts is None else counts
+        if method == "standard_normal":  # the same numbers, faster (kernels.py)
+            from ..kernels import fill_standard_normal as fill  # numba: loaded on first use
+        else:
+
+            def fill(gen: np.random.Generator, out: np.ndarray) -> None:
+                getattr(gen, method)(out=out)
+
         out = np.empty((len(gens), self.width))  # each number written once: drawn or zero
         for b, gen in enumerate(gens):
             n = int(counts[b])
-            if method == "standard_normal":  # the same numbers, faster (kernels.py)
-                from ..kernels import fill_standard_normal  # numba: loaded on first use
-
-                fill_standard_normal(gen, out[b, :n])
-            else:
-                getattr(gen, method)(out=out[b, :n])
+            fill(gen, out[b, :n])
             out[b, n:] = 0.0
         return out
 
