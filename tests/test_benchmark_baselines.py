@@ -86,3 +86,35 @@ def test_floor_takes_the_faster_method_per_kind() -> None:
         assert t[kind] == min(t["by_method"]["numpy"][kind], t["by_method"]["compiled"][kind]) > 0
         assert t["how"][kind] in ("numpy", "compiled")
     assert t["beta"] == 0.0 and t["total"] == sum(t[k] for k in rngfloor.KINDS)
+
+
+def test_revision_comparison_flags_any_changed_output() -> None:
+    import revisions
+
+    a = {"x": np.array([1.0, np.nan]), "k": np.array([1, 2])}
+    assert revisions.different(a, {"x": np.array([1.0, np.nan]), "k": np.array([1, 2])}) == []  # NaN equals NaN
+    assert revisions.different(a, {"x": np.array([1.0, np.nan]), "k": np.array([1, 3])}) == ["k"]
+    assert revisions.different(a, {"x": np.array([1.0 + 2**-52, np.nan]), "k": np.array([1, 2])}) == ["x"]  # one bit
+    assert revisions.different(a, {"x": np.array([1.0]), "k": np.array([1, 2])}) == ["x"]  # shape
+    assert revisions.different(a, {"x": a["x"]}) == ["k"]  # missing
+
+
+def test_revision_comparison_runs_another_revision_beside_the_working_tree() -> None:
+    """benchmarks/revisions.py against HEAD: the other revision is imported under another
+    name and both run the same batches; with no local change to the package the outputs
+    must be bit-identical."""
+    import subprocess
+
+    import revisions
+
+    root = Path(__file__).resolve().parents[1]
+    git = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD", "--", "src/valuecapture"], capture_output=True)
+    if git.returncode not in (0, 1):
+        pytest.skip("not a git checkout")
+    res = revisions.compare("HEAD", rounds=2, customers=150, periods=6, batch=1)
+    assert set(res["ms_per_replication"]) == {"working tree", "HEAD"} and min(res["ms_per_replication"].values()) > 0
+    assert len(res["commit"]) == 40 and "vc_ref" not in sys.modules
+    if git.returncode == 0:  # the package is as committed
+        assert res["identical"], res["different"]
+    with pytest.raises(SystemExit, match="not a commit"):
+        revisions.compare("no-such-revision-xyz", rounds=1, customers=50, periods=2, batch=1)
