@@ -49,7 +49,10 @@ REF = "vc_ref"
 
 def extract(revision: str, into: Path) -> str:
     """Write ``revision``'s ``src/valuecapture`` to ``into/vc_ref``; returns the full commit."""
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{revision}^{{commit}}"], capture_output=True, text=True)
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{revision}^{{commit}}"], capture_output=True, text=True)
+    except FileNotFoundError:
+        raise SystemExit("revisions.py: needs git, which is not installed") from None
     if commit.returncode != 0:
         raise SystemExit(f"revisions.py: {revision!r} is not a commit of {ROOT} ({commit.stderr.strip()})")
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit.stdout.strip(), "src/valuecapture"], capture_output=True, check=True)
