@@ -103,7 +103,6 @@ def downgrade_trust_loss(state: BatchState, new_treatment: np.ndarray, period: i
 def firm_view(state: BatchState, period: int) -> SimpleNamespace:
     """The attributes the supplier-side portfolio models classify from (the firm's view)."""
     p = state.params
-    t = p.business_models
     return SimpleNamespace(
         period=period,
         periods_per_year=p.periods_per_year,
@@ -111,7 +110,7 @@ def firm_view(state: BatchState, period: int) -> SimpleNamespace:
         observed_profit=state.observed,
         revenue=state.revenue,
         price=state.price,
-        cost_to_serve=state.base.cost_to_serve * t.cost_to_serve_factor[state.business_model],
+        cost_to_serve=state.cost_to_serve,
         trust=state.trust,
         growth=state.base.growth,
         age=period - state.origin,

@@ -25,8 +25,7 @@ def alignment_costs(state: BatchState, period: int, w: int) -> np.ndarray:
         from .alignment import internal_misalignment
 
         revenue = state.view("demand") * state.view("share_of_wallet") * alive * state.view("price")
-        cts = state.base.cost_to_serve[:, :w] * p.business_models.cost_to_serve_factor[state.business_model[:, :w]]
-        out += (1.0 - p.tax_rate) * revenue * cts * p.internal_cost * internal_misalignment(state, period)[:, :w]
+        out += (1.0 - p.tax_rate) * revenue * state.view("cost_to_serve") * p.internal_cost * internal_misalignment(state, period)[:, :w]
     return out
 
 
