@@ -43,7 +43,8 @@ def test_run_show_reproduce(tmp_path: Path) -> None:
 
 def test_validate_ok(tmp_path: Path) -> None:
     r = vc_cli("validate", str(SCENARIOS / "baseline.toml"), cwd=tmp_path)
-    assert (r.returncode, r.stdout.strip()) == (0, "ok")
+    assert (r.returncode, r.stdout.splitlines()[0]) == (0, "ok")
+    assert "memory for 1000 replications" in r.stdout and "available" in r.stdout
 
 
 @pytest.mark.parametrize(

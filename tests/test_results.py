@@ -53,9 +53,24 @@ def test_failed_write_leaves_previous_result(tmp_path: Path, ds: xr.Dataset, mon
 
     monkeypatch.setattr("valuecapture.plots.run_figures", boom)
     with pytest.raises(RuntimeError):
-        write_run(ds, target, figures=True)
+        write_run(ds, target, figures=True, overwrite=True)
     assert (target / "result.nc").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_previous_result_is_replaced_only_when_asked(tmp_path: Path, ds: xr.Dataset) -> None:
+    from valuecapture.outputs import OutputError
+
+    target = tmp_path / "run"
+    write_run(ds, target, figures=False)
+    with pytest.raises(OutputError, match="--overwrite"):
+        write_run(ds, target, figures=False)
+    write_run(ds.isel(replication=slice(0, 3)), target, figures=False, overwrite=True)
+    assert open_run(target).sizes["replication"] == 3
+    (target / "notes.txt").write_text("mine")  # something valuecapture did not write
+    with pytest.raises(OutputError, match="notes.txt"):
+        write_run(ds, target, figures=False, overwrite=True)
+    assert (target / "notes.txt").read_text() == "mine"
 
 
 def test_summary_table(ds: xr.Dataset) -> None:

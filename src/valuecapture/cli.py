@@ -29,13 +29,25 @@ def _positive_int(text: str) -> int:
     return v
 
 
+#: Limits of --replications and --seed: the scenario schema's (run.replications, run.seed).
+MAX_REPLICATIONS = 10_000_000
+MAX_SEED = 2**63 - 1
+
+
+def _replications(text: str) -> int:
+    v = _positive_int(text)
+    if v > MAX_REPLICATIONS:
+        raise argparse.ArgumentTypeError(f"must be an integer in [1, {MAX_REPLICATIONS}], got {text!r}")
+    return v
+
+
 def _seed(text: str) -> int:
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {MAX_SEED}], got {text!r}") from None
+    if not 0 <= v <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {MAX_SEED}], got {text!r}")
     return v
 
 
@@ -66,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a scenario file; prints 'ok' or the error")
     val.add_argument("scenario")
     val.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE")
+    val.add_argument("--workers", "-j", type=_positive_int, default=None, help="workers to estimate the memory for (default: as `run` would use)")
 
     show = sub.add_parser("show", help="print the summary of a finished run")
     show.add_argument("result", help="run directory (results/<name>/) or its result.nc")
@@ -93,18 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     rpt = sub.add_parser("report", help="write a self-contained HTML report and its Markdown twin (figures as PNG and SVG, tables as CSV and NetCDF) for a result")
     rpt.add_argument("result", help="a result folder (or its result.nc) written by run, compare, decompose or sweep")
-    rpt.add_argument("--out", default=None, help="report folder (default: RESULT/report/)")
+    rpt.add_argument("--out", default=None, help="report folder (default: RESULT/report/); an existing report there is replaced only with --overwrite")
+    rpt.add_argument("--overwrite", action="store_true", help="replace a previous report in the report folder (never anything valuecapture did not write)")
     rpt.add_argument("--resamples", type=_positive_int, default=2000, metavar="N", help="bootstrap resamples for confidence intervals (default 2000)")
     return parser
 
 
 def _research_options(p: argparse.ArgumentParser, where: str, per_point: bool = False) -> None:
     each = " per design point" if per_point else " per configuration"
-    p.add_argument("--replications", "-n", type=_positive_int, default=None, help=f"replications{each} (default: the {'experiment' if per_point else 'scenario'}'s)")
+    p.add_argument("--replications", "-n", type=_replications, default=None, help=f"replications{each} (default: the {'experiment' if per_point else 'scenario'}'s)")
     p.add_argument("--seed", type=_seed, default=None, help=f"root seed (default: the {'experiment' if per_point else 'scenario'}'s); the same for every run: common random numbers")
     p.add_argument("--workers", "-j", type=_positive_int, default=None, help="worker processes (default: all cores; small runs use one). Never changes results.")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="replications per batch (default: automatic). Never changes results.")
     p.add_argument("--out", default="results", help=f"output folder; the result goes to {where} (default: results)")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no tables")
 
@@ -128,7 +143,7 @@ def _chunk(text: str) -> int:
 
 def _run_options(p: argparse.ArgumentParser, reproduce: bool = False, store: bool = True) -> None:
     if not reproduce:
-        p.add_argument("--replications", "-n", type=_positive_int, default=None, help="replications (default: the scenario's run.replications)")
+        p.add_argument("--replications", "-n", type=_replications, default=None, help="replications (default: the scenario's run.replications)")
         p.add_argument("--seed", type=_seed, default=None, help="root seed (default: the scenario's run.seed)")
     p.add_argument("--workers", "-j", type=_positive_int, default=None, help="worker processes (default: all cores; small runs use one). Never changes results.")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="replications per batch (default: automatic). Never changes results.")
@@ -138,8 +153,12 @@ def _run_options(p: argparse.ArgumentParser, reproduce: bool = False, store: boo
         p.add_argument("--resume", action="store_true", help="continue an interrupted run from its saved batches (same scenario, --set, seed and replications); the result is bit-identical to an uninterrupted run")
         p.add_argument("--fresh", action="store_true", help="discard an interrupted run of this scenario and start over")
     p.add_argument("--out", default="results", help="output folder; the run goes to OUT/<scenario name>/ (a comparison to OUT/<scenario name>-compare/; default: results)")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
+
+
+OVERWRITE_HELP = "replace a previous result of the same name in OUT (never a folder holding anything valuecapture did not write)"
 
 
 class UsageError(Exception):
@@ -150,12 +169,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    from .budget import MemoryRefused
+    from .outputs import OutputError
+    from .results import ResultError
     from .scenario import ScenarioError
     from .store import Interrupted, StoreError
 
     try:
         return _dispatch(args)
-    except (ScenarioError, UsageError, StoreError) as exc:
+    except (ScenarioError, UsageError, StoreError, OutputError, ResultError, MemoryRefused) as exc:
         print(f"valuecapture: error: {exc}", file=sys.stderr)
         return 2
     except Interrupted as exc:
@@ -164,8 +186,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("valuecapture: interrupted; nothing was written", file=sys.stderr)
         return 130
-    except OSError as exc:
+    except OSError as exc:  # a full or read-only disk (WriteFailure says what was kept)
         print(f"valuecapture: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if os.environ.get("VALUECAPTURE_DEBUG"):
+            raise
+        print(f"valuecapture: internal error: {type(exc).__name__}: {exc} (a bug: please report it; VALUECAPTURE_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 1
 
 
@@ -173,9 +200,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
         from .scenario import load_scenario
 
-        load_scenario(args.scenario, overrides=args.overrides)
-        print("ok")
-        return 0
+        return _validate(load_scenario(args.scenario, overrides=args.overrides), args)
     if args.command == "show":
         return _show(args.result)
     if args.command == "play":
@@ -242,12 +267,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _open(path: str):  # type: ignore[no-untyped-def]
     from .results import open_run
 
-    try:
-        return open_run(path)
-    except FileNotFoundError as exc:
-        raise UsageError(str(exc)) from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: not a readable valuecapture result ({exc})") from None
+    return open_run(path)  # ResultError / StoreError: one line, exit 2
 
 
 def _show(path: str) -> int:
@@ -273,7 +293,7 @@ def _show(path: str) -> int:
 def _workers(args: argparse.Namespace, sc, reps: int) -> int:  # type: ignore[no-untyped-def]
     from .params import slot_count
 
-    workers = args.workers
+    workers = getattr(args, "workers", None)
     if workers is None:
         workers = os.cpu_count() or 1
         if reps * slot_count(sc) * sc.get("horizon.periods") < SMALL_RUN:
@@ -281,16 +301,60 @@ def _workers(args: argparse.Namespace, sc, reps: int) -> int:  # type: ignore[no
     return int(workers)
 
 
-def _check_out(out: str) -> None:
-    out_parent = Path(out)
-    if out_parent.exists() and not out_parent.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder")
+def _validate(sc, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    """``validate``: the scenario is valid and a run of its default size fits in memory."""
+    from .budget import memory_plan
+    from .params import slot_count
+    from .runner import default_batch_size
+
+    reps = int(sc.get("run.replications"))
+    workers = _workers(args, sc, reps)
+    plan = memory_plan(sc, reps, workers, min(reps, default_batch_size(slot_count(sc), reps, workers)))
+    plan.check()
+    print("ok")
+    print(f"memory for {reps} replications with {workers} worker{'s' if workers > 1 else ''}: {plan.describe()}")
+    return 0
+
+
+def _target(args: argparse.Namespace, name: str) -> Path:
+    """OUT/name, refused now (before any work) when it cannot be written without --overwrite."""
+    from .outputs import check_out_folder, check_target
+
+    target = check_out_folder(args.out) / name
+    check_target(target, getattr(args, "overwrite", False))
+    return target
+
+
+def _write(ds, target: Path, args: argparse.Namespace, text: str, figure_maker=None) -> Path:  # type: ignore[no-untyped-def]
+    """Write an in-memory result under the lock already held; a failure says nothing was kept."""
+    from .outputs import WriteFailure
+    from .results import write_run
+
+    try:
+        return write_run(ds, target, figures=not args.no_figures, summary=text, figure_maker=figure_maker, overwrite=getattr(args, "overwrite", False))
+    except WriteFailure:
+        raise
+    except OSError as exc:
+        raise WriteFailure(f"cannot write the result to {target}: {exc.strerror or exc}; nothing was written there; free space or fix permissions and run again") from None
+
+
+def _check(sc, reps: int, seed: int | None, workers: int, args: argparse.Namespace, variants: int = 1, detail: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """The runner's checks of a whole command (all its variants joined), before it starts."""
+    from .runner import check_run
+
+    try:
+        check_run(sc, reps, int(sc.get("run.seed") if seed is None else seed), workers, args.batch_size,
+                  getattr(args, "executor", None), getattr(args, "scheduler", None), variants=variants, detail=detail)
+    except ValueError as exc:
+        if type(exc) is ValueError:
+            raise UsageError(str(exc)) from None
+        raise
 
 
 def _compare(sc, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     from .compare import check_policy_names, compare, comparison_text
+    from .outputs import claimed
     from .plots import comparison_figures
-    from .results import run_dir, write_run
 
     names = [n.strip() for n in args.policies.split(",") if n.strip()]
     try:
@@ -298,13 +362,17 @@ def _compare(sc, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-de
     except ValueError as exc:
         raise UsageError(f"--policies: {exc}") from None
     reps = int(sc.get("run.replications") if args.replications is None else args.replications)
-    _check_out(args.out)
-    try:
-        ds = compare(sc, names, reps, args.seed, workers=_workers(args, sc, reps * len(names)), batch_size=args.batch_size, executor=args.executor, scheduler=args.scheduler, progress=not args.quiet)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    text = comparison_text(ds)
-    path = write_run(ds, run_dir(args.out, f"{sc.name}-compare"), figures=not args.no_figures, summary=text, figure_maker=comparison_figures)
+    target = _target(args, f"{sc.name}-compare")
+    workers = _workers(args, sc, reps * len(names))
+    _check(sc, reps, args.seed, workers, args, variants=len(names))
+    with claimed(target.parent, target.name):
+        _target(args, target.name)
+        try:
+            ds = compare(sc, names, reps, args.seed, workers=workers, batch_size=args.batch_size, executor=args.executor, scheduler=args.scheduler, progress=not args.quiet)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        text = comparison_text(ds)
+        path = _write(ds, target, args, text, comparison_figures)
     if not args.quiet:
         print(text)
         print(f"\nwrote {path}/ (result.nc, summary.txt" + (", figures/*.png)" if not args.no_figures else ")"))
@@ -320,16 +388,18 @@ def _run(sc, args: argparse.Namespace, replications: int | None, seed: int | Non
     reps = int(sc.get("run.replications") if replications is None else replications)
     seed = int(sc.get("run.seed") if seed is None else seed)
     workers = _workers(args, sc, reps)
-    _check_out(args.out)
     if args.resume and args.fresh:
         raise UsageError("--resume and --fresh exclude each other")
     again = [a for a in args.argv if a not in ("--resume", "--fresh")]
     hint = "valuecapture " + shlex.join(again + ["--resume"])
     try:
         ds, path = run_to_store(sc, args.out, reps, seed, workers=workers, batch_size=args.batch_size, executor=args.executor, scheduler=args.scheduler,
-                                resume=args.resume, fresh=args.fresh, figures=not args.no_figures, progress=not args.quiet, resume_hint=hint)
+                                resume=args.resume, fresh=args.fresh, overwrite=args.overwrite, figures=not args.no_figures, progress=not args.quiet,
+                                resume_hint=hint)
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        if type(exc) is ValueError:
+            raise UsageError(str(exc)) from None
+        raise
     if not args.quiet:
         print((path / "summary.txt").read_text(encoding="utf-8").rstrip())
         print(f"\nwrote {path}/ (result.nc, summary.txt" + (", figures/*.png)" if not args.no_figures else ")"))
@@ -352,8 +422,8 @@ def _print_written(path: Path, args: argparse.Namespace, extra: str = "") -> Non
 def _run_precision(sc, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     """``run --precision``: chunks of replications until the CI of mean firm value is tight enough."""
     from .analysis import summary_text
+    from .outputs import claimed
     from .params import slot_count
-    from .results import run_dir, write_run
     from .sequential import DEFAULT_CHUNK, DEFAULT_MAX_REPLICATIONS, StoppingRule, simulate_to_precision
 
     if args.precision is None:
@@ -368,18 +438,21 @@ def _run_precision(sc, args: argparse.Namespace) -> int:  # type: ignore[no-unty
         rule = StoppingRule(args.precision, chunk=chunk, min_replications=chunk, max_replications=cap)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    _check_out(args.out)
+    target = _target(args, sc.name)
     workers = _research_workers(args, chunk * 10 * slot_count(sc) * sc.get("horizon.periods"))
-    try:
-        ds = simulate_to_precision(sc, rule, args.seed, workers=workers, batch_size=args.batch_size, progress=not args.quiet)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    n = ds.sizes["replication"]
-    reached = bool(ds.attrs["precision_reached"])
-    line = (f"{'stopped' if reached else 'stopped at the cap'} after {n} replications: 95% CI half-width of mean firm value = "
-            f"{ds.attrs['precision_achieved']:.3%} of |mean| (target {rule.precision:.3%}, checked every {chunk})")
-    text = summary_text(ds) + "\n" + line
-    path = write_run(ds, run_dir(args.out, sc.name), figures=not args.no_figures, summary=text)
+    _check(sc, cap, args.seed, workers, args)
+    with claimed(target.parent, target.name):
+        _target(args, target.name)
+        try:
+            ds = simulate_to_precision(sc, rule, args.seed, workers=workers, batch_size=args.batch_size, progress=not args.quiet)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        n = ds.sizes["replication"]
+        reached = bool(ds.attrs["precision_reached"])
+        line = (f"{'stopped' if reached else 'stopped at the cap'} after {n} replications: 95% CI half-width of mean firm value = "
+                f"{ds.attrs['precision_achieved']:.3%} of |mean| (target {rule.precision:.3%}, checked every {chunk})")
+        text = summary_text(ds) + "\n" + line
+        path = _write(ds, target, args, text)
     if not args.quiet:
         print(text)
         _print_written(path, args)
@@ -390,25 +463,28 @@ def _run_precision(sc, args: argparse.Namespace) -> int:  # type: ignore[no-unty
 
 def _decompose(sc, args: argparse.Namespace, replications: int | None, seed: int | None) -> int:  # type: ignore[no-untyped-def]
     from .decompose import attribution_text, decompose
+    from .outputs import claimed
     from .params import slot_count
     from .research_plots import configurations_figure, save, shapley_figure
-    from .results import run_dir, write_run
 
     reps = int(sc.get("run.replications") if replications is None else replications)
     if reps < 2:
         raise UsageError(f"--replications: a decomposition needs at least 2, got {reps}")
-    _check_out(args.out)
+    target = _target(args, f"{sc.name}-decompose")
     workers = _research_workers(args, 8 * reps * slot_count(sc) * sc.get("horizon.periods"))
-    try:
-        ds = decompose(sc, reps, seed, workers=workers, batch_size=args.batch_size, progress=not args.quiet)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    text = attribution_text(ds)
+    _check(sc, reps, seed, workers, args, variants=8, detail=False)
 
     def figures(d, folder):  # type: ignore[no-untyped-def]
         return save(shapley_figure(d), folder, "shapley") + save(configurations_figure(d), folder, "configurations")
 
-    path = write_run(ds, run_dir(args.out, f"{sc.name}-decompose"), figures=not args.no_figures, summary=text, figure_maker=figures)
+    with claimed(target.parent, target.name):
+        _target(args, target.name)
+        try:
+            ds = decompose(sc, reps, seed, workers=workers, batch_size=args.batch_size, progress=not args.quiet)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        text = attribution_text(ds)
+        path = _write(ds, target, args, text, figures)
     if not args.quiet:
         print(text)
         _print_written(path, args)
@@ -419,20 +495,16 @@ def _sweep(exp, args: argparse.Namespace, replications: int | None, seed: int | 
     import json
 
     from .experiments import design_size, sweep, sweep_text
+    from .outputs import claimed
     from .params import slot_count
     from .research_plots import save, sensitivity_figure, sweep_scatter_figure
-    from .results import run_dir, write_run
 
     reps = int(exp.replications if replications is None else replications)
     if reps < 2:
         raise UsageError(f"--replications: a sweep needs at least 2 per design point, got {reps}")
-    _check_out(args.out)
+    target = _target(args, f"{exp.name}-sweep")
     workers = _research_workers(args, design_size(exp) * reps * slot_count(exp.base) * exp.base.get("horizon.periods"))
-    try:
-        ds = sweep(exp, reps, seed, workers=workers, batch_size=args.batch_size, progress=not args.quiet)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    text = sweep_text(ds)
+    _check(exp.base, reps, seed if seed is not None else exp.seed, workers, args, variants=design_size(exp), detail=False)
 
     def figures(d, folder):  # type: ignore[no-untyped-def]
         out = save(sensitivity_figure(d), folder, "sensitivity")
@@ -440,7 +512,14 @@ def _sweep(exp, args: argparse.Namespace, replications: int | None, seed: int | 
             out += save(sweep_scatter_figure(d, r), folder, f"scatter_{r}")
         return out
 
-    path = write_run(ds, run_dir(args.out, f"{exp.name}-sweep"), figures=not args.no_figures, summary=text, figure_maker=figures)
+    with claimed(target.parent, target.name):
+        _target(args, target.name)
+        try:
+            ds = sweep(exp, reps, seed, workers=workers, batch_size=args.batch_size, progress=not args.quiet)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        text = sweep_text(ds)
+        path = _write(ds, target, args, text, figures)
     if not args.quiet:
         print(text)
         _print_written(path, args)
@@ -454,7 +533,7 @@ def _report(args: argparse.Namespace) -> int:
     if ds.attrs.get("partial"):
         raise UsageError(f"{args.result}: an unfinished run; finish it (valuecapture run ... --resume) before reporting")
     result = Path(args.result)
-    folder = write_report(ds, result if result.is_dir() else result.parent, args.out, n_resamples=args.resamples)
+    folder = write_report(ds, result if result.is_dir() else result.parent, args.out, n_resamples=args.resamples, overwrite=args.overwrite)
     print(f"wrote {folder}/ (report.html, report.md, figures/*.png|svg, tables/*.csv|nc)")
     return 0
 

@@ -17,6 +17,8 @@ docs/scaling.md).
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator
 
@@ -58,8 +60,7 @@ def run_tasks(tasks: Iterable[Task], executor: str, workers: int, scheduler: str
 
 
 def _process_pool(tasks: Iterable[Task], workers: int, stop: Callable[[], bool] | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    ctx = mp.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=ignore_sigint)
+    pool = make_pool(workers)
     finished = False
     try:
         pending: set[Future[Any]] = set()
@@ -80,10 +81,34 @@ def _process_pool(tasks: Iterable[Task], workers: int, stop: Callable[[], bool] 
                     break
         finished = True
     finally:
-        if not finished:  # interrupted or failed: drop queued batches and stop the running ones
-            for proc in list(getattr(pool, "_processes", {}).values()):
-                proc.terminate()
-        pool.shutdown(wait=finished, cancel_futures=True)
+        if finished:
+            pool.shutdown(wait=True)
+        else:  # interrupted or failed: drop queued batches and stop the running ones
+            stop_pool(pool)
+
+
+def stop_pool(pool: ProcessPoolExecutor, timeout: float = 5.0) -> None:
+    """Stop a pool at once: terminate its workers, drop queued tasks, and let its manager thread end.
+
+    A worker terminated while it was sending a result leaves half a message in the result
+    pipe; the pool's manager thread would wait for the rest forever (and the interpreter
+    with it, at exit).  This process's own copy of the pipe's write end is closed once the
+    workers are gone, so the manager thread reads end-of-file and shuts the pool down."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    thread = getattr(pool, "_executor_manager_thread", None)  # shutdown() drops these references
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.join(timeout)
+    pool.shutdown(wait=False, cancel_futures=True)
+    if writer is not None:
+        try:
+            writer.close()
+        except OSError:
+            pass
+    if thread is not None:
+        thread.join(timeout)
 
 
 def submit_shielded(pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: Any) -> Future[Any]:
@@ -102,24 +127,78 @@ def submit_shielded(pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: An
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def ignore_sigint() -> None:
-    """Worker processes leave Ctrl-C to the parent, which stops them and says how to resume."""
+def make_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes that leave Ctrl-C to this one and die with it."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=worker_init, initargs=(os.getpid(),))
+
+
+def worker_init(parent: int) -> None:
+    """Set up a worker process: Ctrl-C is left to the parent (which stops the workers and
+    says how to resume), and the worker dies with its parent however the parent dies
+    (:func:`die_with_parent`)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    die_with_parent(parent)
+
+
+#: Seconds between two checks of the watchdog thread where the kernel cannot send a signal.
+WATCH_INTERVAL = 1.0
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this process exit when the process ``parent`` is gone, even after ``kill -9``.
+
+    On Linux the kernel sends SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``);
+    elsewhere a daemon thread checks every :data:`WATCH_INTERVAL` seconds whether the parent
+    changed.  A parent that died before this ran is caught by the first check."""
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0:  # PR_SET_PDEATHSIG = 1
+                if os.getppid() != parent:  # the parent died before the prctl
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(WATCH_INTERVAL)
+
+    threading.Thread(target=watch, name="valuecapture-watch-parent", daemon=True).start()
+
+
+def local_cluster(workers: int) -> Any:
+    """A Dask ``LocalCluster`` of ``workers`` single-threaded processes on 127.0.0.1 that
+    serves nothing over HTTP: no dashboard, and the scheduler's and workers' HTTP servers
+    (which Dask starts anyway) have no routes (no metrics, no info pages, no proxy)."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
 
 
 def _dask(tasks: Iterable[Task], workers: int, scheduler: str | None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - a core dependency
         raise ValueError(f"the dask executor needs dask.distributed: {exc}") from None
     cluster = None
     try:
         if scheduler is None:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+            cluster = local_cluster(workers)
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout="10s")

@@ -49,7 +49,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats as sps
 
-from .scenario import BUSINESS_MODEL_FIELDS, Scenario, ScenarioError, field_by_path, read_input
+from .scenario import BUSINESS_MODEL_FIELDS, NAME_RULE, Scenario, ScenarioError, field_by_path, is_safe_name, read_input
 
 DESIGNS: tuple[str, ...] = ("full_factorial", "latin_hypercube", "sobol")
 DIRECTIONS: tuple[str, ...] = ("increase", "decrease", "any")
@@ -373,8 +373,8 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
         return v
 
     name = exp.get("name", Path(source).stem if source and not source.startswith("<") else "experiment")
-    if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9_.-]+$", name):
-        raise bad("experiment.name", f"must be a short name of letters, digits, '_', '-' or '.', got {name!r}")
+    if not is_safe_name(name):
+        raise bad("experiment.name", f"must be {NAME_RULE} (it names the result folder), got {name!r}")
     description = exp.get("description", "")
     if not isinstance(description, str):
         raise bad("experiment.description", f"must be text, got {_type(description)}")

@@ -26,6 +26,7 @@ import csv
 import html
 import json
 import math
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -557,8 +558,27 @@ dt{font-weight:600}dd{margin:0}.meta{color:#666;font-size:.85em}
 """
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
+
+
 def _md_escape(s: str) -> str:
-    return s.replace("|", "\\|").replace("\n", " ")
+    """Text as literal Markdown: one line, HTML characters as entities, Markdown's special
+    characters backslash-escaped (text from a scenario or result is data, never markup)."""
+    one = " ".join(str(s).splitlines())
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(one, quote=False))
+
+
+def _md_paragraph(s: str) -> str:
+    """:func:`_md_escape`, and a leading character that would start a list, heading or quote escaped."""
+    out = _md_escape(s)
+    return "\\" + out if re.match(r"^(\d+\.|[-+=>])", out) else out
+
+
+def _md_fence(text: str, info: str) -> list[str]:
+    """A fenced code block around ``text`` whose fence no run of backticks in it can close."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + info, text.rstrip("\n"), fence, ""]
 
 
 def _render(rep: Report, figdir: Path, ds: xr.Dataset) -> tuple[str, str]:
@@ -569,24 +589,24 @@ def _render(rep: Report, figdir: Path, ds: xr.Dataset) -> tuple[str, str]:
     meta = f"valuecapture {a.get('valuecapture_version')} · seed {a.get('seed')} · {a.get('replications')} replications"
     h = ["<!DOCTYPE html>", "<html lang=\"en\">", "<head>", "<meta charset=\"utf-8\">", f"<title>{html.escape(rep.title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
          f"<h1>{html.escape(rep.title)}</h1>", f"<p class=\"meta\">{html.escape(meta)}</p>"]
-    m = [f"# {rep.title}", "", f"*{meta}*", ""]
+    m = [f"# {_md_escape(rep.title)}", "", f"*{_md_escape(meta)}*", ""]
     for kind, b in rep.blocks:
         if kind == "h2":
             h.append(f"<h2>{html.escape(b)}</h2>")
-            m += [f"## {b}", ""]
+            m += [f"## {_md_escape(b)}", ""]
         elif kind == "p":
             h.append(f"<p>{html.escape(b)}</p>")
-            m += [b, ""]
+            m += [_md_paragraph(b), ""]
         elif kind == "code":
             h.append(f"<pre><code>{html.escape(b)}</code></pre>")
-            m += ["```bash", b, "```", ""]
+            m += _md_fence(b, "bash")
         elif kind == "details":
             summary, text = b
             h.append(f"<details><summary>{html.escape(summary)}</summary><pre><code>{html.escape(text)}</code></pre></details>")
-            m += [f"<details><summary>{summary}</summary>", "", "```toml", text.rstrip("\n"), "```", "", "</details>", ""]
+            m += [f"<details><summary>{html.escape(summary)}</summary>", "", *_md_fence(text, "toml"), "</details>", ""]
         elif kind == "items":
             h.append("<dl>" + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in b) + "</dl>")
-            m += [f"- **{k}**: {v}" if k else f"- {v}" for k, v in b] + [""]
+            m += [f"- **{_md_escape(k)}**: {_md_escape(v)}" if k else f"- {_md_escape(v)}" for k, v in b] + [""]
         elif kind == "table":
             t: Table = b
             rows = t.shown()
@@ -596,9 +616,9 @@ def _render(rep: Report, figdir: Path, ds: xr.Dataset) -> tuple[str, str]:
             h.append("</tbody></table>")
             notes = " ".join(x for x in (t.note, t.truncated_note(), f"Table as CSV: tables/{t.name}.csv, NetCDF: tables/{t.name}.nc.") if x)
             h.append(f"<p class=\"note\">{html.escape(notes)}</p>")
-            m += [f"**{t.title}**", "", "| " + " | ".join(_md_escape(c.label) for c in t.columns) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(t.columns))) + "|"]
+            m += [f"**{_md_escape(t.title)}**", "", "| " + " | ".join(_md_escape(c.label) for c in t.columns) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(t.columns))) + "|"]
             m += ["| " + " | ".join(_md_escape(t.cell(v, c)) for v, c in zip(r, t.columns)) + " |" for r in rows]
-            m += ["", f"*{notes}*", ""]
+            m += ["", f"*{_md_escape(notes)}*", ""]
         elif kind == "figure":
             f: Figure = b
             fig = f.make()
@@ -606,31 +626,43 @@ def _render(rep: Report, figdir: Path, ds: xr.Dataset) -> tuple[str, str]:
             data = base64.b64encode(png.read_bytes()).decode("ascii")
             h.append(f"<figure><img alt=\"{html.escape(f.caption)}\" src=\"data:image/png;base64,{data}\">"
                      f"<figcaption>{html.escape(f.caption)} (<a href=\"figures/{f.stem}.svg\">SVG</a>, <a href=\"figures/{f.stem}.png\">PNG</a>)</figcaption></figure>")
-            m += [f"![{_md_escape(f.caption)}](figures/{f.stem}.png)", "", f"*{f.caption}* ([SVG](figures/{f.stem}.svg))", ""]
+            m += [f"![{_md_escape(f.caption)}](figures/{f.stem}.png)", "", f"*{_md_escape(f.caption)}* ([SVG](figures/{f.stem}.svg))", ""]
     h += ["</body>", "</html>", ""]
     return "\n".join(h), "\n".join(m)
 
 
-def write_report(ds: xr.Dataset, result_path: str | Path | None = None, out_dir: str | Path | None = None, *, n_resamples: int = 2000) -> Path:
+def write_report(ds: xr.Dataset, result_path: str | Path | None = None, out_dir: str | Path | None = None, *, n_resamples: int = 2000,
+                 overwrite: bool = False) -> Path:
     """Write the report of ``ds`` atomically into ``out_dir`` (default ``<result_path>/report``).
 
-    Returns the folder.  See the module docstring for what it holds.
+    An existing ``out_dir`` is replaced only with ``overwrite`` and only when it is a
+    report valuecapture wrote (:func:`~valuecapture.outputs.check_target`); the folder is
+    locked while the report is written.  Returns the folder.  See the module docstring
+    for what it holds.
     """
+    from .outputs import WriteFailure, atomic_dir, check_target, claimed, write_file
+    from .results import write_netcdf
+
     if out_dir is None:
         if result_path is None:
             raise ValueError("give out_dir or result_path")
         rp = Path(result_path)
         out_dir = (rp if rp.is_dir() else rp.parent) / REPORT_DIR
     target = Path(out_dir)
+    check_target(target, overwrite, "a report")
     rep = build_report(ds, result_path, n_resamples=n_resamples)
-    from .results import atomic_dir
-
-    with atomic_dir(target, "the report") as tmp:
-        html_text, md_text = _render(rep, tmp / "figures", ds)
-        (tmp / "tables").mkdir()
-        for t in rep.tables:
-            t.write_csv(tmp / "tables" / f"{t.name}.csv")
-            t.to_dataset().to_netcdf(tmp / "tables" / f"{t.name}.nc", engine="h5netcdf")
-        (tmp / "report.html").write_text(html_text, encoding="utf-8")
-        (tmp / "report.md").write_text(md_text, encoding="utf-8")
+    with claimed(target.parent, target.name, "the report"):
+        try:
+            with atomic_dir(target, "a report", overwrite=overwrite) as tmp:
+                html_text, md_text = _render(rep, tmp / "figures", ds)
+                (tmp / "tables").mkdir()
+                for t in rep.tables:
+                    t.write_csv(tmp / "tables" / f"{t.name}.csv")
+                    write_netcdf(t.to_dataset(), tmp / "tables" / f"{t.name}.nc")
+                write_file(tmp / "report.html", html_text)
+                write_file(tmp / "report.md", md_text)
+        except WriteFailure:
+            raise
+        except OSError as exc:
+            raise WriteFailure(f"cannot write the report to {target}: {exc.strerror or exc}; nothing was written there") from None
     return target

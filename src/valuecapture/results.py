@@ -9,17 +9,14 @@ or interrupted write never leaves a half-written result under the final name.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from .models.state import ALIGNMENT_SERIES, PERIOD_SERIES
+from .outputs import MANIFEST, atomic_dir, damaged_files, write_file
 from .params import ModelParams
 from .scenario import Scenario, loads
 from .seeds import MECHANISMS, root_entropy
@@ -135,33 +132,47 @@ def build_dataset(scenario: Scenario, seed: int, replications: int, p: ModelPara
 
 
 def scenario_of(ds: xr.Dataset) -> Scenario:
-    """The exact scenario a result was produced from (from its attrs)."""
-    overrides = json.loads(ds.attrs.get("scenario_overrides", "[]"))
-    # the stored TOML already has the overrides applied; re-applying them is a no-op that keeps provenance
-    return loads(ds.attrs["scenario_toml"], source=ds.attrs.get("scenario_source", "<result>"), overrides=overrides)
+    """The exact scenario a result was produced from (from its attrs).
+
+    Raises :class:`ResultError` when the attrs do not hold a valid scenario."""
+    try:
+        overrides = json.loads(ds.attrs.get("scenario_overrides", "[]"))
+        if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+            raise ValueError("not a list of texts")
+    except (TypeError, ValueError) as exc:
+        raise ResultError(f"{ds.attrs.get('scenario_source', '<result>')}: attribute scenario_overrides is not valid ({exc})") from None
+    try:
+        # the stored TOML already has the overrides applied; re-applying them is a no-op that keeps provenance
+        return loads(str(ds.attrs["scenario_toml"]), source=str(ds.attrs.get("scenario_source", "<result>")), overrides=overrides)
+    except KeyError:
+        raise ResultError("not a valuecapture result (no scenario_toml attribute)") from None
 
 
 def run_dir(out: str | Path, name: str) -> Path:
     return Path(out) / name
 
 
-def write_run(ds: xr.Dataset, out_dir: str | Path, extra: dict[str, str] | None = None, figures: bool = True, summary: str | None = None, figure_maker: Any = None) -> Path:
+def write_run(ds: xr.Dataset, out_dir: str | Path, extra: dict[str, str] | None = None, figures: bool = True, summary: str | None = None,
+              figure_maker: Any = None, overwrite: bool = False) -> Path:
     """Write ``ds`` (and its summary and figures) atomically to ``out_dir``.
 
-    Everything is written to a hidden temporary directory next to ``out_dir``
-    and renamed into place at the end; an existing ``out_dir`` is replaced only
-    then.  ``summary`` (default: :func:`~valuecapture.analysis.summary_text`) goes
-    to summary.txt; ``figure_maker(ds, folder)`` (default: the run figures) draws
-    the figures.  On any error the temporary directory is removed and ``out_dir`` is
-    left as it was.
+    Everything is written to a hidden temporary directory next to ``out_dir`` and
+    renamed into place at the end, with a ``manifest.json`` of what it holds
+    (:func:`~valuecapture.outputs.atomic_dir`).  An existing ``out_dir`` is replaced
+    only with ``overwrite`` and only if it is a valuecapture result; otherwise
+    :class:`~valuecapture.outputs.OutputError` is raised before anything is written.
+    ``summary`` (default: :func:`~valuecapture.analysis.summary_text`) goes to
+    summary.txt; ``figure_maker(ds, folder)`` (default: the run figures) draws the
+    figures.  On any error the temporary directory is removed and ``out_dir`` is left
+    as it was.
     """
     from .analysis import summary_text
 
-    with atomic_dir(out_dir, "results") as tmp:
-        ds.to_netcdf(tmp / RESULT_FILE, engine="h5netcdf")
-        (tmp / "summary.txt").write_text((summary_text(ds) if summary is None else summary) + "\n", encoding="utf-8")
+    with atomic_dir(out_dir, "a result", overwrite=overwrite) as tmp:
+        write_netcdf(ds, tmp / RESULT_FILE)
+        write_file(tmp / "summary.txt", (summary_text(ds) if summary is None else summary) + "\n")
         for name, text in (extra or {}).items():
-            (tmp / name).write_text(text, encoding="utf-8")
+            write_file(tmp / name, text)
         if figures:
             from .plots import run_figures
 
@@ -169,36 +180,27 @@ def write_run(ds: xr.Dataset, out_dir: str | Path, extra: dict[str, str] | None 
     return Path(out_dir)
 
 
-@contextmanager
-def atomic_dir(out_dir: str | Path, what: str) -> Iterator[Path]:
-    """Yield a hidden temporary folder next to ``out_dir``; when the block succeeds it
-    replaces ``out_dir`` (renames: an existing ``out_dir`` is swapped out only then), and on
-    any error it is removed and ``out_dir`` is left as it was.  ``what`` names the
-    content in the error raised when the parent folder cannot be written."""
-    target = Path(out_dir)
-    parent = target.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=parent))
-    except OSError as exc:
-        raise OSError(f"cannot write {what} to {parent}: {exc.strerror or exc}") from None
-    try:
-        yield tmp
-        old = None
-        if target.exists():
-            old = parent / f".{target.name}.old-{os.getpid()}"
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def write_netcdf(ds: xr.Dataset, path: Path) -> None:
+    """``ds`` as NetCDF4 at ``path``: built in memory by h5netcdf, written with plain file I/O
+    (a full disk is then an ``OSError``, never a crash inside HDF5)."""
+    write_file(path, ds.to_netcdf(engine="h5netcdf"))
+
+
+#: Attributes every valuecapture result has, and their types.
+REQUIRED_ATTRS: dict[str, type] = {"valuecapture_version": str, "scenario_toml": str, "seed": int, "replications": int}
+
+
+class ResultError(ValueError):
+    """A file is not a readable valuecapture result (bad input: exit code 2)."""
 
 
 def open_run(path: str | Path) -> xr.Dataset:
     """Open a finished run (a run directory or its ``result.nc``), or the finished
-    batches of an in-progress or interrupted run (its ``.<name>.inprogress`` store)."""
+    batches of an in-progress or interrupted run (its ``.<name>.inprogress`` store).
+
+    Raises :class:`ResultError` (one line) for a file that is missing, damaged (its
+    SHA-256 differs from the folder's manifest), not NetCDF, too large for memory, or
+    lacks the attributes and variables valuecapture writes."""
     p = Path(path)
     if p.is_dir() and not (p / RESULT_FILE).exists() and (p / "run.json").exists():
         from .store import open_store  # an in-progress or interrupted run: its finished batches
@@ -206,6 +208,36 @@ def open_run(path: str | Path) -> xr.Dataset:
         return open_store(p).load()
     f = p / RESULT_FILE if p.is_dir() else p
     if not f.exists():
-        raise FileNotFoundError(f"{path}: no {RESULT_FILE} here; expected a run directory written by `valuecapture run`")
-    with xr.open_dataset(f, engine="h5netcdf") as ds:
-        return ds.load()
+        raise ResultError(f"{path}: no {RESULT_FILE} here; expected a run directory written by `valuecapture run`")
+    if not f.is_file():
+        raise ResultError(f"{f}: is not a regular file")
+    if damaged_files(f.parent, (f.name,)):
+        raise ResultError(f"{f}: is damaged (its SHA-256 differs from the one in {f.parent / MANIFEST}); run it again")
+    from .budget import available_memory
+
+    avail = available_memory()
+    if avail is not None and f.stat().st_size > avail:
+        raise ResultError(f"{f}: is {f.stat().st_size / 2**30:.1f} GiB, more than the memory available ({avail / 2**30:.1f} GiB)")
+    try:
+        with xr.open_dataset(f, engine="h5netcdf") as ds:
+            loaded = ds.load()
+    except Exception as exc:  # h5py/h5netcdf raise OSError, ValueError, KeyError, RuntimeError... for foreign or damaged files
+        raise ResultError(f"{f}: not a readable NetCDF4 file ({type(exc).__name__}: {exc})") from None
+    check_result(loaded, str(f))
+    return loaded
+
+
+def check_result(ds: xr.Dataset, where: str) -> None:
+    """Raise :class:`ResultError` unless ``ds`` has the attributes and variables of a valuecapture result."""
+    missing = [k for k in REQUIRED_ATTRS if k not in ds.attrs]
+    if missing:
+        raise ResultError(f"{where}: not a valuecapture result (no {', '.join(missing)} attribute{'s' if len(missing) > 1 else ''})")
+    for key, kind in REQUIRED_ATTRS.items():
+        v = ds.attrs[key]
+        if kind is int:
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+                raise ResultError(f"{where}: attribute {key} must be an integer, got {type(v).__name__} {v!r}")
+        elif not isinstance(v, str):
+            raise ResultError(f"{where}: attribute {key} must be text, got {type(v).__name__}")
+    if "firm_value" not in ds.data_vars:
+        raise ResultError(f"{where}: not a valuecapture result (no firm_value variable)")

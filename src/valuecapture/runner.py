@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from contextlib import closing
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -23,10 +24,11 @@ from .engine import Engine
 from .executors import EXECUTORS, run_task, run_tasks
 from .models import default_components
 from .models.state import ALIGNMENT_SERIES, PERIOD_SERIES, BatchState, initial_state
-from .params import ModelParams
-from .policies import get_policy
+from .budget import memory_plan
+from .params import ModelParams, slot_count
+from .policies import get_policy, policy_class
 from .population import generate_customers, generate_network
-from .scenario import Scenario
+from .scenario import Scenario, field_by_path
 from .seeds import batch_streams
 
 #: Elements (batch x slots) a batch aims at: one batch's state is then about 70 MB.
@@ -262,36 +264,56 @@ def simulate(
 
     replications = int(scenario.get("run.replications") if replications is None else replications)
     seed = int(scenario.get("run.seed") if seed is None else seed)
-    if replications < 1:
-        raise ValueError(f"replications must be at least 1, got {replications}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed}")
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
     executor = executor or ("dask" if scheduler else "serial" if workers == 1 else "process")
-    if executor not in EXECUTORS:
-        raise ValueError(f"unknown executor {executor!r}; allowed: {', '.join(EXECUTORS)}")
     p = ModelParams.from_scenario(scenario)
-    if batch_size is None:
+    if batch_size is None and workers >= 1 and replications >= 1:
         batch_size = default_batch_size(p.n_slots, replications, workers)
-    if batch_size < 1:
-        raise ValueError(f"batch size must be at least 1, got {batch_size}")
-    get_policy(scenario.get("choices.policy"))  # fail early on a bad policy
-
+    check_run(scenario, replications, seed, workers, batch_size, executor, scheduler)
+    assert batch_size is not None
     collected = _Collector(p, replications)
-    tasks = [(scenario, seed, a, b) for a, b in _batches(replications, batch_size)]
+    tasks = ((scenario, seed, a, b) for a, b in _batches(replications, batch_size))
     bar = _progress(replications, progress)
     try:
-        for start, out in run_tasks(tasks, executor, workers, scheduler):
-            n = len(out["firm_value"])
-            collected.add(start, out)
-            bar.update(n)
-            if on_batch:
-                on_batch(start, start + n)
+        with closing(run_tasks(tasks, executor, workers, scheduler)) as results:  # closed (workers stopped) on any error
+            for start, out in results:
+                n = len(out["firm_value"])
+                collected.add(start, out)
+                bar.update(n)
+                if on_batch:
+                    on_batch(start, start + n)
     finally:
         bar.close()
     return build_dataset(scenario, seed, replications, p, collected.arrays)
+
+
+#: Largest number of replications and seed, as the scenario schema allows them.
+MAX_REPLICATIONS = int(field_by_path("run.replications").hi)  # type: ignore[arg-type]
+MAX_SEED = int(field_by_path("run.seed").hi)  # type: ignore[arg-type]
+
+
+def check_run(scenario: Scenario, replications: int, seed: int, workers: int, batch_size: int | None, executor: str | None = None,
+              scheduler: str | None = None, variants: int = 1, detail: bool = True) -> None:
+    """Refuse, before anything is allocated, a run that is badly specified or cannot fit in memory.
+
+    Raises ValueError (bad input) naming the argument and what is allowed, or
+    :class:`~valuecapture.budget.MemoryRefused` with the estimate and the limit."""
+    if not 1 <= replications <= MAX_REPLICATIONS:
+        raise ValueError(f"replications must be an integer in [1, {MAX_REPLICATIONS}], got {replications}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {seed}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    if executor is not None and executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; allowed: {', '.join(EXECUTORS)}")
+    if scheduler is not None and executor not in (None, "dask"):
+        raise ValueError("a scheduler address needs the dask executor (--executor dask)")
+    policy_class(scenario.get("choices.policy"))  # fail early on a bad policy
+    local_workers = workers if executor in (None, "process", "dask") and not scheduler and workers > 1 else 1
+    bs = batch_size if batch_size is not None else default_batch_size(slot_count(scenario), replications, workers)
+    memory_plan(scenario, replications, local_workers, min(bs, replications), variants=variants, detail=detail).check()
 
 
 class _Collector:

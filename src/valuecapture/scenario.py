@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,8 @@ class Field:
         if self.type == "dist":
             rng = _range_text(self)
             return "a distribution table (dist = " + "|".join(dists.ALLOWED) + ")" + (f" with support in {rng}" if rng else "")
+        if self.type == "name":
+            return NAME_RULE
         if self.type in ("str", "list[str]"):
             return "text" if self.type == "str" else "a list of distinct names"
         rng = _range_text(self)
@@ -85,10 +88,20 @@ def _d(**kw: Any) -> dict[str, Any]:
 
 MECHANISM_FREE = "-"
 
+#: Names that become folder names (scenario and experiment names): no separators, no
+#: control characters, not '.' or '..', so OUT/<name> always stays inside OUT.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+NAME_RULE = "a name of 1 to 64 letters, digits, '_', '-' or '.', starting with a letter or digit"
+
+
+def is_safe_name(name: object) -> bool:
+    """True for a name that can be used as a folder name inside the output folder."""
+    return isinstance(name, str) and NAME_PATTERN.fullmatch(name) is not None
+
 #: The scenario schema.  Order is the order of docs/scenarios.md.
 FIELDS: tuple[Field, ...] = (
     # -- meta -----------------------------------------------------------------
-    Field("scenario.name", "str", "scenario", "Short name; results go to results/<name>/.", kind="meta"),
+    Field("scenario.name", "name", "scenario", "Short name; results go to results/<name>/ (so it is a folder name: letters, digits, '_', '-', '.').", kind="meta"),
     Field("scenario.description", "str", "", "Free text shown in reports.", kind="meta"),
     Field("run.replications", "int", 1000, "Monte Carlo replications when the command line does not say.", "replications", "meta", lo=1, hi=10_000_000),
     Field("run.seed", "int", 20261123, "Root seed of the run's SeedSequence when the command line does not say.", "-", "meta", lo=0, hi=2**63 - 1),
@@ -377,17 +390,26 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
 
 def read_input(path: str | Path, kind: str, error: type[ScenarioError] = ScenarioError) -> str:
     """The text of a user's ``kind`` file (``scenario``, ``experiment``); a missing,
-    unreadable or not-a-file path is one-line ``error`` naming it."""
-    p = Path(path)
+    unreadable, not-a-regular-file or oversized path (above
+    :data:`~valuecapture.outputs.MAX_INPUT_BYTES`) is one-line ``error`` naming it."""
+    from .outputs import MAX_INPUT_BYTES, OutputError
+    from .outputs import read_input as read_bytes
+
     src = str(path)
-    if not p.exists():
-        raise error(src, "", "file not found")
-    if p.is_dir():
-        raise error(src, "", f"is a directory, expected a .toml {kind} file")
     try:
-        return p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(src, "", f"cannot be read: {exc}") from None
+        data = read_bytes(path, MAX_INPUT_BYTES)
+    except FileNotFoundError:
+        raise error(src, "", "file not found") from None
+    except IsADirectoryError:
+        raise error(src, "", f"is a directory, expected a .toml {kind} file") from None
+    except OutputError:
+        raise error(src, "", f"is not a regular file of at most {MAX_INPUT_BYTES // 2**20} MiB; expected a .toml {kind} file") from None
+    except OSError as exc:
+        raise error(src, "", f"cannot be read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(src, "", f"is not UTF-8 text ({exc.reason} at byte {exc.start}); expected a .toml {kind} file") from None
 
 
 def loads(text: str, source: str = "<string>", overrides: Iterable[str] = ()) -> Scenario:
@@ -396,6 +418,8 @@ def loads(text: str, source: str = "<string>", overrides: Iterable[str] = ()) ->
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, "", f"malformed TOML: {exc}") from None
+    if not raw:
+        raise ScenarioError(source, "", "is empty: a scenario needs at least a [scenario] table with a name (every other field has a default, see docs/scenarios.md)")
     overrides = tuple(overrides)
     for ov in overrides:
         path, value = parse_override(ov, source)
@@ -420,8 +444,12 @@ def parse_override(text: str, source: str = "--set") -> tuple[str, Any]:
 def _assign(raw: dict[str, Any], path: str, value: Any, source: str) -> None:
     parts = path.split(".")
     node: Any = raw
+    if not path or any(not part for part in parts):
+        raise ScenarioError(source, path, "an override must name a field, like section.field=value")
     for i, part in enumerate(parts[:-1]):
         prefix = ".".join(parts[:i])
+        if not isinstance(node, (dict, list)):
+            raise ScenarioError(source, path, f"{'.'.join(parts[:i])} is a value, not a section")
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
                 raise ScenarioError(source, path, f"index {part!r} out of range (0..{len(node) - 1})")
@@ -441,8 +469,10 @@ def _assign(raw: dict[str, Any], path: str, value: Any, source: str) -> None:
         if not last.isdigit() or int(last) >= len(node):
             raise ScenarioError(source, path, f"index {last!r} out of range")
         node[int(last)] = value
-    else:
+    elif isinstance(node, dict):
         node[last] = value
+    else:
+        raise ScenarioError(source, path, f"{'.'.join(parts[:-1])} is a value, not a section")
 
 
 def from_dict(raw: Mapping[str, Any], source: str = "<dict>", overrides: tuple[str, ...] = ()) -> Scenario:
@@ -514,6 +544,10 @@ def _validate_value(f: Field, path: str, value: Any, source: str) -> tuple[Any, 
     if f.type == "bool":
         if not isinstance(value, bool):
             raise bad(f"must be true or false, got {_type_name(value)} {value!r}")
+        return value, None
+    if f.type == "name":
+        if not is_safe_name(value):
+            raise bad(f"must be {NAME_RULE} (it names the result folder), got {value!r}")
         return value, None
     if f.type in ("str", "enum"):
         if not isinstance(value, str):

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing as mp
 import sys
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import xarray as xr
 
-from .executors import ignore_sigint, submit_shielded
+from .executors import make_pool, stop_pool, submit_shielded
 from .scenario import Scenario
 
 #: Default chunk size of sequential stopping (replications between two checks).
@@ -112,12 +111,15 @@ class BatchPool:
     def __enter__(self) -> BatchPool:
         if self.workers > 1:
             # workers leave Ctrl-C to the parent, which stops the run and writes nothing
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"), initializer=ignore_sigint)
+            self._pool = make_pool(self.workers)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            if exc[0] is None:
+                self._pool.shutdown(wait=True)
+            else:  # interrupted or failed: stop the workers now
+                stop_pool(self._pool)
             self._pool = None
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[int, dict[str, np.ndarray]]]:

@@ -37,11 +37,12 @@ units and descriptions.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
-import tempfile
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -49,10 +50,11 @@ from typing import Any, Callable
 import numpy as np
 import xarray as xr
 
+from .outputs import WriteFailure, check_out_folder, check_target, claimed, write_file
 from .params import ModelParams
-from .scenario import Scenario, loads
+from .scenario import Scenario, ScenarioError, loads
 
-STORE_FORMAT = 1
+STORE_FORMAT = 2
 BATCH_RE = re.compile(r"^r(\d{9})-(\d{9})\.h5$")
 
 
@@ -69,15 +71,12 @@ def store_dir(out: str | Path, name: str) -> Path:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        write_file(tmp, text)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -94,7 +93,10 @@ class RunStore:
 
     @property
     def scenario(self) -> Scenario:
-        return loads(self.meta["scenario_toml"], source=self.meta.get("scenario_source", "<store>"), overrides=self.meta.get("overrides", []))
+        try:
+            return loads(self.meta["scenario_toml"], source=self.meta.get("scenario_source", "<store>"), overrides=self.meta.get("overrides", []))
+        except ScenarioError as exc:
+            raise StoreError(f"{self.path}/run.json: its scenario is not valid here ({exc})") from None
 
     def finished(self) -> list[tuple[int, int, Path]]:
         """Finished batches ``(start, stop, file)`` by start."""
@@ -110,23 +112,28 @@ class RunStore:
         return sum(b - a for a, b, _ in self.finished())
 
     def write_batch(self, start: int, out: dict[str, np.ndarray]) -> Path:
-        """Write one batch's outputs atomically; returns its file."""
+        """Write one batch's outputs atomically; returns its file.
+
+        The HDF5 file is built in memory and written with plain file I/O (see
+        :mod:`valuecapture.outputs`: HDF5 crashes closing a file whose writes failed), so a
+        full disk is an ``OSError`` and leaves no file under the batch's name."""
         import h5py
 
         stop = start + len(out["firm_value"])
         final = self.batches_dir / f"r{start:09d}-{stop:09d}.h5"
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=self.batches_dir)
-        os.close(fd)
+        tmp = self.batches_dir / f".{final.name}.{os.getpid()}.tmp"
+        with h5py.File(f"batch-{start}", "w", driver="core", backing_store=False) as f:
+            f.attrs["start"], f.attrs["stop"] = int(start), int(stop)
+            f.attrs["seed"], f.attrs["scenario_sha256"] = str(self.meta["seed"]), self.meta["scenario_sha256"]
+            for name, arr in out.items():
+                f.create_dataset(name, data=np.ascontiguousarray(arr))
+            f.flush()
+            image = f.id.get_file_image()
         try:
-            with h5py.File(tmp, "w") as f:
-                f.attrs["start"], f.attrs["stop"] = int(start), int(stop)
-                for name, arr in out.items():
-                    f.create_dataset(name, data=np.ascontiguousarray(arr))
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
+            write_file(tmp, image)
             os.replace(tmp, final)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         return final
 
@@ -137,6 +144,7 @@ def create_store(path: Path, scenario: Scenario, seed: int, replications: int, b
     meta = {
         "format": STORE_FORMAT,
         "scenario_toml": scenario.to_toml(),
+        "scenario_sha256": hashlib.sha256(scenario.to_toml().encode()).hexdigest(),
         "scenario_source": scenario.source,
         "overrides": list(scenario.overrides),
         "scenario_name": scenario.name,
@@ -150,6 +158,13 @@ def create_store(path: Path, scenario: Scenario, seed: int, replications: int, b
     return RunStore(path, meta)
 
 
+#: run.json keys and their types.
+META_TYPES: dict[str, type | tuple[type, ...]] = {
+    "scenario_toml": str, "scenario_sha256": str, "scenario_source": str, "overrides": list, "scenario_name": str,
+    "seed": int, "replications": int, "batch_size": int, "valuecapture_version": str,
+}
+
+
 def load_store(path: str | Path) -> RunStore:
     path = Path(path)
     try:
@@ -157,21 +172,36 @@ def load_store(path: str | Path) -> RunStore:
     except FileNotFoundError:
         raise StoreError(f"{path}: no run.json here; not a valuecapture run store") from None
     except (OSError, ValueError) as exc:
-        raise StoreError(f"{path}/run.json: unreadable ({exc})") from None
+        raise StoreError(f"{path}/run.json: unreadable ({exc}); delete the folder or start over with --fresh") from None
+    if not isinstance(meta, dict):
+        raise StoreError(f"{path}/run.json: not a valuecapture run store; delete the folder or start over with --fresh")
     if meta.get("format") != STORE_FORMAT:
-        raise StoreError(f"{path}/run.json: store format {meta.get('format')!r}, this valuecapture reads {STORE_FORMAT}")
+        raise StoreError(f"{path}/run.json: store format {meta.get('format')!r}, this valuecapture reads {STORE_FORMAT}; start over with --fresh")
+    for key, kind in META_TYPES.items():
+        if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
+            raise StoreError(f"{path}/run.json: {key} is missing or not {getattr(kind, '__name__', kind)}; delete the folder or start over with --fresh")
     return RunStore(path, meta)
 
 
-def load_batch(path: Path) -> tuple[int, dict[str, np.ndarray]]:
-    """One batch file's outputs, read at once: ``(start, {name: array})``."""
+def load_batch(path: Path, meta: dict[str, Any] | None = None) -> tuple[int, dict[str, np.ndarray]]:
+    """One batch file's outputs, read at once: ``(start, {name: array})``.
+
+    With ``meta`` (the store's run.json), a batch written for another seed or scenario is
+    refused: a store's batches always belong to the run it describes."""
     import h5py
 
     try:
         with h5py.File(path, "r") as f:
-            return int(f.attrs["start"]), {name: f[name][()] for name in f}
-    except (OSError, KeyError) as exc:
-        raise StoreError(f"{path}: unreadable batch file ({exc}); delete it and resume to recompute it") from None
+            attrs = dict(f.attrs)
+            data = {name: f[name][()] for name in f}
+    except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError... for damaged files
+        raise StoreError(f"{path}: unreadable batch file ({type(exc).__name__}: {exc}); delete it and resume to recompute it") from None
+    if meta is not None and (str(attrs.get("seed")) != str(meta["seed"]) or attrs.get("scenario_sha256") != meta.get("scenario_sha256")):
+        raise StoreError(f"{path}: this batch belongs to another run (seed or scenario differ from run.json); delete it and resume to recompute it")
+    try:
+        return int(attrs["start"]), data
+    except (KeyError, TypeError, ValueError):
+        raise StoreError(f"{path}: not a valuecapture batch file (no start); delete it and resume to recompute it") from None
 
 
 def open_store(path: str | Path) -> xr.Dataset:
@@ -192,7 +222,7 @@ def open_store(path: str | Path) -> xr.Dataset:
     collected = _Collector(p, int(reps.size))
     row = 0
     for a, b, f in batches:  # one batch in memory at a time; rows in replication order
-        start, out = load_batch(f)
+        start, out = load_batch(f, store.meta)
         collected.add_rows(row, start, out)
         row += b - a
     ds = build_dataset(sc, store.meta["seed"], int(reps.size), p, collected.arrays)
@@ -213,6 +243,7 @@ def run_to_store(
     scheduler: str | None = None,
     resume: bool = False,
     fresh: bool = False,
+    overwrite: bool = False,
     figures: bool = True,
     progress: bool = False,
     resume_hint: str = "valuecapture run ... --resume",
@@ -220,80 +251,114 @@ def run_to_store(
 ) -> tuple[xr.Dataset, Path]:
     """Run ``scenario`` streaming batches to the store, then consolidate into ``out/<name>/``.
 
-    Returns the final Dataset (lazy) and the run directory.  Raises
-    :class:`StoreError` for a store that does not match (bad input),
-    :class:`Interrupted` on SIGINT/SIGTERM and ``OSError`` (with what is kept
-    and how to resume) when the disk cannot be written.
+    The run holds the lock ``out/.<name>.lock`` from start to end (a second run on the same
+    folder and name is refused, naming this one's pid).  ``out/<name>/`` must not exist,
+    or hold a previous result and ``overwrite`` be set (:func:`~valuecapture.outputs.check_target`).
+    Returns the final Dataset (lazy) and the run directory.  Raises :class:`StoreError`
+    for a store that does not match (bad input), :class:`Interrupted` on SIGINT/SIGTERM
+    and :class:`~valuecapture.outputs.WriteFailure` (with what is kept and how to resume)
+    when the disk cannot be written.
     """
     from .executors import run_tasks
     from .results import run_dir, write_run
-    from .runner import _batches, _progress, default_batch_size
+    from .runner import _batches, _progress, check_run, default_batch_size
 
+    folder = check_out_folder(out)
+    target = run_dir(folder, scenario.name)
+    if resume and fresh:
+        raise StoreError("--resume and --fresh exclude each other")
     p = ModelParams.from_scenario(scenario)
-    path = store_dir(out, scenario.name)
-    if resume:
-        if not (path / "run.json").exists():
-            raise StoreError(f"--resume: no interrupted run of scenario {scenario.name!r} in {out} (looked for {path})")
-        store = load_store(path)
-        m = store.meta
-        if m["scenario_toml"] != scenario.to_toml():
-            raise StoreError(f"--resume: the interrupted run in {path} was started with a different scenario (or --set overrides); rerun with the same ones, or use --fresh to start over")
-        if m["seed"] != seed or m["replications"] != replications:
-            raise StoreError(f"--resume: the interrupted run in {path} has seed {m['seed']} and {m['replications']} replications, not {seed} and {replications}; use the same, or --fresh to start over")
-        batch_size = int(m["batch_size"])  # batch boundaries must match the files already written
+    path = store_dir(folder, scenario.name)
+    if resume:  # a first look, before the lock: the same checks run again under it
+        _resume_meta(path, folder, scenario, seed, replications)
     else:
         if path.exists() and not fresh:
             raise StoreError(f"an interrupted run of scenario {scenario.name!r} is in {path}: continue it with --resume, or start over with --fresh")
-        if path.exists():
-            shutil.rmtree(path)
         if batch_size is None:
             batch_size = default_batch_size(p.n_slots, replications, workers)
+        check_run(scenario, replications, seed, workers, batch_size, executor, scheduler)
+    check_target(target, overwrite)
+    with claimed(folder, scenario.name, "results"):
+        check_target(target, overwrite)
+        if resume:
+            store = load_store(path)
+            _resume_meta(path, folder, scenario, seed, replications)
+            batch_size = int(store.meta["batch_size"])  # batch boundaries must match the files already written
+            check_run(scenario, replications, seed, workers, batch_size, executor, scheduler)
+            created = False
+        else:
+            if path.exists() and not fresh:
+                raise StoreError(f"an interrupted run of scenario {scenario.name!r} is in {path}: continue it with --resume, or start over with --fresh")
+            if path.exists():
+                shutil.rmtree(path)
+            try:
+                store = create_store(path, scenario, seed, replications, int(batch_size))  # type: ignore[arg-type]
+            except OSError as exc:
+                shutil.rmtree(path, ignore_errors=True)
+                raise WriteFailure(f"cannot write results to {path}: {exc.strerror or exc}") from None
+            created = True
+        done = {(a, b) for a, b, _ in store.finished()}
+        for f in store.batches_dir.glob(".*.tmp"):  # a batch being written when the run was killed
+            f.unlink(missing_ok=True)
+        tasks = ((scenario, seed, a, b) for a, b in _batches(replications, int(batch_size)) if (a, b) not in done)  # type: ignore[arg-type]
+        bar = _progress(replications, progress)
+        bar.update(store.replications_done())
+        executor = executor or ("dask" if scheduler else "serial" if workers == 1 else "process")
+        # with a process pool the main thread only waits: the handler sets a flag that the pool polls
+        guard = _sigterm_as_interrupt(raise_now=executor != "process")
         try:
-            store = create_store(path, scenario, seed, replications, batch_size)
+            with guard, closing(run_tasks(tasks, executor, workers, scheduler, stop=lambda: guard.interrupted)) as results:
+                for start, outs in results:
+                    try:
+                        store.write_batch(start, outs)
+                    except OSError as exc:
+                        raise WriteFailure(
+                            f"cannot write to {store.batches_dir}: {exc.strerror or exc}; the {store.replications_done()} replications "
+                            f"already saved there are kept; free space or fix permissions, then continue with: {resume_hint}"
+                        ) from None
+                    n = len(outs["firm_value"])
+                    del outs
+                    bar.update(n)
+                    if on_batch:
+                        on_batch(start, start + n)
+                    if guard.interrupted:  # an interrupt swallowed by code that ignores exceptions
+                        raise KeyboardInterrupt
+        except BaseException as exc:
+            if created and not store.finished():  # nothing of value: leave no store that blocks the next run
+                shutil.rmtree(path, ignore_errors=True)
+            # Ctrl-C reaches the whole process group: a worker still starting up may die of it and
+            # break the pool before the parent's own KeyboardInterrupt arrives; either way it is an interrupt
+            if not (isinstance(exc, KeyboardInterrupt) or guard.interrupted):
+                raise
+            if not path.exists():
+                raise Interrupted("interrupted before any batch finished; nothing was written") from None
+            raise Interrupted(
+                f"interrupted: {store.replications_done()} of {replications} replications are saved in {path}/; continue with: {resume_hint}"
+            ) from None
+        finally:
+            bar.close()
+        ds = open_store(path)
+        del ds.attrs["partial"], ds.attrs["replications_done"]
+        try:
+            final = write_run(ds, target, figures=figures, overwrite=overwrite)
         except OSError as exc:
-            raise OSError(f"cannot write results to {path}: {exc.strerror or exc}") from None
-    done = {(a, b) for a, b, _ in store.finished()}
-    for f in store.batches_dir.glob(".*.tmp"):  # a batch being written when the run was killed
-        f.unlink(missing_ok=True)
-    tasks = [(scenario, seed, a, b) for a, b in _batches(replications, batch_size) if (a, b) not in done]
-    bar = _progress(replications, progress)
-    bar.update(store.replications_done())
-    executor = executor or ("dask" if scheduler else "serial" if workers == 1 else "process")
-    # with a process pool the main thread only waits: the handler sets a flag that the pool polls
-    guard = _sigterm_as_interrupt(raise_now=executor != "process")
-    try:
-        with guard:
-            for start, outs in run_tasks(tasks, executor, workers, scheduler, stop=lambda: guard.interrupted):
-                try:
-                    store.write_batch(start, outs)
-                except OSError as exc:
-                    raise OSError(
-                        f"cannot write to {store.batches_dir}: {exc.strerror or exc}; the {store.replications_done()} replications "
-                        f"already saved there are kept; free space or fix permissions, then continue with: {resume_hint}"
-                    ) from None
-                n = len(outs["firm_value"])
-                del outs
-                bar.update(n)
-                if on_batch:
-                    on_batch(start, start + n)
-                if guard.interrupted:  # an interrupt swallowed by code that ignores exceptions
-                    raise KeyboardInterrupt
-    except BaseException as exc:
-        # Ctrl-C reaches the whole process group: a worker still starting up may die of it and
-        # break the pool before the parent's own KeyboardInterrupt arrives; either way it is an interrupt
-        if not (isinstance(exc, KeyboardInterrupt) or guard.interrupted):
-            raise
-        raise Interrupted(
-            f"interrupted: {store.replications_done()} of {replications} replications are saved in {path}/; continue with: {resume_hint}"
-        ) from None
-    finally:
-        bar.close()
-    ds = open_store(path)
-    del ds.attrs["partial"], ds.attrs["replications_done"]
-    target = run_dir(out, scenario.name)
-    final = write_run(ds, target, figures=figures)
-    shutil.rmtree(path, ignore_errors=True)
+            raise WriteFailure(
+                f"cannot write the result to {target}: {exc.strerror or exc}; all {replications} replications are kept in {path}/; "
+                f"free space or fix permissions, then finish with: {resume_hint}"
+            ) from None
+        shutil.rmtree(path, ignore_errors=True)
     return ds, final
+
+
+def _resume_meta(path: Path, folder: Path, scenario: Scenario, seed: int, replications: int) -> None:
+    """Refuse ``--resume`` without a matching interrupted run in ``path``."""
+    if not (path / "run.json").exists():
+        raise StoreError(f"--resume: no interrupted run of scenario {scenario.name!r} in {folder} (looked for {path})")
+    m = load_store(path).meta
+    if m["scenario_toml"] != scenario.to_toml():
+        raise StoreError(f"--resume: the interrupted run in {path} was started with a different scenario (or --set overrides); rerun with the same ones, or use --fresh to start over")
+    if m["seed"] != seed or m["replications"] != replications:
+        raise StoreError(f"--resume: the interrupted run in {path} has seed {m['seed']} and {m['replications']} replications, not {seed} and {replications}; use the same, or --fresh to start over")
 
 
 class _sigterm_as_interrupt:
