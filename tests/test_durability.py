@@ -185,6 +185,7 @@ def test_cli_sends_batches_to_an_existing_dask_scheduler(tmp_path: Path) -> None
     bad = subprocess.run([PY, "-m", "valuecapture", "run", CLASSROOM, "-n", "2", "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "x"), "-q"],
                          capture_output=True, text=True, timeout=180)
     assert bad.returncode == 2 and "cannot reach the Dask scheduler tcp://127.0.0.1:9" in bad.stderr and bad.stderr.count("\n") == 1
+    assert not (tmp_path / "x").exists()  # no store left to block the next run (docs/safety.md)
 
 
 def test_an_interrupt_swallowed_by_a_callback_is_recorded_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -244,23 +244,32 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         return _report(args)
     if args.command == "reproduce":
-        from .results import scenario_of
+        from .results import ResultError, scenario_of
 
         ds = _open(args.result)
+        reps, seed = int(ds.attrs["replications"]), int(ds.attrs["seed"])  # types checked by open_run
         if ds.attrs.get("kind") == "sweep":
             from .experiments import experiment_of
 
-            return _sweep(experiment_of(ds), args, int(ds.attrs["replications"]), int(ds.attrs["seed"]))
+            if not isinstance(ds.attrs.get("experiment_toml"), str):
+                raise ResultError(f"{args.result}: a sweep result without its experiment_toml attribute cannot be reproduced")
+            return _sweep(experiment_of(ds), args, reps, seed)
         sc = scenario_of(ds)
         if ds.attrs.get("kind") == "decomposition":
-            return _decompose(sc, args, int(ds.attrs["replications"]), int(ds.attrs["seed"]))
+            return _decompose(sc, args, reps, seed)
         if "policies" in ds.attrs:  # a comparison
             import json
 
-            args.policies = ",".join(json.loads(ds.attrs["policies"]))
-            args.replications, args.seed = int(ds.attrs["replications"]), int(ds.attrs["seed"])
+            try:
+                names = json.loads(ds.attrs["policies"])
+            except (TypeError, ValueError):
+                names = None
+            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+                raise ResultError(f"{args.result}: attribute policies must be a JSON list of policy names, got {ds.attrs['policies']!r}")
+            args.policies = ",".join(names)
+            args.replications, args.seed = reps, seed
             return _compare(sc, args)
-        return _run(sc, args, int(ds.attrs["replications"]), int(ds.attrs["seed"]))
+        return _run(sc, args, reps, seed)
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse guards
 
 

@@ -5,7 +5,7 @@ Every command that writes does so through this module (docs/safety.md):
 * :func:`check_target` refuses, before any work, a target that would leave the chosen
   folder, that is a file or a link, that holds anything valuecapture did not write, or
   that holds a previous result when ``overwrite`` was not asked for;
-* :class:`RunLock` is an OS-level lock (``fcntl.lockf``) on ``OUT/.<name>.lock``, held by
+* :class:`RunLock` is an OS-level lock (``fcntl.flock``) on ``OUT/.<name>.lock``, held by
   one process for the whole run; the kernel releases it when the process dies, however it
   dies, so a lock file left behind is never mistaken for a live run;
 * :func:`atomic_dir` builds the result in a hidden folder beside the target and swaps it
@@ -192,6 +192,8 @@ def damaged_files(folder: Path, names: tuple[str, ...]) -> list[str]:
 
 def check_out_folder(out: str | Path, option: str = "--out") -> Path:
     """The folder the user chose; refused (one line) when it exists and is not a folder."""
+    if not str(out).strip() or any(ord(c) < 32 for c in str(out)):
+        raise OutputError(f"{option} {str(out)!r}: must be a folder name (not empty, no control characters)")
     p = Path(out)
     if p.is_symlink() and not p.is_dir():
         raise OutputError(f"{option} {out}: is a link to something that is not a folder")
@@ -279,7 +281,7 @@ class RunLock:
         for _ in range(50):  # retried only when another process removed the file meanwhile
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666 & ~umask())
             try:
-                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 os.close(fd)
                 if exc.errno in (errno.EAGAIN, errno.EACCES):  # held by a live process

@@ -371,15 +371,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=_positive_int, default=5, help="rounds of choices (default 5)")
     parser.add_argument("--replications", "-n", type=_positive_int, default=None, help="simulated futures per round (default: the scenario's run.replications)")
     parser.add_argument("--seed", type=_seed, default=None, help="seed, the same every round (default: the scenario's run.seed)")
-    parser.add_argument("--png", default=None, metavar="FILE", help="also draw the rounds' firm-value distributions into this PNG after every round")
+    parser.add_argument("--png", default=None, metavar="FILE", help="also draw the rounds' firm-value distributions into this PNG after every round (a new file, or an existing one with --overwrite)")
+    parser.add_argument("--overwrite", action="store_true", help="let --png replace an existing file")
     return parser
 
 
 def run(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     """Play a game with parsed arguments (see :func:`add_arguments`)."""
-    from .scenario import load_scenario
+    from .scenario import ScenarioError, load_scenario
 
     sc = load_scenario(args.scenario)
+    if args.png is not None:
+        png = Path(args.png)
+        if png.is_dir() or (png.exists() and not getattr(args, "overwrite", False)) or png.is_symlink():
+            what = "is a folder" if png.is_dir() else "is a link" if png.is_symlink() else "exists"
+            raise ScenarioError("--png", "", f"{args.png} {what}; choose a new file name (or add --overwrite to replace a file)")
+        if png.suffix.lower() != ".png":
+            raise ScenarioError("--png", "", f"{args.png}: must end in .png")
     replications = int(sc.get("run.replications") if args.replications is None else args.replications)
     seed = int(sc.get("run.seed") if args.seed is None else args.seed)
     game = Game(sc, replications, seed, args.rounds, args.png, stdin or sys.stdin, stdout or sys.stdout)

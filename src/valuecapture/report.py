@@ -640,7 +640,7 @@ def write_report(ds: xr.Dataset, result_path: str | Path | None = None, out_dir:
     locked while the report is written.  Returns the folder.  See the module docstring
     for what it holds.
     """
-    from .outputs import WriteFailure, atomic_dir, check_target, claimed, write_file
+    from .outputs import OutputError, WriteFailure, atomic_dir, check_target, claimed, write_file
     from .results import write_netcdf
 
     if out_dir is None:
@@ -648,6 +648,8 @@ def write_report(ds: xr.Dataset, result_path: str | Path | None = None, out_dir:
             raise ValueError("give out_dir or result_path")
         rp = Path(result_path)
         out_dir = (rp if rp.is_dir() else rp.parent) / REPORT_DIR
+    if not str(out_dir).strip():
+        raise OutputError("--out '': must be a folder name, not empty")
     target = Path(out_dir)
     check_target(target, overwrite, "a report")
     rep = build_report(ds, result_path, n_resamples=n_resamples)

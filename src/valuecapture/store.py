@@ -269,34 +269,27 @@ def run_to_store(
         raise StoreError("--resume and --fresh exclude each other")
     p = ModelParams.from_scenario(scenario)
     path = store_dir(folder, scenario.name)
-    if resume:  # a first look, before the lock: the same checks run again under it
-        _resume_meta(path, folder, scenario, seed, replications)
-    else:
-        if path.exists() and not fresh:
-            raise StoreError(f"an interrupted run of scenario {scenario.name!r} is in {path}: continue it with --resume, or start over with --fresh")
-        if batch_size is None:
-            batch_size = default_batch_size(p.n_slots, replications, workers)
-        check_run(scenario, replications, seed, workers, batch_size, executor, scheduler)
-    check_target(target, overwrite)
-    with claimed(folder, scenario.name, "results"):
-        check_target(target, overwrite)
+    check_run(scenario, replications, seed, workers, batch_size or default_batch_size(p.n_slots, replications, workers), executor, scheduler)
+    with claimed(folder, scenario.name, "results"):  # before looking at the store: a live run's store is not an interrupted one
         if resume:
-            store = load_store(path)
             _resume_meta(path, folder, scenario, seed, replications)
+            store = load_store(path)
             batch_size = int(store.meta["batch_size"])  # batch boundaries must match the files already written
             check_run(scenario, replications, seed, workers, batch_size, executor, scheduler)
-            created = False
-        else:
-            if path.exists() and not fresh:
-                raise StoreError(f"an interrupted run of scenario {scenario.name!r} is in {path}: continue it with --resume, or start over with --fresh")
+        elif path.exists() and not fresh:
+            raise StoreError(f"an interrupted run of scenario {scenario.name!r} is in {path}: continue it with --resume, or start over with --fresh")
+        check_target(target, overwrite)
+        created = not resume
+        if created:
+            if batch_size is None:
+                batch_size = default_batch_size(p.n_slots, replications, workers)
             if path.exists():
                 shutil.rmtree(path)
             try:
-                store = create_store(path, scenario, seed, replications, int(batch_size))  # type: ignore[arg-type]
+                store = create_store(path, scenario, seed, replications, int(batch_size))
             except OSError as exc:
                 shutil.rmtree(path, ignore_errors=True)
                 raise WriteFailure(f"cannot write results to {path}: {exc.strerror or exc}") from None
-            created = True
         done = {(a, b) for a, b, _ in store.finished()}
         for f in store.batches_dir.glob(".*.tmp"):  # a batch being written when the run was killed
             f.unlink(missing_ok=True)
