@@ -263,9 +263,10 @@ def shapley_figure(ds: xr.Dataset, metrics: Sequence[str] | None = None, attribu
         err = np.array([[e - lo_ for e, lo_ in zip(est, lo)], [h - e for e, h in zip(est, hi)]])
         ax.errorbar(est, pos, xerr=np.clip(err, 0, None), fmt="none", ecolor="black", capsize=4, lw=1)
         for y, e, h_ in zip(pos, est, hi):
-            ax.annotate(f"{e:.1f}%", (max(e, h_, 0), y), textcoords="offset points", xytext=(5, -3), fontsize=8)
+            ax.annotate(f"{e:.1f}%", (float(np.nanmax([e, h_, 0.0])), y), textcoords="offset points", xytext=(5, -3), fontsize=8)
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_xlim(right=max(max(hi), max(est)) * 1.15 + 2)
+        finite = [v for v in hi + est if np.isfinite(v)]  # an interval can be unavailable (NaN) with few replications
+        ax.set_xlim(right=max(finite, default=0.0) * 1.15 + 2)
         ax.set_yticks(pos, ["customer", "relationship", "interdependence", "all three off"])
         ax.set_xlabel(f"% of the total (all sources on); bars: {att.level:.0%} CI")
         ax.set_title("\n".join(textwrap.wrap(att.metric.title, 42)), fontsize=10)
