@@ -19,8 +19,8 @@ business-model and capability features (see ``workloads.comparison`` and
 * demand ``wallet dt exp(market + segment + idio - V/2) (1 + g)^(t dt)``, three
   AR(1) levels started in their stationary law;
 * economics in the linear form ``EP = V (m0 + m1 A) - (1 - tax) service dt`` of
-  ``valuecapture.models.state.apply_assignment``;
-* trust, adaptation and share of wallet as ``valuecapture.models.relationship``;
+  ``valuecapture.model.state.apply_assignment``;
+* trust, adaptation and share of wallet as ``valuecapture.model.submodels.relationship``;
 * churn with the complementary log-log hazard, trust effect and contagion: the
   decayed count of neighbours that churned in earlier periods;
 * firm and business-model fixed costs after tax, terminal value ``runoff``/``none``.
@@ -42,11 +42,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from valuecapture.models.acquisition import poisson_quantile
-from valuecapture.params import ModelParams
-from valuecapture.population import generate_customers, generate_network
-from valuecapture.scenario import Scenario
-from valuecapture.seeds import replication_streams
+from valuecapture.model.submodels.acquisition import poisson_quantile
+from valuecapture.model.params import ModelParams
+from valuecapture.model.population import generate_customers, generate_network
+from valuecapture.scenario.load import Scenario
+from valuecapture.run.seeds import replication_streams
 
 __all__ = ["ReplicationResult", "Replication", "run_loop", "run_simpy"]
 

@@ -12,7 +12,7 @@ run the same batches of the comparison workload (``workloads.comparison``) in
 alternating order: round ``r`` runs this tree first when ``r`` is even and the other
 revision first when it is odd.  Order matters: when one version always ran first it
 was 10-15% faster than the same code run second.  Each version's time is the best
-of its rounds (CPU time of ``runner.run_batch``: set-up, engine and outputs), and
+of its rounds (CPU time of ``run_batch``: set-up, engine and outputs), and
 the tool reports whether the two versions' outputs were bit-identical.
 
 Resolution: two identical trees measured 44.3 and 46.1 ms per replication in
@@ -66,7 +66,14 @@ def batch_runner(package: str, customers: int, periods: int) -> Callable[[int, i
     """``f(start, stop)``: CPU seconds and outputs of ``package``'s ``run_batch`` on the
     comparison workload (scenario loaded by that package)."""
     vc = importlib.import_module(package)
-    runner = importlib.import_module(f"{package}.runner")
+    runner = None
+    for where in ("run.batch", "run.simulate", "runner"):  # run_batch's module across revisions of the package layout
+        try:
+            runner = importlib.import_module(f"{package}.{where}")
+            break
+        except ModuleNotFoundError:
+            continue
+    assert runner is not None, f"no run_batch in {package}"
     base = vc.load_scenario(workloads.BASELINE).with_values({"customers.count": customers, "horizon.periods": periods, "outputs.relationship_detail": 0})
     scenario = workloads.comparison(base=base)
 

@@ -68,8 +68,8 @@ def child_engine(spec: dict[str, Any]) -> dict[str, Any]:
 
     import valuecapture as vc
     import workloads
-    from valuecapture.params import ModelParams
-    from valuecapture.runner import default_batch_size
+    from valuecapture.model.params import ModelParams
+    from valuecapture.run.simulate import default_batch_size
 
     make = workloads.comparison if spec["scenario"] == "comparison" else workloads.headline
     sc = make(spec["customers"], spec["periods"])
@@ -119,7 +119,7 @@ def child_engine(spec: dict[str, Any]) -> dict[str, Any]:
 def child_baseline(spec: dict[str, Any]) -> dict[str, Any]:
     import baselines
     import workloads
-    from valuecapture.params import ModelParams
+    from valuecapture.model.params import ModelParams
 
     sc = workloads.comparison(spec["customers"], spec["periods"])
     workloads.check_neutral(sc)

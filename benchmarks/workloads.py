@@ -59,7 +59,7 @@ def comparison(customers: int = HEADLINE["customers"], periods: int = HEADLINE["
 
 def check_neutral(sc: vc.Scenario) -> None:
     """Raise if ``sc`` uses a feature the per-customer baselines do not implement."""
-    from valuecapture.params import ModelParams
+    from valuecapture.model.params import ModelParams
 
     p = ModelParams.from_scenario(sc)
     t = p.business_models

@@ -27,7 +27,7 @@ import pandas as pd
 from IPython.display import display
 
 import valuecapture as vc
-from valuecapture import plots
+from valuecapture.report import plots
 
 # the scenarios/ folder, whether Jupyter was started in notebooks/ or in the repository root
 ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "scenarios" / "classroom").is_dir())
@@ -585,8 +585,8 @@ means.
 """),
     code(SETUP + """
 
-from valuecapture.compare import compare, comparison_text, paired_differences
-from valuecapture.policies import describe, registered_policies"""),
+from valuecapture.analysis.compare import compare, comparison_text, paired_differences
+from valuecapture.model.policies import describe, registered_policies"""),
     md("""
 ## 1. Three business models
 """),
@@ -776,7 +776,7 @@ conceptual): treat the numbers as a way to think, and sweep them.
 """),
     code(SETUP + """
 
-from valuecapture.compare import compare, comparison_text"""),
+from valuecapture.analysis.compare import compare, comparison_text"""),
     md("""
 ## 1. The firm, with and without interaction spaces
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import valuecapture as vc
-from valuecapture.policies import BasePolicy, SinglePolicy, check_policy, PortfolioPolicy
-from valuecapture.portfolio_models import BUILTIN, get_portfolio_model
-from valuecapture.runner import run_batch
+from valuecapture.model.policies import BasePolicy, SinglePolicy, check_policy, PortfolioPolicy
+from valuecapture.model.portfolio_models import BUILTIN, get_portfolio_model
+from valuecapture.run.simulate import run_batch
 
 from conftest import three_models
 

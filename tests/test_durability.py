@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import valuecapture as vc
-from valuecapture.store import Interrupted, StoreError, open_store, run_to_store, store_dir
+from valuecapture.run.store import Interrupted, StoreError, open_store, run_to_store, store_dir
 
 from conftest import SCENARIOS, tiny
 
@@ -126,7 +126,7 @@ def test_resume_refuses_a_different_scenario_or_seed(tmp_path: Path, monkeypatch
 
 def _interrupt_after(monkeypatch: pytest.MonkeyPatch, n: int, exc: BaseException | None = None) -> None:
     """Make RunStore.write_batch raise ``exc`` (default KeyboardInterrupt) after ``n`` batches."""
-    from valuecapture import store as st
+    from valuecapture.run import store as st
 
     real = st.RunStore.write_batch
     count = {"n": 0}
@@ -194,7 +194,7 @@ def test_an_interrupt_swallowed_by_a_callback_is_recorded_not_printed(monkeypatc
     the next batch boundary) and keeps Python from printing it as "Exception ignored"."""
     import weakref
 
-    from valuecapture.store import _sigterm_as_interrupt
+    from valuecapture.run.store import _sigterm_as_interrupt
 
     class Thing:
         pass

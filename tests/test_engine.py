@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from valuecapture.engine import Component, Engine
-from valuecapture.models import default_components
+from valuecapture.model.engine import Component, Engine
+from valuecapture.model.submodels import default_components
 
 
 class Recorder(Component):

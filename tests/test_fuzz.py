@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from valuecapture import cli
-from valuecapture.params import slot_count
-from valuecapture.scenario import FIELDS, ScenarioError, load_scenario
+from valuecapture.model.params import slot_count
+from valuecapture.scenario.load import FIELDS, ScenarioError, load_scenario
 
 from conftest import SCENARIOS
 from test_safety import tree

@@ -1,5 +1,5 @@
-"""The compiled sub-model loops (valuecapture.kernels and the step_* kernels of
-valuecapture.models) against plain numpy versions of the same equations.
+"""The compiled sub-model loops (valuecapture.model.kernels and the step_* kernels of
+valuecapture.model.submodels) against plain numpy versions of the same equations.
 
 The kernels use their own exp/expm1 (pure arithmetic, see kernels.py), so they agree
 with numpy to rounding, not bit for bit: each comparison allows a few ulp of the
@@ -12,12 +12,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from valuecapture.kernels import kernel, exp, expm1
-from valuecapture.models.demand import step_demand
-from valuecapture.models.economics import step_economics
-from valuecapture.models.relationship import step_relationship
-from valuecapture.models.retention import step_retention
-from valuecapture.models.state import ACTIVE, LOST, NOT_YET
+from valuecapture.model.kernels import kernel, exp, expm1
+from valuecapture.model.submodels.demand import step_demand
+from valuecapture.model.submodels.economics import step_economics
+from valuecapture.model.submodels.relationship import step_relationship
+from valuecapture.model.submodels.retention import step_retention
+from valuecapture.model.state import ACTIVE, LOST, NOT_YET
 
 
 @kernel
@@ -209,7 +209,7 @@ def test_network_adjacency_lists_hold_every_tie_once_per_direction_in_drawn_orde
     """Network.from_ties against a numpy construction: a stable sort of the directed
     ties (second end -> first, then first -> second) by target, per replication;
     self-ties dropped, a tie drawn twice listed twice."""
-    from valuecapture.population import Network
+    from valuecapture.model.population import Network
 
     rng = _rng()
     n = 50
@@ -233,7 +233,7 @@ def test_network_adjacency_lists_hold_every_tie_once_per_direction_in_drawn_orde
 
 def test_segment_partners_pick_the_uniforms_slot_within_the_segment():
     """The compiled segment_clusters partner against the numpy expression it replaced."""
-    from valuecapture.kernels import segment_partners
+    from valuecapture.model.kernels import segment_partners
 
     rng = _rng()
     n, m, k = 400, 2000, 5
@@ -257,8 +257,8 @@ def test_direct_draws_are_the_numbers_scipy_draws(name, a, b, loc, scale):
     numbers as scipy.stats' rvs from the same generator state, bit for bit."""
     from scipy import stats
 
-    from valuecapture.distributions import Distribution
-    from valuecapture.population import _draw
+    from valuecapture.scenario.distributions import Distribution
+    from valuecapture.model.population import _draw
 
     shape = {"beta": {"a": a, "b": b}, "gamma": {"a": a}}.get(name, {})
     kw = dict(shape, loc=loc, scale=scale)
@@ -275,7 +275,7 @@ def test_compiled_standard_normals_are_numpys_numbers(seed, n):
     gen.standard_normal(out=...) draws, bit for bit, and the generator ends in the same
     state (a further draw agrees too).  Sizes on both sides of the threshold; 20,000
     normals exercise the ziggurat's wedge and tail branches."""
-    from valuecapture.kernels import COMPILED_NORMALS_FROM, _standard_normals, fill_standard_normal
+    from valuecapture.model.kernels import COMPILED_NORMALS_FROM, _standard_normals, fill_standard_normal
 
     assert 0 < COMPILED_NORMALS_FROM <= 20_000
     a, b, c = (np.random.Generator(np.random.SFC64(seed)) for _ in range(3))

@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import valuecapture as vc
-from valuecapture.business_models import complexity_cost, internal_fit
-from valuecapture.compare import compare, paired_differences
-from valuecapture.policies import BUILTIN, BasePolicy, Decision, SinglePolicy, check_policy, get_policy
-from valuecapture.runner import run_batch
+from valuecapture.model.business_models import complexity_cost, internal_fit
+from valuecapture.analysis.compare import compare, paired_differences
+from valuecapture.model.policies import BUILTIN, BasePolicy, Decision, SinglePolicy, check_policy, get_policy
+from valuecapture.run.simulate import run_batch
 
 from conftest import ROOT, THREE_MODELS, steady, three_models
 
@@ -96,7 +96,7 @@ def test_internal_fit_is_high_for_consistent_models_and_low_for_mixed_ones() -> 
 def test_misfit_raises_cost_and_lowers_quality() -> None:
     fitted = three_models()
     misfit = three_models(**{"choices.business_models": [dict(THREE_MODELS[0], channel="e_channel", platform="dedicated")] + THREE_MODELS[1:]})
-    from valuecapture.params import ModelParams
+    from valuecapture.model.params import ModelParams
 
     a, b = ModelParams.from_scenario(fitted).business_models, ModelParams.from_scenario(misfit).business_models
     assert b.fit[0] < a.fit[0]
@@ -210,7 +210,7 @@ def _write_plugin(folder: Path) -> None:
     pkg.mkdir()
     (pkg / "__init__.py").write_text(textwrap.dedent('''
         import numpy as np
-        from valuecapture.policies import BasePolicy
+        from valuecapture.model.policies import BasePolicy
 
         class AlwaysLean(BasePolicy):
             """Test plugin: every relationship in the leanest business model."""
@@ -224,7 +224,7 @@ def _write_plugin(folder: Path) -> None:
     dist = folder / "vc_test_plugin-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: vc-test-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[valuecapture.policies]\nalways_lean = vc_test_plugin:AlwaysLean\n")
+    (dist / "entry_points.txt").write_text("[valuecapture.model.policies]\nalways_lean = vc_test_plugin:AlwaysLean\n")
 
 
 def test_entry_point_policy_is_found_by_name_and_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 import valuecapture as vc
-from valuecapture.decompose import METRICS, SOURCES, attribution, attribution_text, configurations, decompose, shapley
+from valuecapture.analysis.decompose import METRICS, SOURCES, attribution, attribution_text, configurations, decompose, shapley
 
 from conftest import tiny
 

@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 import valuecapture as vc
-from valuecapture.experiments import ExperimentError, design, hypothesis_tests, load_experiment, loads_experiment, point_scenario, regress, sensitivity, sweep
+from valuecapture.analysis.experiments import ExperimentError, design, hypothesis_tests, load_experiment, loads_experiment, point_scenario, regress, sensitivity, sweep
 
 from conftest import ROOT, SCENARIOS
 from test_research_stats import run_main

@@ -12,11 +12,11 @@ import pytest
 import xarray as xr
 
 import valuecapture as vc
-from valuecapture.compare import compare
-from valuecapture.decompose import attribution_text, decompose
-from valuecapture.experiments import loads_experiment, sweep, sweep_text
-from valuecapture.report import kind_of, write_report
-from valuecapture.results import write_run
+from valuecapture.analysis.compare import compare
+from valuecapture.analysis.decompose import attribution_text, decompose
+from valuecapture.analysis.experiments import loads_experiment, sweep, sweep_text
+from valuecapture.report.html import kind_of, write_report
+from valuecapture.run.results import write_run
 
 from conftest import tiny
 from test_research_experiments import experiment_text

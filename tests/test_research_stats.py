@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import valuecapture as vc
-from valuecapture.heterogeneity import gini, lorenz_curve, relationship_stats, stobachoff_curve, top_share, whale_curve
-from valuecapture.runner import heterogeneity_summary
-from valuecapture.sequential import StoppingRule, simulate_to_precision
-from valuecapture.stats import describe, expected_shortfall, precision_met, running_mean, wilson_interval
+from valuecapture.analysis.heterogeneity import gini, lorenz_curve, relationship_stats, stobachoff_curve, top_share, whale_curve
+from valuecapture.run.simulate import heterogeneity_summary
+from valuecapture.run.precision import StoppingRule, simulate_to_precision
+from valuecapture.analysis.stats import describe, expected_shortfall, precision_met, running_mean, wilson_interval
 
 from conftest import tiny
 from test_cli import vc_cli, SCENARIOS
@@ -167,7 +167,7 @@ def test_cli_bad_precision_options_exit_2(tmp_path: Path, capsys: pytest.Capture
 
 def run_main(argv: list[str]) -> int:
     """The CLI in this process (argparse errors raise SystemExit with the exit code)."""
-    from valuecapture.cli import main
+    from valuecapture.cli.main import main
 
     try:
         return main(argv)

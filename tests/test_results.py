@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 import valuecapture as vc
-from valuecapture.results import open_run, write_run
+from valuecapture.run.results import open_run, write_run
 
 from conftest import tiny
 
@@ -51,7 +51,7 @@ def test_failed_write_leaves_previous_result(tmp_path: Path, ds: xr.Dataset, mon
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("valuecapture.plots.run_figures", boom)
+    monkeypatch.setattr("valuecapture.report.plots.run_figures", boom)
     with pytest.raises(RuntimeError):
         write_run(ds, target, figures=True, overwrite=True)
     assert (target / "result.nc").read_bytes() == before
@@ -59,7 +59,7 @@ def test_failed_write_leaves_previous_result(tmp_path: Path, ds: xr.Dataset, mon
 
 
 def test_a_previous_result_is_replaced_only_when_asked(tmp_path: Path, ds: xr.Dataset) -> None:
-    from valuecapture.outputs import OutputError
+    from valuecapture.run.outputs import OutputError
 
     target = tmp_path / "run"
     write_run(ds, target, figures=False)

@@ -20,7 +20,7 @@ import pytest
 import xarray as xr
 
 import valuecapture as vc
-from valuecapture.outputs import OutputError, RunLock
+from valuecapture.run.outputs import OutputError, RunLock
 
 from conftest import SCENARIOS
 
@@ -95,7 +95,7 @@ def test_a_name_that_would_leave_the_output_folder_is_refused_at_validation(tmp_
 
 
 def test_experiment_names_follow_the_same_rule(tmp_path: Path) -> None:
-    from valuecapture.experiments import ExperimentError, loads_experiment
+    from valuecapture.analysis.experiments import ExperimentError, loads_experiment
 
     text = f'[experiment]\nname = "../up"\nscenario = "{CLASSROOM}"\ndesign = "full_factorial"\n[[factors]]\nfield = "demand.volatility"\nlevels = [0.1, 0.2]\n'
     with pytest.raises(ExperimentError, match="experiment.name: must be a name of 1 to 64"):
@@ -162,7 +162,7 @@ def test_result_folders_get_the_umask_modes(tmp_path: Path) -> None:
 
 
 def test_report_markdown_shows_a_description_as_text(tmp_path: Path) -> None:
-    from valuecapture.report import write_report
+    from valuecapture.report.html import write_report
 
     desc = "Evil <script>alert(1)</script> *bold* [link](http://x) | pipe\n# heading\n```\nfence"
     sc = vc.load_scenario(CLASSROOM).with_values({"scenario.description": desc, "customers.count": 60, "horizon.periods": 8})
@@ -293,8 +293,8 @@ def test_the_memory_estimate_is_above_the_measured_peak(tmp_path: Path) -> None:
     code = """
 import json, resource, sys
 import valuecapture as vc
-from valuecapture.runner import run_batch
-from valuecapture.budget import batch_bytes
+from valuecapture.run.simulate import run_batch
+from valuecapture.run.budget import batch_bytes
 sc = vc.load_scenario(sys.argv[1]).with_values(json.loads(sys.argv[2]))
 run_batch(sc.with_values({"horizon.periods": 4}), 1, 0, 1)  # imports and compiled loops (at full width), not measured
 def hwm():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import valuecapture as vc
-from valuecapture.scenario import FIELDS, ScenarioError
+from valuecapture.scenario.load import FIELDS, ScenarioError
 
 from conftest import ROOT, SCENARIOS
 
@@ -85,10 +85,10 @@ def test_missing_file() -> None:
 
 
 def test_every_field_is_documented() -> None:
-    """docs/scenarios.md is generated from the schema and up to date (python -m valuecapture.docs)."""
-    from valuecapture.docs import scenarios_markdown
+    """docs/scenarios.md is generated from the schema and up to date (python -m valuecapture.scenario.docs)."""
+    from valuecapture.scenario.docs import scenarios_markdown
 
     text = (ROOT / "docs" / "scenarios.md").read_text()
-    assert text == scenarios_markdown(), "docs/scenarios.md is stale: run python -m valuecapture.docs"
+    assert text == scenarios_markdown(), "docs/scenarios.md is stale: run python -m valuecapture.scenario.docs"
     for f in FIELDS:
         assert f"`{f.path}`" in text

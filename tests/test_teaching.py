@@ -15,7 +15,7 @@ import pytest
 
 import valuecapture as vc
 from valuecapture import cli
-from valuecapture.play import Game, run, text_histogram
+from valuecapture.cli.play import Game, run, text_histogram
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml")) + sorted((ROOT / "scenarios" / "classroom").glob("*.toml"))

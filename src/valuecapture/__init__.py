@@ -10,10 +10,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .analysis import Stats, summary, summary_text
-from .results import open_run, scenario_of, write_run
-from .runner import simulate
-from .scenario import Scenario, ScenarioError, load_scenario, loads
+from valuecapture.analysis.summary import Stats, summary, summary_text
+from valuecapture.run.results import open_run, scenario_of, write_run
+from valuecapture.run.simulate import simulate
+from valuecapture.scenario.load import Scenario, ScenarioError, load_scenario, loads
 
 __all__ = [
     "Scenario",

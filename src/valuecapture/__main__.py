@@ -1,5 +1,5 @@
 """``python -m valuecapture`` runs the command line."""
 
-from .cli import main
+from valuecapture.cli.main import main
 
 raise SystemExit(main())

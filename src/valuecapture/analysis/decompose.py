@@ -1,0 +1,312 @@
+"""Attribution of firm-value variance to the three sources of heterogeneity.
+
+MODEL.md §2 names three sources of heterogeneity: the **customer**, the
+**relationship** and the **interdependence** between customers; each has a
+switch in the scenario (``heterogeneity.*``, see docs/model.md §2).
+:func:`decompose` runs the scenario in all ``2^3 = 8`` combinations of the
+switches with the same seed.  Switching a source off changes no random number
+(common random numbers), so replication ``r`` of every configuration faces the
+same draws.
+
+For a statistic ``v(S)`` of the configuration in which the sources in ``S`` are
+on (for example the variance of firm value across replications), the **Shapley
+value** of source ``k`` is
+
+    phi_k = sum over S not containing k of |S|! (3 - |S| - 1)! / 3! * (v(S + k) - v(S))
+
+the average, over the orders in which the sources could be switched on, of what
+switching on ``k`` adds.  The three values add up exactly to the *explained*
+part ``v(all) - v(none)``; ``v(none)`` is what remains with every source off
+(churn and acquisition draws, idiosyncratic demand shocks).  A source that is
+already off in the scenario, or that has no effect, gets exactly 0.  Shapley
+values can be negative when a source reduces the statistic.
+
+Confidence intervals come from a paired bootstrap over replications: each
+resample draws replication indices once and uses them in all eight
+configurations, which keeps the pairing that common random numbers create.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from valuecapture.scenario.load import Scenario
+
+SOURCES: tuple[str, ...] = ("customer", "relationship", "interdependence")
+
+
+def configurations() -> list[tuple[bool, ...]]:
+    """The eight on/off combinations of :data:`SOURCES`, all on first, none last."""
+    combos = list(itertools.product((True, False), repeat=len(SOURCES)))
+    return sorted(combos, key=lambda c: (-sum(c), [not x for x in c]))
+
+
+def label(on: Sequence[bool]) -> str:
+    names = [s for s, o in zip(SOURCES, on) if o]
+    return "+".join(names) if names else "none"
+
+
+def shapley(values: Mapping[frozenset[str], Any], players: Sequence[str] = SOURCES) -> dict[str, Any]:
+    """Shapley values of ``players`` for the game ``values[frozenset(on)]`` (scalars or arrays).
+
+    >>> v = {frozenset(): 0, frozenset("a"): 1, frozenset("b"): 2, frozenset("ab"): 6}
+    >>> shapley(v, players=("a", "b"))
+    {'a': 2.5, 'b': 3.5}
+    """
+    n = len(players)
+    out: dict[str, Any] = {}
+    for k in players:
+        others = [p for p in players if p != k]
+        total: Any = 0.0
+        for size in range(n):
+            w = math.factorial(size) * math.factorial(n - size - 1) / math.factorial(n)
+            for subset in itertools.combinations(others, size):
+                s = frozenset(subset)
+                total = total + w * (values[s | {k}] - values[s])
+        out[k] = total
+    return out
+
+
+def decompose(
+    scenario: Scenario,
+    replications: int | None = None,
+    seed: int | None = None,
+    *,
+    workers: int = 1,
+    batch_size: int | None = None,
+    progress: bool = False,
+) -> xr.Dataset:
+    """Run the eight switch configurations of ``scenario`` with the same seed.
+
+    Returns one Dataset with a ``configuration`` dimension (labelled by the
+    sources switched on; boolean coordinates ``customer``, ``relationship``,
+    ``interdependence``) and a ``replication`` dimension, holding every
+    per-replication output of :func:`~valuecapture.simulate` plus per-replication
+    statistics of relationship value computed from all relationships of every
+    replication (:data:`~valuecapture.analysis.heterogeneity.RELATIONSHIP_STATS`).  Per-period
+    series and per-relationship detail are not kept.
+    """
+    from valuecapture.analysis.heterogeneity import RELATIONSHIP_STATS
+    from valuecapture.model.policies import get_policy
+    from valuecapture.run.precision import BatchPool, Job, assemble, batch_size_for, concatenate, split
+
+    replications = int(scenario.get("run.replications") if replications is None else replications)
+    seed = int(scenario.get("run.seed") if seed is None else seed)
+    if replications < 2:
+        raise ValueError(f"a decomposition needs at least 2 replications, got {replications}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    get_policy(scenario.get("choices.policy"))
+    base_on = {s: bool(scenario.get(f"heterogeneity.{s}")) for s in SOURCES}
+    combos = configurations()
+    variants = [scenario.with_values({f"heterogeneity.{s}": bool(o and base_on[s]) for s, o in zip(SOURCES, on)}) for on in combos]
+    bs = batch_size_for(scenario, replications, workers, batch_size)
+    ranges = split(0, replications, bs)
+    jobs = [Job(sc, seed, a, b, relationship_stats=True, keep_detail=0) for sc in variants for a, b in ranges]
+    parts: list[dict[str, np.ndarray] | None] = [None] * len(jobs)
+    bar = _bar(len(jobs) * 1, progress)
+    with BatchPool(workers) as pool:
+        for i, out in pool.run(jobs):
+            parts[i] = out
+            bar.update(1)
+    bar.close()
+    runs = []
+    for c, sc in enumerate(variants):
+        arrays = concatenate([p for p in parts[c * len(ranges):(c + 1) * len(ranges)] if p is not None])
+        ds = assemble(sc, seed, arrays)
+        keep = [n for n, v in ds.data_vars.items() if v.dims == ("replication",)]
+        ds = ds[keep].drop_vars([c_ for c_ in ds.coords if c_ not in ("replication",) and "replication" not in ds[c_].dims], errors="ignore")
+        for name, (units, desc) in RELATIONSHIP_STATS.items():
+            ds[name] = xr.Variable(("replication",), arrays[name], {"units": units, "description": desc + " (all relationships of every replication)"})
+        ds.attrs = {}
+        runs.append(ds)
+    out = xr.concat(runs, dim="configuration", data_vars="all", coords="minimal", compat="override", join="exact")
+    labels = [label(on) for on in combos]
+    out = out.assign_coords(configuration=("configuration", np.array(labels, dtype=object), {"description": "Sources of heterogeneity switched on (as in the scenario); 'none': all three off."}))
+    for j, s in enumerate(SOURCES):
+        out = out.assign_coords({s: ("configuration", np.array([bool(on[j] and base_on[s]) for on in combos]), {"description": f"heterogeneity.{s} in this configuration."})})
+    ref = assemble(scenario, seed, concatenate([p for p in parts[: len(ranges)] if p is not None]))
+    out.attrs = dict(ref.attrs)
+    out.attrs.update(
+        {
+            "title": f"valuecapture decomposition of scenario {scenario.name!r} into its sources of heterogeneity",
+            "kind": "decomposition",
+            "decomposition": "the scenario in all 8 combinations of heterogeneity.customer/relationship/interdependence, same seed (common random numbers); Shapley attribution",
+            "sources_on_in_scenario": json.dumps(base_on),
+            "reproduce": f"valuecapture reproduce <this file>  (or: valuecapture decompose <scenario> --seed {seed} --replications {replications})",
+        }
+    )
+    return out
+
+
+def _bar(total: int, enabled: bool) -> Any:
+    import sys
+
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="batch", desc="decomposing", disable=not (enabled and sys.stderr.isatty()), file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------
+# Attribution
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A statistic of one configuration's replications, vectorized along ``axis``."""
+
+    name: str
+    title: str
+    variable: str
+    units: str
+    reduce: Callable[..., np.ndarray]
+
+
+def _var(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.nanvar(x, axis=axis, ddof=1)
+
+
+def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.nanmean(x, axis=axis)
+
+
+#: What can be attributed: name -> metric.
+METRICS: dict[str, Metric] = {
+    "firm_value_variance": Metric("firm_value_variance", "Variance of firm value across replications", "firm_value", "currency^2", _var),
+    "relationship_value_sd": Metric("relationship_value_sd", "Spread of relationship value: mean within-replication sd", "relationship_value_sd", "currency", _mean),
+    "relationship_value_gini": Metric("relationship_value_gini", "Inequality of relationship value: mean within-replication Gini", "relationship_value_gini", "index 0-1", _mean),
+}
+
+#: Rows of an attribution, in the order of :func:`_attribution_stat`'s output.
+ROWS: tuple[str, ...] = (
+    *(f"shapley_{s}" for s in SOURCES),
+    "total",
+    "baseline",
+    "explained",
+    *(f"share_{s}" for s in SOURCES),
+    "share_baseline",
+)
+
+
+def _attribution_stat(metric: Metric, combos: Sequence[tuple[bool, ...]]) -> Callable[..., np.ndarray]:
+    def stat(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
+        v = {frozenset(s for s, o in zip(SOURCES, on) if o): metric.reduce(x, axis=axis) for on, x in zip(combos, samples)}
+        phi = shapley(v)
+        total = v[frozenset(SOURCES)]
+        base = v[frozenset()]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares = [phi[s] / total for s in SOURCES]
+            share_base = base / total
+        return np.stack([*(phi[s] for s in SOURCES), total, base, total - base, *shares, share_base])
+
+    return stat
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Shapley attribution of one metric, with bootstrap confidence intervals.
+
+    ``estimate``, ``low``, ``high`` are indexed by :data:`ROWS`; ``by_configuration``
+    holds ``v(S)`` of every configuration with its interval.
+    """
+
+    metric: Metric
+    estimate: dict[str, float]
+    low: dict[str, float]
+    high: dict[str, float]
+    by_configuration: dict[str, tuple[float, float, float]]
+    n: int
+    level: float
+
+    def share_sum(self) -> float:
+        return sum(self.estimate[f"shapley_{s}"] for s in SOURCES)
+
+
+def attribution(ds: xr.Dataset, metric: str = "firm_value_variance", *, level: float = 0.95, n_resamples: int = 2000, seed: int | None = None) -> Attribution:
+    """Shapley attribution of ``metric`` (see :data:`METRICS`) from a :func:`decompose` Dataset.
+
+    Intervals: paired bootstrap over replications (the same replication indices
+    in all eight configurations), BCa (percentile above 5,000 replications).
+    """
+    from valuecapture.analysis.stats import bootstrap_ci
+
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(METRICS)}")
+    m = METRICS[metric]
+    combos = [tuple(bool(ds[s].values[i]) for s in SOURCES) for i in range(ds.sizes["configuration"])]
+    labels = [str(c) for c in ds["configuration"].values]
+    # a source that is off in the scenario is off in every configuration: keep the label's combo for the game
+    game = configurations()
+    samples = [ds[m.variable].sel(configuration=lab).values.astype(float) for lab in labels]
+    stat = _attribution_stat(m, game)
+    point = stat(*[s[None, :] for s in samples], axis=-1)[:, 0]
+    seed = int(ds.attrs.get("seed", 0)) if seed is None else int(seed)
+    low, high = bootstrap_ci(samples, stat, seed=seed, level=level, n_resamples=n_resamples, paired=True)
+    by_conf: dict[str, tuple[float, float, float]] = {}
+    for lab, s in zip(labels, samples):
+        lo, hi = bootstrap_ci((s,), m.reduce, seed=seed, level=level, n_resamples=n_resamples)
+        by_conf[lab] = (float(m.reduce(s[None, :], axis=-1)[0]), float(lo), float(hi))
+    del combos
+    return Attribution(
+        metric=m,
+        estimate={r: float(point[i]) for i, r in enumerate(ROWS)},
+        low={r: float(low[i]) for i, r in enumerate(ROWS)},
+        high={r: float(high[i]) for i, r in enumerate(ROWS)},
+        by_configuration=by_conf,
+        n=int(ds.sizes["replication"]),
+        level=level,
+    )
+
+
+def _num(v: float, units: str) -> str:
+    from valuecapture.analysis.summary import _fmt
+
+    if not math.isfinite(v):
+        return "nan"
+    if units == "currency^2":
+        return f"{v:.3g}"
+    return _fmt(v, units == "currency")
+
+
+def attribution_text(ds: xr.Dataset, metrics: Sequence[str] = tuple(METRICS), *, n_resamples: int = 2000) -> str:
+    """The tables ``valuecapture decompose`` prints: one Shapley attribution per metric."""
+    a = ds.attrs
+    lines = [
+        f"scenario {a.get('scenario_name')!r}   seed {a.get('seed')}   replications {a.get('replications')}   valuecapture {a.get('valuecapture_version')}",
+        "8 configurations of heterogeneity.customer / relationship / interdependence, common random numbers",
+    ]
+    base_on = json.loads(a.get("sources_on_in_scenario", "{}"))
+    off = [s for s, on in base_on.items() if not on]
+    if off:
+        lines.append(f"note: {', '.join(off)} heterogeneity is off in the scenario itself, so its share is 0 by construction")
+    for name in metrics:
+        att = attribution(ds, name, n_resamples=n_resamples)
+        u = att.metric.units
+        lines += ["", f"{att.metric.title} [{u}]: Shapley attribution, {att.level:.0%} paired-bootstrap CI over {att.n} replications"]
+        head = f"{'source':28s}{'Shapley value':>16s}{'CI low':>12s}{'CI high':>12s}{'% of total':>12s}{'CI':>18s}"
+        lines += [head, "-" * len(head)]
+        for s in SOURCES:
+            sh = f"[{100 * att.low['share_' + s]:.1f}, {100 * att.high['share_' + s]:.1f}]"
+            lines.append(f"{s:28s}{_num(att.estimate['shapley_' + s], u):>16s}{_num(att.low['shapley_' + s], u):>12s}{_num(att.high['shapley_' + s], u):>12s}"
+                         f"{100 * att.estimate['share_' + s]:>11.1f}%{sh:>18s}")
+        sh = f"[{100 * att.low['share_baseline']:.1f}, {100 * att.high['share_baseline']:.1f}]"
+        lines.append(f"{'none (all sources off)':28s}{_num(att.estimate['baseline'], u):>16s}{_num(att.low['baseline'], u):>12s}{_num(att.high['baseline'], u):>12s}"
+                     f"{100 * att.estimate['share_baseline']:>11.1f}%{sh:>18s}")
+        lines.append(f"{'total (all sources on)':28s}{_num(att.estimate['total'], u):>16s}{_num(att.low['total'], u):>12s}{_num(att.high['total'], u):>12s}{100.0:>11.1f}%")
+        lines.append(f"explained = total - none = {_num(att.estimate['explained'], u)} = sum of the Shapley values ({_num(att.share_sum(), u)})")
+    fv = ds["firm_value"]
+    lines += ["", "Firm value by configuration", f"{'configuration':40s}{'mean':>12s}{'± MC s.e.':>12s}{'sd':>12s}"]
+    from valuecapture.analysis.summary import _fmt
+
+    for lab in ds["configuration"].values:
+        x = fv.sel(configuration=lab).values
+        lines.append(f"{str(lab):40s}{_fmt(float(x.mean()), True):>12s}{_fmt(float(x.std(ddof=1) / math.sqrt(x.size)), True):>12s}{_fmt(float(x.std(ddof=1)), True):>12s}")
+    return "\n".join(lines)

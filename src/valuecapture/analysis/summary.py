@@ -1,0 +1,103 @@
+"""Monte Carlo statistics of results."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary of a sample of replications."""
+
+    n: int
+    mean: float
+    mcse: float  # Monte Carlo standard error of the mean: sd / sqrt(n)
+    sd: float
+    p5: float
+    p50: float
+    p95: float
+    p_negative: float
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> "Stats":
+        x = np.asarray(x, dtype=float)
+        x = x[np.isfinite(x)]
+        n = x.size
+        if n == 0:
+            nan = float("nan")
+            return cls(0, nan, nan, nan, nan, nan, nan, nan)
+        sd = float(x.std(ddof=1)) if n > 1 else float("nan")
+        p5, p50, p95 = (float(v) for v in np.percentile(x, [5, 50, 95]))
+        return cls(n, float(x.mean()), sd / math.sqrt(n) if n > 1 else float("nan"), sd, p5, p50, p95, float((x < 0).mean()))
+
+
+SUMMARY_ROWS = (
+    ("firm_value", "Firm value"),
+    ("value_capture", "Relationship value capture"),
+    ("pv_firm_costs", "PV of firm-level costs"),
+    ("terminal_value", "Terminal value (net)"),
+    ("value_created", "Value created"),
+    ("value_destroyed", "Value destroyed"),
+    ("stobachoff_peak", "Stobachoff peak (x total)"),
+    ("top20_share", "Top-20% share (x total)"),
+)
+
+
+def summary(ds: xr.Dataset) -> dict[str, Stats]:
+    """Stats of the per-replication outputs, plus customers active at the horizon."""
+    out = {name: Stats.of(ds[name].values) for name, _ in SUMMARY_ROWS if name in ds}
+    out["customers_active_end"] = Stats.of(ds["customers_active"].isel(period=-1).values)
+    return out
+
+
+def money_scale(values: np.ndarray | float) -> tuple[float, str]:
+    """Divisor and suffix (``bn``, ``m``, ``k`` or none) that suit the largest |value|."""
+    m = float(np.nanmax(np.abs(values))) if np.size(values) else 0.0
+    for div, suf in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if m >= div:
+            return div, suf
+    return 1.0, ""
+
+
+def _fmt(v: float, money: bool) -> str:
+    if not math.isfinite(v):
+        return "nan"
+    if money:
+        div, suf = money_scale(v)
+        return f"{v / div:,.2f}{suf}" if suf else f"{v:,.0f}"
+    return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
+
+
+def summary_text(ds: xr.Dataset) -> str:
+    """The summary table `valuecapture run` and `show` print."""
+    st = summary(ds)
+    a = ds.attrs
+    lines = [f"scenario {a.get('scenario_name')!r}   seed {a.get('seed')}   replications {a.get('replications')}   valuecapture {a.get('valuecapture_version')}"]
+    head = f"{'':30s}{'mean':>12s}{'± MC s.e.':>12s}{'sd':>12s}{'p5':>12s}{'p50':>12s}{'p95':>12s}"
+    lines += ["", head, "-" * len(head)]
+    rows = list(SUMMARY_ROWS) + [("customers_active_end", "Customers active at horizon")]
+    for key, label in rows:
+        if key not in st:
+            continue
+        s = st[key]
+        money = ds[key].attrs.get("units") == "currency" if key in ds else False
+        vals = [s.mean, s.mcse, s.sd, s.p5, s.p50, s.p95]
+        lines.append(f"{label:30s}" + "".join(f"{_fmt(v, money):>12s}" for v in vals))
+    fv = st["firm_value"]
+    se_p = math.sqrt(fv.p_negative * (1 - fv.p_negative) / fv.n) if fv.n else float("nan")
+    lines += ["", f"P(firm value < 0) = {fv.p_negative:.3f} ± {se_p:.3f} (MC s.e.)"]
+    if fv.n:
+        from valuecapture.analysis.stats import expected_shortfall, value_at_risk
+
+        x = ds["firm_value"].values.astype(float)
+        x = x[np.isfinite(x)]
+        lines.append(f"Value at risk (5% quantile of firm value) = {_fmt(float(value_at_risk(x)), True)}; "
+                     f"expected shortfall (mean of the worst 5%) = {_fmt(float(expected_shortfall(x)), True)}")
+    exhausted = int(ds["slots_exhausted"].sum())
+    if exhausted:
+        lines.append(f"warning: {exhausted} acquisitions were dropped for lack of customer slots; raise customers.max_slots")
+    return "\n".join(lines)

@@ -1,0 +1,245 @@
+"""Numeric parameters of the model, derived once from a validated Scenario."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from valuecapture.model.business_models import BusinessModelTable
+from valuecapture.scenario.distributions import Distribution
+from valuecapture.scenario.load import CORRELATED, Scenario
+
+
+@dataclass(frozen=True)
+class InteractionSpace:
+    """One ``[[interactions]]`` entry, resolved (see docs/alignment.md)."""
+
+    name: str
+    cadence: int
+    cost_per_contact: float
+    fixed_cost_period: float
+    capacity: int
+    models: tuple[int, ...] | None  # business-model indices; None = all
+    p_align: float
+    step: float
+    trust_boost: float
+
+    @classmethod
+    def from_entry(cls, e: dict, business_models: list[dict], dt: float) -> "InteractionSpace":
+        names = [bm["name"] for bm in business_models]
+        models = None if e["models"] == ["all"] else tuple(names.index(m) for m in e["models"])
+        return cls(e["name"], e["cadence"], e["cost_per_contact"], e["fixed_cost"] * dt, e["capacity"], models, e["p_align"], e["step"], e["trust_boost"])
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Everything the sub-models need, in per-period units where that matters."""
+
+    periods: int
+    periods_per_year: int
+    dt: float  # years per period
+    n_initial: int
+    n_slots: int
+    wacc_period: float
+    tax_rate: float
+    cogs_ratio: float
+    dso_years: float
+    inventory_years: float
+    terminal_value: str
+    segment_cum_weights: np.ndarray
+    n_segments: int
+    attributes: dict[str, Distribution]
+    correlation: np.ndarray
+    correlated: tuple[bool, ...]
+    initial_trust: Distribution
+    initial_adaptation: Distribution
+    initial_age: Distribution
+    volatility_period: float
+    persistence: float
+    rho_within: float
+    rho_across: float
+    trust_up: float
+    trust_down: float
+    quality_noise: float
+    sow_intercept: float
+    sow_trust: float
+    sow_adaptation: float
+    adaptation_rate: float
+    adaptation_quality: float
+    adaptation_cost: float
+    dedicated_assets: float
+    new_trust: float
+    churn_trust_effect: float
+    network_generator: str
+    mean_degree: float
+    within_segment: float
+    rewire: float
+    log_contagion: float
+    contagion_decay: float
+    prospects_per_period: float
+    acquisition_cost: float
+    referral_prob_period: float
+    referral_cost_factor: float
+    referral_churn_factor: float
+    customer_heterogeneity: bool
+    relationship_heterogeneity: bool
+    interdependence: bool
+    firm_fixed_cost_period: float
+    business_models: BusinessModelTable
+    relationship_detail: int
+    complexity_c1_period: float
+    complexity_exponent: float
+    insight_level: float
+    insight_cost_period: float
+    insight_noise: float
+    insight_lag: int
+    account_managers: int
+    accounts_per_manager: int
+    manager_cost_period: float
+    platform_level: float
+    platform_cost_period: float
+    platform_effect: float
+    review_interval: int
+    review_cost: float
+    alignment: bool = False
+    kraljic_levels: tuple[float, ...] = (1.0, 0.33, 0.67, 0.0)
+    align_trust_effect: float = 0.0
+    align_churn_effect: float = 0.0
+    align_sow_effect: float = 0.0
+    align_waste: float = 0.0
+    view_reassess: float = 0.0
+    view_noise: float = 0.0
+    aligned_below: float = 0.25
+    downgrade_trust_loss: float = 0.0
+    legitimacy: float = 0.0
+    legitimacy_window: int = 0
+    internal_alignment: bool = False
+    sales_model: str = "shapiro"
+    internal_cost: float = 0.0
+    wallet_median: float = 1.0
+    interactions: tuple[InteractionSpace, ...] = ()
+    portfolio_track: bool = False
+    portfolio_models: tuple[str, ...] = ()
+
+    @classmethod
+    def from_scenario(cls, sc: Scenario) -> "ModelParams":
+        g = sc.get
+        ppy = g("horizon.periods_per_year")
+        dt = 1.0 / ppy
+        weights = np.asarray(g("customers.segment_weights"), dtype=float)
+        corr = g("_correlation_matrix")
+        interdep = g("heterogeneity.interdependence")
+        return cls(
+            periods=g("horizon.periods"),
+            periods_per_year=ppy,
+            dt=dt,
+            n_initial=g("customers.count"),
+            n_slots=slot_count(sc),
+            wacc_period=(1.0 + g("economics.wacc")) ** dt - 1.0,
+            tax_rate=g("economics.tax_rate"),
+            cogs_ratio=g("economics.cogs_ratio"),
+            dso_years=g("economics.dso_days") / 365.0,
+            inventory_years=g("economics.inventory_days") / 365.0,
+            terminal_value=g("economics.terminal_value"),
+            segment_cum_weights=np.cumsum(weights) / weights.sum(),
+            n_segments=len(weights),
+            attributes={a: g(f"uncertainties.{a}") for a in CORRELATED if a != "segment"},
+            correlation=corr,
+            correlated=tuple(bool(np.any(corr[i, np.arange(len(CORRELATED)) != i] != 0)) for i in range(len(CORRELATED))),
+            initial_trust=g("uncertainties.initial_trust"),
+            initial_adaptation=g("uncertainties.initial_adaptation"),
+            initial_age=g("uncertainties.initial_age"),
+            volatility_period=g("demand.volatility") * math.sqrt(dt),
+            persistence=g("demand.persistence"),
+            rho_within=g("demand.rho_within") if interdep else 0.0,
+            rho_across=g("demand.rho_across") if interdep else 0.0,
+            trust_up=g("relationship.trust_up"),
+            trust_down=g("relationship.trust_down"),
+            quality_noise=g("relationship.quality_noise") if g("heterogeneity.relationship") else 0.0,
+            sow_intercept=g("relationship.sow_intercept"),
+            sow_trust=g("relationship.sow_trust"),
+            sow_adaptation=g("relationship.sow_adaptation"),
+            adaptation_rate=g("relationship.adaptation_rate"),
+            adaptation_quality=g("relationship.adaptation_quality"),
+            adaptation_cost=g("relationship.adaptation_cost"),
+            dedicated_assets=g("relationship.dedicated_assets"),
+            new_trust=g("relationship.new_trust"),
+            churn_trust_effect=g("relationship.churn_trust_effect"),
+            network_generator=g("network.generator") if interdep else "none",
+            mean_degree=g("network.mean_degree"),
+            within_segment=g("network.within_segment"),
+            rewire=g("network.rewire"),
+            log_contagion=math.log(g("contagion.multiplier")) if interdep else 0.0,
+            contagion_decay=g("contagion.decay"),
+            prospects_per_period=g("acquisition.prospects_per_year") * dt,
+            acquisition_cost=g("acquisition.acquisition_cost"),
+            referral_prob_period=min(1.0, g("acquisition.referral_rate") * dt) if interdep else 0.0,
+            referral_cost_factor=g("acquisition.referral_cost_factor"),
+            referral_churn_factor=g("acquisition.referral_churn_multiplier"),
+            customer_heterogeneity=g("heterogeneity.customer"),
+            relationship_heterogeneity=g("heterogeneity.relationship"),
+            interdependence=interdep,
+            firm_fixed_cost_period=g("choices.fixed_cost") * dt,
+            business_models=BusinessModelTable.from_scenario(sc),
+            relationship_detail=g("outputs.relationship_detail"),
+            complexity_c1_period=g("business.complexity_cost") * dt,
+            complexity_exponent=g("business.complexity_exponent"),
+            insight_level=g("capabilities.insight_level"),
+            insight_cost_period=g("capabilities.insight_cost") * dt,
+            insight_noise=g("capabilities.insight_noise"),
+            insight_lag=g("capabilities.insight_lag"),
+            account_managers=g("capabilities.account_managers"),
+            accounts_per_manager=g("capabilities.accounts_per_manager"),
+            manager_cost_period=g("capabilities.manager_cost") * dt,
+            platform_level=g("capabilities.platform_level"),
+            platform_cost_period=g("capabilities.platform_cost") * dt,
+            platform_effect=g("capabilities.platform_effect"),
+            review_interval=g("capabilities.review_interval") or ppy,
+            review_cost=g("capabilities.review_cost"),
+            alignment=g("alignment.enabled"),
+            kraljic_levels=tuple(g("alignment.kraljic_levels")),
+            align_trust_effect=g("alignment.trust_effect"),
+            align_churn_effect=g("alignment.churn_effect"),
+            align_sow_effect=g("alignment.sow_effect"),
+            align_waste=g("alignment.waste"),
+            view_reassess=g("alignment.reassess"),
+            view_noise=g("alignment.view_noise"),
+            aligned_below=g("alignment.aligned_below"),
+            downgrade_trust_loss=g("alignment.downgrade_trust_loss"),
+            legitimacy=g("alignment.legitimacy"),
+            legitimacy_window=g("alignment.legitimacy_window"),
+            internal_alignment=g("alignment.internal"),
+            sales_model=g("alignment.sales_model"),
+            internal_cost=g("alignment.internal_cost"),
+            wallet_median=float(g("uncertainties.wallet").ppf(np.array(0.5))),
+            interactions=tuple(InteractionSpace.from_entry(e, sc.business_models, dt) for e in g("interactions")),
+            portfolio_track=g("portfolio.track"),
+            portfolio_models=tuple(g("portfolio.models")) if g("portfolio.track") else (),
+        )
+
+
+def slot_count(sc: Scenario) -> int:
+    """Customer slots per replication: initial customers plus acquisition headroom.
+
+    With ``customers.max_slots = 0`` the headroom is 1.5x the acquisitions
+    expected if the base stayed at its initial size (prospects plus referrals
+    at full trust) plus six Poisson standard deviations and 16 spare slots.
+    The count is rounded up to a multiple of 512.
+    """
+    explicit = sc.get("customers.max_slots")
+    if explicit:
+        return _round_up(int(explicit))
+    years = sc.get("horizon.periods") / sc.get("horizon.periods_per_year")
+    # Independent of the heterogeneity switches, so that switched-off variants of a
+    # scenario draw exactly the same random numbers (common random numbers).
+    expected = sc.get("acquisition.prospects_per_year") * years
+    expected += sc.get("acquisition.referral_rate") * years * sc.get("customers.count")
+    headroom = 1.5 * expected + 6.0 * math.sqrt(expected) + 16
+    return _round_up(int(sc.get("customers.count") + math.ceil(headroom)))
+
+
+def _round_up(n: int) -> int:
+    """Slots are allocated in blocks of 512 (see models.state.rowsum)."""
+    return -(-n // 512) * 512

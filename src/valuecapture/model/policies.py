@@ -1,0 +1,481 @@
+"""Business-model policies: the contract, the built-ins, the registry and ``check_policy``.
+
+A policy is a small class in the style of scikit-learn estimators: keyword
+parameters stored unchanged in ``__init__`` (no logic there), ``get_params()``
+returning them, and one public decision method, :meth:`Policy.decide`.  At each
+relationship review it receives a read-only :class:`PortfolioView` of what the
+firm can observe and returns the business model (an index into the scenario's
+``[[choices.business_models]]``) for every customer slot, optionally with
+capability investments (a :class:`Decision`).  Policies never see random
+generators, so what they decide cannot change the random numbers a
+replication draws (common random numbers).
+
+Third-party packages register policy classes in the ``valuecapture.model.policies``
+entry-point group::
+
+    [project.entry-points."valuecapture.model.policies"]
+    my_policy = "my_package.policies:MyPolicy"
+
+and a scenario or ``valuecapture compare --policies`` names them by that name.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+
+CAPABILITY_KEYS = ("insight_level", "platform_level", "account_managers", "interactions")
+
+
+@dataclass(frozen=True)
+class PortfolioView:
+    """What the firm observes at a review, as read-only arrays.
+
+    Arrays are shaped ``(replications in batch, customer slots)`` unless noted;
+    slots that are not (yet) customers hold junk and are ``active == False``.
+
+    Attributes
+    ----------
+    period : int
+        The period about to start (1-based).
+    periods_per_year : int
+    active : bool array
+        Slots holding a live relationship.
+    observed_profit : float array
+        Economic profit per period of each relationship *as the firm sees it*:
+        delayed and noisy according to its customer-insight level (currency/period).
+    revenue : float array
+        Last period's revenue (currency/period), from the invoices: exact.
+    price : float array
+        Net price realised, fraction of list price (under the current business model).
+    cost_to_serve : float array
+        Cost to serve as a fraction of revenue (under the current business model).
+    trust, share_of_wallet, adaptation : float arrays
+        Relationship state (index 0-1).
+    age : float array
+        Relationship age in periods.
+    segment : int array
+    growth : float array
+        Annual growth of the customer's wallet (its business; known to the firm).
+    customer_view : float array
+        The treatment level (0 leanest - 1 richest) the customer expects from us,
+        where the firm learned it in an interaction space within
+        ``alignment.legitimacy_window`` periods; NaN where unknown (always NaN
+        unless ``alignment.enabled``).
+    business_model : int array
+        Current assignment.
+    business_models : tuple of dict
+        The declared business models' elements, with their internal ``fit`` and
+        ``needs_manager``.
+    account_capacity : int array (replications,)
+        Relationships the account managers can hold.
+    insight_level, platform_level : float arrays (replications,)
+    account_managers : int array (replications,)
+    """
+
+    period: int
+    periods_per_year: int
+    active: np.ndarray
+    observed_profit: np.ndarray
+    revenue: np.ndarray
+    price: np.ndarray
+    cost_to_serve: np.ndarray
+    trust: np.ndarray
+    share_of_wallet: np.ndarray
+    adaptation: np.ndarray
+    age: np.ndarray
+    segment: np.ndarray
+    growth: np.ndarray
+    customer_view: np.ndarray
+    business_model: np.ndarray
+    business_models: tuple[Mapping[str, Any], ...]
+    account_capacity: np.ndarray
+    insight_level: np.ndarray
+    platform_level: np.ndarray
+    account_managers: np.ndarray
+
+    @property
+    def n_business_models(self) -> int:
+        return len(self.business_models)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.active.shape  # type: ignore[return-value]
+
+    def richest_to_leanest(self) -> list[int]:
+        """Business-model indices ordered by service cost per customer, richest first."""
+        return sorted(range(self.n_business_models), key=lambda k: (-self.business_models[k]["service_cost"], -self.business_models[k]["quality"], k))
+
+    def classify(self, portfolio_model: str) -> np.ndarray:
+        """Class index of every slot under a supplier-side portfolio model (see
+        :mod:`valuecapture.model.portfolio_models`; class names in ``.classes`` of
+        ``get_portfolio_model(name)``)."""
+        from valuecapture.model.portfolio_models import get_portfolio_model
+
+        model = get_portfolio_model(portfolio_model)
+        if model.side != "supplier":
+            raise ValueError(f"portfolio model {portfolio_model!r} is the customer's view; the firm sees it only through view.customer_view")
+        return model.classify(self)
+
+    def treatment_levels(self) -> np.ndarray:
+        """Treatment level of each business model (1 richest, 0 leanest), as in alignment."""
+        order = self.richest_to_leanest()
+        k = len(order)
+        out = np.full(k, 0.5)
+        if k > 1:
+            out[order] = 1.0 - np.arange(k) / (k - 1)
+        return out
+
+    def leanest_without_manager(self) -> int:
+        return [k for k in self.richest_to_leanest() if not self.business_models[k]["needs_manager"]][-1]
+
+
+def make_view(**fields: Any) -> PortfolioView:
+    """Build a view whose arrays are read-only views of the engine's arrays."""
+    out = {}
+    for key, val in fields.items():
+        if isinstance(val, np.ndarray):
+            val = val.view()
+            val.flags.writeable = False
+        out[key] = val
+    return PortfolioView(**out)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A policy's decision: business model per slot, and optional capability levels.
+
+    ``capabilities`` may set ``insight_level`` and ``platform_level`` (0-1) and
+    ``account_managers`` (a count), each a scalar or one value per replication;
+    they hold from this review on and are paid for every period.
+    ``interactions`` maps interaction-space names to a boolean array (slots that
+    take part at its occurrences until the next review; capacity still applies).
+    """
+
+    assignment: np.ndarray
+    capabilities: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """The policy contract.
+
+    ``__init__`` takes keyword parameters with defaults and stores them as
+    attributes of the same name, with no other logic; ``get_params()`` returns
+    them.  ``decide(view)`` returns an integer array of ``view.shape`` with
+    values in ``[0, view.n_business_models)`` -- or a :class:`Decision` holding
+    one -- must not modify the view, and must be deterministic.
+    """
+
+    def get_params(self) -> dict[str, Any]:  # pragma: no cover - protocol
+        ...
+
+    def decide(self, view: PortfolioView) -> np.ndarray | Decision:  # pragma: no cover - protocol
+        ...
+
+
+class BasePolicy:
+    """Convenience base: ``get_params`` from the ``__init__`` signature, and a repr."""
+
+    def get_params(self) -> dict[str, Any]:
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {n: getattr(self, n) for n in names}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _by_name_or_index(view: PortfolioView, model: int | str) -> int:
+    if isinstance(model, str):
+        names = [bm["name"] for bm in view.business_models]
+        if model not in names:
+            raise ValueError(f"unknown business model {model!r}; declared: {', '.join(names)}")
+        return names.index(model)
+    if not 0 <= model < view.n_business_models:
+        raise ValueError(f"business model index {model} out of range (0..{view.n_business_models - 1})")
+    return int(model)
+
+
+def _rank_share(values: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Per replication, each active slot's share of active slots with a higher value (0 = best)."""
+    v = np.where(active, values, -np.inf)
+    order = np.argsort(-v, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(v.shape[1])[None, :].repeat(v.shape[0], axis=0), axis=1)
+    n = np.maximum(active.sum(axis=1, keepdims=True), 1)
+    return ranks / n
+
+
+def _nothing_observed(view: PortfolioView) -> bool:
+    """True before the firm has observed any relationship profit (e.g. at the first review)."""
+    return not np.any(view.observed_profit[view.active])
+
+
+def _median_split(x: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Per replication, True where x is above the median of the active slots."""
+    med = np.array([np.median(row[a]) if a.any() else 0.0 for row, a in zip(x, active)])  # one per replication
+    return x > med[:, None]
+
+
+class SinglePolicy(BasePolicy):
+    """One business model for every relationship.
+
+    Parameters
+    ----------
+    model : int or str
+        The business model (index or name) that serves every customer.
+    """
+
+    def __init__(self, model: int | str = 0):
+        self.model = model
+
+    def decide(self, view: PortfolioView) -> np.ndarray:
+        return np.full(view.shape, _by_name_or_index(view, self.model), dtype=np.int16)
+
+
+class TieredPolicy(BasePolicy):
+    """Key-account / standard / transactional tiers by observed relationship value.
+
+    The richest business model serves the top ``top_share`` of relationships by
+    observed profit, the next richest the following ``middle_share``, the leanest
+    the rest (with two business models: top tier and the rest).  New customers
+    start in the middle tier.  Before any profit has been observed (the first
+    review) assignments stay as they are.
+
+    Parameters
+    ----------
+    top_share, middle_share : float
+        Shares of active relationships in the top and middle tiers.
+    """
+
+    def __init__(self, top_share: float = 0.1, middle_share: float = 0.5):
+        self.top_share = top_share
+        self.middle_share = middle_share
+
+    def decide(self, view: PortfolioView) -> np.ndarray:
+        order = view.richest_to_leanest()
+        top, lean = order[0], order[-1]
+        middle = order[1] if len(order) > 2 else lean
+        if _nothing_observed(view):  # no basis for tiers yet: keep the current models
+            return np.where(view.active, view.business_model, middle).astype(np.int16)
+        rank = _rank_share(view.observed_profit, view.active)
+        out = np.where(rank < self.top_share, top, np.where(rank < self.top_share + self.middle_share, middle, lean))
+        return np.where(view.active, out, middle).astype(np.int16)
+
+
+class MatrixPolicy(BasePolicy):
+    """Assignment from the Shapiro et al. (1987) net price x cost-to-serve matrix.
+
+    Above/below the median net price and cost to serve: *carriage trade* (high
+    price, high cost) gets the richest model, *passive* (high price, low cost)
+    and *aggressive* (low price, high cost) the middle one, *bargain basement*
+    (low price, low cost) the leanest.  New customers start in the middle model.
+    """
+
+    def __init__(self) -> None:
+        pass
+
+    def decide(self, view: PortfolioView) -> np.ndarray:
+        order = view.richest_to_leanest()
+        rich, lean = order[0], order[-1]
+        middle = order[len(order) // 2] if len(order) > 2 else lean
+        high_price = _median_split(view.price, view.active)
+        high_cost = _median_split(view.cost_to_serve, view.active)
+        out = np.where(high_price & high_cost, rich, np.where(high_price | high_cost, middle, lean))
+        return np.where(view.active, out, middle).astype(np.int16)
+
+
+class AdaptivePolicy(BasePolicy):
+    """Reassigns from observed relationship performance at each review.
+
+    A relationship whose observed economic profit is negative moves one model
+    leaner; one in the top ``upgrade_share`` by observed profit with trust of at
+    least ``min_trust`` moves one model richer.  Others stay.  New customers start
+    in ``start`` (default: the middle model).  Before any profit has been
+    observed (the first review) nothing moves.
+
+    Parameters
+    ----------
+    upgrade_share : float
+    min_trust : float
+    start : int or str or None
+    """
+
+    def __init__(self, upgrade_share: float = 0.15, min_trust: float = 0.6, start: int | str | None = None):
+        self.upgrade_share = upgrade_share
+        self.min_trust = min_trust
+        self.start = start
+
+    def decide(self, view: PortfolioView) -> np.ndarray:
+        order = np.array(view.richest_to_leanest())
+        position = np.empty(view.n_business_models, dtype=np.int64)
+        position[order] = np.arange(order.size)
+        start = order[order.size // 2] if self.start is None else _by_name_or_index(view, self.start)
+        if _nothing_observed(view):  # nothing to adapt to yet
+            return np.where(view.active, view.business_model, start).astype(np.int16)
+        pos = position[view.business_model]
+        rank = _rank_share(view.observed_profit, view.active)
+        down = view.observed_profit < 0
+        up = (rank < self.upgrade_share) & (view.trust >= self.min_trust)
+        pos = np.clip(pos + down.astype(np.int64) - (up & ~down).astype(np.int64), 0, order.size - 1)
+        return np.where(view.active, order[pos], start).astype(np.int16)
+
+
+class HarvestPolicy(BasePolicy):
+    """Minimum service and no investment: everyone in the leanest model, capabilities cut to zero.
+
+    Every relationship goes to the leanest business model that needs no account
+    manager; customer insight, the modular platform and account managers are cut
+    to zero from the first review.
+    """
+
+    def __init__(self) -> None:
+        pass
+
+    def decide(self, view: PortfolioView) -> Decision:
+        lean = view.leanest_without_manager()
+        return Decision(np.full(view.shape, lean, dtype=np.int16), {"insight_level": 0.0, "platform_level": 0.0, "account_managers": 0})
+
+
+class PortfolioPolicy(BasePolicy):
+    """Treatment from a portfolio model's classes, listening to customers where it knows their view.
+
+    Each relationship gets the business model whose treatment level (1 richest,
+    0 leanest) is closest to the importance of its class under
+    ``portfolio_model`` (see :mod:`valuecapture.model.portfolio_models`).  With
+    ``listen``, where the firm learned the customer's view in an interaction
+    space (``view.customer_view`` not NaN), the target moves halfway toward
+    the treatment the customer expects.  Relationships beyond the account
+    managers' capacity go one model leaner (lowest observed profit first).
+    Until anything has been observed, assignments stay.  With ``reviews`` set,
+    every active relationship is invited to that interaction space.  New
+    customers start in the middle model.
+
+    Parameters
+    ----------
+    portfolio_model : str
+    listen : bool
+    reviews : str or None
+        Name of an interaction space to invite every active relationship to.
+    """
+
+    def __init__(self, portfolio_model: str = "krapfel", listen: bool = True, reviews: str | None = None):
+        self.portfolio_model = portfolio_model
+        self.listen = listen
+        self.reviews = reviews
+
+    def decide(self, view: PortfolioView) -> Decision:
+        from valuecapture.model.portfolio_models import get_portfolio_model
+
+        model = get_portfolio_model(self.portfolio_model)
+        target = model.levels(view.classify(self.portfolio_model))
+        if self.listen:
+            known = np.isfinite(view.customer_view)
+            target = np.where(known, 0.5 * (target + np.where(known, view.customer_view, 0.0)), target)
+        levels = view.treatment_levels()
+        best = np.argmin(np.abs(target[..., None] - levels), axis=-1)
+        order = view.richest_to_leanest()
+        if _nothing_observed(view):  # nothing observed yet: keep the current models
+            best = view.business_model.astype(np.int64)
+        # more relationships for managed models than account managers can hold: the
+        # lowest observed profit go one model leaner (rather than to the engine's fallback)
+        for pos, k in enumerate(order[:-1]):
+            if not view.business_models[k]["needs_manager"]:
+                continue
+            for b in np.flatnonzero((view.active & (best == k)).sum(axis=1) > view.account_capacity):  # per replication
+                idx = np.flatnonzero(view.active[b] & (best[b] == k))
+                keep = idx[np.argsort(-view.observed_profit[b, idx], kind="stable")]
+                best[b, keep[int(view.account_capacity[b]):]] = order[pos + 1]
+        out = np.where(view.active, best, order[len(order) // 2]).astype(np.int16)
+        caps = {"interactions": {self.reviews: view.active.copy()}} if self.reviews else {}
+        return Decision(out, caps)
+
+
+BUILTIN: dict[str, type] = {
+    "single": SinglePolicy,
+    "tiered": TieredPolicy,
+    "matrix": MatrixPolicy,
+    "adaptive": AdaptivePolicy,
+    "harvest": HarvestPolicy,
+    "portfolio": PortfolioPolicy,
+}
+ENTRY_POINT_GROUP = "valuecapture.model.policies"
+
+
+def registered_policies() -> dict[str, Any]:
+    """Built-in policies (in their documented order) then those installed through the
+    entry-point group, sorted by name (entry points are loaded only when used).
+    A built-in name cannot be taken over by an installed package."""
+    found: dict[str, Any] = dict(BUILTIN)
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        found.setdefault(ep.name, ep)
+    return found
+
+
+def policy_class(name: str) -> type:
+    if name in BUILTIN:  # built-ins win anyway; skip the entry-point scan (~20 ms, run per batch)
+        return BUILTIN[name]
+    known = registered_policies()
+    if name not in known:
+        raise KeyError(f"unknown policy {name!r}; known: {', '.join(known)}")
+    cls = known[name]
+    return cls if isinstance(cls, type) else cls.load()
+
+
+def get_policy(name: str, **params: Any) -> Any:
+    """Instantiate the policy registered as ``name``."""
+    return policy_class(name)(**params)
+
+
+def describe(cls: Any) -> str:
+    """First line of a policy class's docstring."""
+    doc = (getattr(cls, "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+def normalize_decision(decision: Any, shape: tuple[int, int], n_models: int) -> Decision:
+    """Check a policy's return value; raise ValueError saying what is wrong."""
+    if not isinstance(decision, Decision):
+        decision = Decision(np.asarray(decision))
+    a = np.asarray(decision.assignment)
+    if a.shape != shape or not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(f"policy returned a {a.dtype} array of shape {a.shape}; expected integers of shape {shape}")
+    if a.size and (a.min() < 0 or a.max() >= n_models):
+        raise ValueError(f"policy returned business-model indices outside 0..{n_models - 1}")
+    unknown = set(decision.capabilities) - set(CAPABILITY_KEYS)
+    if unknown:
+        raise ValueError(f"policy set unknown capabilities {sorted(unknown)}; allowed: {', '.join(CAPABILITY_KEYS)}")
+    return Decision(a.astype(np.int16), dict(decision.capabilities))
+
+
+def check_policy(cls: type, scenario: Any = None) -> None:
+    """Check that a policy class honours the contract; raise AssertionError if not.
+
+    Checks: constructible with defaults; ``get_params`` returns the keyword
+    parameters of ``__init__`` and they round-trip (``cls(**p).get_params() == p``);
+    ``decide`` returns a valid assignment on a realistic view, is deterministic,
+    and does not modify its input view (arrays are read-only and unchanged).
+    """
+    from valuecapture.run.simulate import review_view_for_check
+
+    try:
+        policy = cls()
+    except TypeError as exc:
+        raise AssertionError(f"{cls.__name__} must be constructible with defaults: {exc}") from None
+    params = policy.get_params()
+    sig = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    assert sorted(params) == sorted(sig), f"{cls.__name__}.get_params() keys {sorted(params)} != __init__ parameters {sorted(sig)}"
+    again = cls(**params)
+    assert again.get_params() == params, f"{cls.__name__}: parameters do not round-trip"
+    view = review_view_for_check(scenario)
+    before = {k: np.array(v, copy=True) for k, v in vars(view).items() if isinstance(v, np.ndarray)}
+    d1 = normalize_decision(policy.decide(view), view.shape, view.n_business_models)
+    d2 = normalize_decision(again.decide(view), view.shape, view.n_business_models)
+    assert np.array_equal(d1.assignment, d2.assignment), f"{cls.__name__}: same view gave different decisions"
+    for k, v in before.items():
+        assert np.array_equal(getattr(view, k), v, equal_nan=v.dtype.kind == "f"), f"{cls.__name__} modified view.{k}"

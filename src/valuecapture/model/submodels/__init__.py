@@ -1,0 +1,67 @@
+"""Domain sub-models, each a small vectorized engine component.
+
+Each component declares the state it ``reads`` and ``writes``; :func:`default_components`
+composes them in the order the engine runs them within a period.
+
+The components are imported on first use (``valuecapture.model.submodels.Demand`` works as
+usual): the per-period ones are compiled with numba, and a process that never steps
+the engine -- the parent of a multi-worker run, ``valuecapture validate`` -- then
+never loads numba and its compiler (about 60 MB).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from valuecapture.model.engine import Component
+
+#: Component class -> the module that defines it.
+_WHERE = {
+    "Acquisition": "acquisition",
+    "Alignment": "alignment",
+    "PortfolioTracker": "alignment",
+    "Demand": "demand",
+    "Economics": "economics",
+    "Valuation": "economics",
+    "Relationship": "relationship",
+    "Retention": "retention",
+    "Review": "review",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def default_components(review_interval: int, periods: int, alignment: bool = False, portfolio_models: tuple[str, ...] = ()) -> list[Component]:
+    """The sub-models, ordered by phase within a period.  The alignment sub-model runs
+    only when ``alignment.enabled``; the portfolio tracker only when ``portfolio.track``."""
+    from valuecapture.model.submodels.acquisition import Acquisition
+    from valuecapture.model.submodels.alignment import Alignment, PortfolioTracker
+    from valuecapture.model.submodels.demand import Demand
+    from valuecapture.model.submodels.economics import Economics, Valuation
+    from valuecapture.model.submodels.relationship import Relationship
+    from valuecapture.model.submodels.retention import Retention
+    from valuecapture.model.submodels.review import Review
+
+    comps: list[Component] = [
+        Review(cadence=review_interval),
+        Acquisition(),
+        Demand(),
+        Economics(),
+        Relationship(),
+        Retention(),
+        Valuation(at=periods),
+    ]
+    if alignment:
+        comps.append(Alignment())
+    if portfolio_models:
+        comps.append(PortfolioTracker(portfolio_models))
+    return comps
+
+
+__all__ = ["Alignment", "PortfolioTracker", "Acquisition", "Demand", "Economics", "Relationship", "Retention", "Review", "Valuation", "default_components"]

@@ -1,0 +1,121 @@
+"""Acquisition: customers won by prospecting (Poisson) and by referral."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from scipy.special import pdtr
+
+from valuecapture.model.engine import Component
+from valuecapture.model.kernels import kernel
+from valuecapture.model.state import ACTIVE, BatchState, apply_assignment, enforce_capacity, share_of_wallet
+
+
+def poisson_quantile(u: np.ndarray, mean: float) -> np.ndarray:
+    """Smallest k with P(Poisson(mean) <= k) >= u, by table look-up (exact inversion)."""
+    if mean <= 0:
+        return np.zeros(np.shape(u), dtype=np.int64)
+    cdf = _poisson_cdf_table(float(mean))
+    return np.minimum(np.searchsorted(cdf, u, side="left"), cdf.size - 1).astype(np.int64)
+
+
+@functools.lru_cache(maxsize=16)
+def _poisson_cdf_table(mean: float) -> np.ndarray:
+    """P(Poisson(mean) <= k) for k = 0..mean + 12 sqrt(mean) + 30 (computed once per mean)."""
+    kmax = int(mean + 12.0 * np.sqrt(mean) + 30)
+    return pdtr(np.arange(kmax + 1), mean)
+
+
+class Acquisition(Component):
+    """New customers at the start of each period, filling the next free slots.
+
+    Prospecting wins ``Poisson(prospects_per_year * dt)`` customers, by
+    inversion of the period stream's first uniform; each active customer
+    refers a new one with probability ``referral_rate * dt * trust`` (the next
+    uniforms, one per filled slot).  Referred customers fill slots first; their
+    churn hazard is multiplied by ``referral_churn_multiplier``.  Acquisition
+    cost is paid at the start of the period (discounted to the end of the
+    previous one) and is tax-deductible: it is charged after tax to the new
+    relationship's value capture.  New customers start in the business model
+    the last review set for their slot; those beyond the account managers'
+    capacity start in the fallback model instead.
+    """
+
+    name = "acquisition"
+    phase = 10
+    reads = ("status", "trust", "next_free")
+    writes = ("status", "trust", "adaptation", "origin", "log_survival", "acquired_period", "share_of_wallet", "value", "value_by_model", "next_free", "business_model")
+
+    def step(self, state: BatchState, period: int) -> None:
+        p = state.params
+        gens = state.streams("acquisition", period)
+        u_prospect = np.array([g.random() for g in gens])
+        n_prospect = poisson_quantile(u_prospect, p.prospects_per_period)
+        if p.referral_prob_period > 0:
+            n_refer = np.zeros(state.shape[0], dtype=np.int64)
+            count_referrals(state.next_free, state.status, state.trust, state.keyed(gens, "random"), p.referral_prob_period, n_refer)
+        else:
+            n_refer = np.zeros_like(n_prospect)
+        wanted = n_prospect + n_refer
+        take = np.minimum(wanted, state.shape[1] - state.next_free)
+        state.slots_exhausted += wanted - take
+        n_ref_taken = np.minimum(n_refer, take)
+        cac = p.acquisition_cost * (1.0 - p.tax_rate)  # tax-deductible, paid at the start of the period
+        df = state.discount(period - 1)
+        new_sow = float(share_of_wallet(p, np.float64(p.new_trust), np.float64(0.0)))
+        cost = np.zeros(state.shape[0])
+        acquire(
+            state.next_free, take, n_ref_taken, period, p.new_trust, new_sow, p.referral_churn_factor,
+            cac * p.referral_cost_factor, cac, df, state.status, state.trust, state.adaptation, state.share_of_wallet,
+            state.origin, state.acquired_period, state.log_survival, state.value, state.value_by_model, state.business_model, cost,
+        )  # fmt: skip
+        state.records["acquisition_cost"][:, period - 1] = cost
+        state.records["acquired"][:, period - 1] = take
+        state.next_free = state.next_free + take
+        state.update_width()
+        if take.any():
+            capped = enforce_capacity(state, state.business_model)
+            if capped is not state.business_model:
+                apply_assignment(state, capped)
+
+
+@kernel
+def count_referrals(filled, status, trust, u, referral_prob, n_refer):
+    """``n_refer[b]``: active customers of replication ``b`` whose uniform ``u`` falls below
+    their referral probability ``referral_prob x trust`` (filled slots ``[b, :filled[b]]``)."""
+    for b in range(status.shape[0]):
+        n = 0
+        for i in range(filled[b]):
+            n += (status[b, i] == ACTIVE) & (u[b, i] < referral_prob * trust[b, i])
+        n_refer[b] = n
+
+
+@kernel
+def acquire(next_free, take, referred, period, new_trust, new_sow, referral_churn, cost_referred, cost_prospected, df,
+            status, trust, adaptation, share_of_wallet, origin, acquired_period, log_survival, value, value_by_model,
+            business_model, cost):  # fmt: skip
+    """Start the ``take[b]`` new relationships of replication ``b`` in its next free slots,
+    the ``referred[b]`` referred ones first: status, starting relationship state,
+    the referral churn multiplier, and the after-tax acquisition cost (``cost_*``,
+    discounted by ``df``) charged to the slot's value and its business model's;
+    ``cost[b]`` is the undiscounted total."""
+    for b in range(status.shape[0]):
+        lo = next_free[b]
+        mid = lo + referred[b]
+        hi = lo + take[b]
+        for i in range(lo, hi):
+            status[b, i] = ACTIVE
+            trust[b, i] = new_trust
+            adaptation[b, i] = 0.0
+            share_of_wallet[b, i] = new_sow
+            origin[b, i] = period
+            acquired_period[b, i] = period
+            if i < mid:  # referred
+                log_survival[b, i] *= referral_churn
+                charge = cost_referred * df
+            else:
+                charge = cost_prospected * df
+            value[b, i] -= charge
+            value_by_model[b, business_model[b, i]] -= charge
+        cost[b] = cost_referred * (mid - lo) + cost_prospected * (hi - mid)

@@ -1,0 +1,1 @@
+"""Reports: the figures (matplotlib) and the self-contained HTML and Markdown reports of a result."""
