@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import subprocess
 import sys
 import tarfile
@@ -59,6 +60,11 @@ def extract(revision: str, into: Path) -> str:
     with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
         tar.extractall(into, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))  # our own files
     (into / "src" / "valuecapture").rename(into / REF)
+    for f in (into / REF).rglob("*.py"):  # absolute imports of the package name the copy, not the working tree
+        text = f.read_text(encoding="utf-8")
+        fixed = re.sub(r"\b(from|import) valuecapture(?=[ .])", rf"\1 {REF}", text)
+        if fixed != text:
+            f.write_text(fixed, encoding="utf-8")
     return commit.stdout.strip()
 
 
@@ -69,10 +75,12 @@ def batch_runner(package: str, customers: int, periods: int) -> Callable[[int, i
     runner = None
     for where in ("run.batch", "run.simulate", "runner"):  # run_batch's module across revisions of the package layout
         try:
-            runner = importlib.import_module(f"{package}.{where}")
-            break
+            module = importlib.import_module(f"{package}.{where}")
         except ModuleNotFoundError:
             continue
+        if hasattr(module, "run_batch"):
+            runner = module
+            break
     assert runner is not None, f"no run_batch in {package}"
     base = vc.load_scenario(workloads.BASELINE).with_values({"customers.count": customers, "horizon.periods": periods, "outputs.relationship_detail": 0})
     scenario = workloads.comparison(base=base)

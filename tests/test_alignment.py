@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import valuecapture as vc
-from valuecapture.model.policies import BasePolicy, SinglePolicy, check_policy, PortfolioPolicy
+from valuecapture.model.policies import BasePolicy, PortfolioPolicy, SinglePolicy
+from valuecapture.run.policy_check import check_policy
 from valuecapture.model.portfolio_models import BUILTIN, get_portfolio_model
-from valuecapture.run.simulate import run_batch
+from valuecapture.run.batch import run_batch
 
 from conftest import three_models
 
@@ -219,6 +220,9 @@ def test_customer_view_is_known_only_after_a_contact() -> None:
     ],
 )
 def test_impossible_alignment_settings_are_rejected(values: dict[str, Any], field: str) -> None:
+    """By the scenario's validation, or (names of portfolio models) by the model's check before any run."""
+    from valuecapture.model.validate import check_scenario
+
     with pytest.raises(vc.ScenarioError) as err:
-        three_models(**values)
+        check_scenario(three_models(**values))
     assert err.value.field == field and "\n" not in str(err.value)

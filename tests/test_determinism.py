@@ -49,7 +49,7 @@ def test_random_consumption_does_not_depend_on_the_policy_choice() -> None:
     models = [{"name": "cheap", "service_cost": 1000.0}, {"name": "dear", "service_cost": 9000.0}]
     a = vc.simulate(tiny(**{"choices.business_models": models}), replications=5, seed=8)
     from valuecapture.model.policies import SinglePolicy
-    from valuecapture.run.simulate import run_batch
+    from valuecapture.run.batch import run_batch
 
     sc = tiny(**{"choices.business_models": models})
     out0 = run_batch(sc, 8, 0, 5, policy=SinglePolicy(model=0))

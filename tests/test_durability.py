@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 
 import valuecapture as vc
-from valuecapture.run.store import Interrupted, StoreError, open_store, run_to_store, store_dir
+from valuecapture.report.files import run_to_folder
+from valuecapture.run.folder import Interrupted
+from valuecapture.run.simulate import open_store
+from valuecapture.run.store import StoreError, store_dir
 
 from conftest import SCENARIOS, tiny
 
@@ -34,7 +37,7 @@ def _start(out: Path, *extra: str, **kw: object) -> subprocess.Popen[str]:
 def _wait_for_batches(store: Path, n: int, proc: subprocess.Popen[str], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if (store / "batches").is_dir() and len(list((store / "batches").glob("r*.h5"))) >= n:
+        if (store / "batches").is_dir() and len(list((store / "batches").glob("*.h5"))) >= n:
             return
         if proc.poll() is not None:
             pytest.fail(f"run ended before it could be interrupted: {proc.communicate()}")
@@ -103,8 +106,8 @@ def test_an_existing_interrupted_run_needs_resume_or_fresh(tmp_path: Path) -> No
     path.mkdir(parents=True)
     (path / "run.json").write_text("{}")
     with pytest.raises(StoreError, match="--resume, or start over with --fresh"):
-        run_to_store(sc, out, 6, 1, figures=False)
-    ds, final = run_to_store(sc, out, 6, 1, figures=False, fresh=True)
+        run_to_folder(sc, out, 6, 1, figures=False)
+    ds, final = run_to_folder(sc, out, 6, 1, figures=False, fresh=True)
     assert final == out / sc.name and not path.exists()
     r = subprocess.run([PY, "-m", "valuecapture", "run", CLASSROOM, "-n", "4", "--out", str(out), "--resume", "-q"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "no interrupted run" in r.stderr
@@ -114,13 +117,13 @@ def test_resume_refuses_a_different_scenario_or_seed(tmp_path: Path, monkeypatch
     sc = tiny()
     _interrupt_after(monkeypatch, 1)
     with pytest.raises(Interrupted):
-        run_to_store(sc, tmp_path, 8, 3, batch_size=2, figures=False)
+        run_to_folder(sc, tmp_path, 8, 3, batch_size=2, figures=False)
     monkeypatch.undo()
     with pytest.raises(StoreError, match="different scenario"):
-        run_to_store(sc.with_values({"customers.count": 61}), tmp_path, 8, 3, resume=True, figures=False)
+        run_to_folder(sc.with_values({"customers.count": 61}), tmp_path, 8, 3, resume=True, figures=False)
     with pytest.raises(StoreError, match="seed 3"):
-        run_to_store(sc, tmp_path, 8, 4, resume=True, figures=False)
-    ds, _ = run_to_store(sc, tmp_path, 8, 3, resume=True, figures=False, batch_size=5)  # the stored batch size wins
+        run_to_folder(sc, tmp_path, 8, 4, resume=True, figures=False)
+    ds, _ = run_to_folder(sc, tmp_path, 8, 3, resume=True, figures=False, batch_size=5)  # the stored batch size wins
     assert _same_data(ds, vc.simulate(sc, 8, 3))
 
 
@@ -131,11 +134,11 @@ def _interrupt_after(monkeypatch: pytest.MonkeyPatch, n: int, exc: BaseException
     real = st.RunStore.write_batch
     count = {"n": 0}
 
-    def write(self: st.RunStore, start: int, out: dict) -> Path:  # type: ignore[type-arg]
+    def write(self: st.RunStore, variant: int, start: int, out: dict) -> Path:  # type: ignore[type-arg]
         if count["n"] >= n:
             raise exc if exc is not None else KeyboardInterrupt
         count["n"] += 1
-        return real(self, start, out)
+        return real(self, variant, start, out)
 
     monkeypatch.setattr(st.RunStore, "write_batch", write)
 
@@ -144,14 +147,14 @@ def test_a_full_disk_fails_clearly_and_loses_nothing_written(tmp_path: Path, mon
     sc = tiny()
     _interrupt_after(monkeypatch, 2, OSError(28, "No space left on device"))
     with pytest.raises(OSError) as err:
-        run_to_store(sc, tmp_path, 10, 5, batch_size=2, figures=False, resume_hint="valuecapture run x --resume")
+        run_to_folder(sc, tmp_path, 10, 5, batch_size=2, figures=False, resume_hint="valuecapture run x --resume")
     msg = str(err.value)
     assert "No space left on device" in msg and "4 replications already saved" in msg and "valuecapture run x --resume" in msg
     assert "\n" not in msg
     kept = open_store(store_dir(tmp_path, sc.name))
     assert kept.attrs["replications_done"] == 4
     monkeypatch.undo()
-    ds, _ = run_to_store(sc, tmp_path, 10, 5, resume=True, figures=False)
+    ds, _ = run_to_folder(sc, tmp_path, 10, 5, resume=True, figures=False)
     assert _same_data(ds, vc.simulate(sc, 10, 5))
 
 
@@ -194,7 +197,7 @@ def test_an_interrupt_swallowed_by_a_callback_is_recorded_not_printed(monkeypatc
     the next batch boundary) and keeps Python from printing it as "Exception ignored"."""
     import weakref
 
-    from valuecapture.run.store import _sigterm_as_interrupt
+    from valuecapture.run.folder import _sigterm_as_interrupt
 
     class Thing:
         pass

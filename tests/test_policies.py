@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 import valuecapture as vc
 from valuecapture.model.business_models import complexity_cost, internal_fit
 from valuecapture.analysis.compare import compare, paired_differences
-from valuecapture.model.policies import BUILTIN, BasePolicy, Decision, SinglePolicy, check_policy, get_policy
-from valuecapture.run.simulate import run_batch
+from valuecapture.model.policies import BUILTIN, BasePolicy, Decision, SinglePolicy, get_policy
+from valuecapture.run.policy_check import check_policy
+from valuecapture.run.batch import run_batch
 
 from conftest import ROOT, THREE_MODELS, steady, three_models
 

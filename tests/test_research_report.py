@@ -16,7 +16,7 @@ from valuecapture.analysis.compare import compare
 from valuecapture.analysis.decompose import attribution_text, decompose
 from valuecapture.analysis.experiments import loads_experiment, sweep, sweep_text
 from valuecapture.report.html import kind_of, write_report
-from valuecapture.run.results import write_run
+from valuecapture.report.files import write_run
 
 from conftest import tiny
 from test_research_experiments import experiment_text

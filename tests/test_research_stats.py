@@ -10,7 +10,7 @@ import pytest
 
 import valuecapture as vc
 from valuecapture.analysis.heterogeneity import gini, lorenz_curve, relationship_stats, stobachoff_curve, top_share, whale_curve
-from valuecapture.run.simulate import heterogeneity_summary
+from valuecapture.model.batch import heterogeneity_summary
 from valuecapture.run.precision import StoppingRule, simulate_to_precision
 from valuecapture.analysis.stats import describe, expected_shortfall, precision_met, running_mean, wilson_interval
 

@@ -9,7 +9,8 @@ import pytest
 import xarray as xr
 
 import valuecapture as vc
-from valuecapture.run.results import open_run, write_run
+from valuecapture.report.files import write_run
+from valuecapture.run.load import open_run
 
 from conftest import tiny
 
@@ -51,7 +52,7 @@ def test_failed_write_leaves_previous_result(tmp_path: Path, ds: xr.Dataset, mon
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("valuecapture.report.plots.run_figures", boom)
+    monkeypatch.setattr("valuecapture.report.files.run_figures", boom)
     with pytest.raises(RuntimeError):
         write_run(ds, target, figures=True, overwrite=True)
     assert (target / "result.nc").read_bytes() == before

@@ -185,7 +185,7 @@ def test_a_live_run_cannot_be_restarted_resumed_or_joined(tmp_path: Path) -> Non
     proc = subprocess.Popen([PY, "-m", "valuecapture", "run", CLASSROOM, *longer, "-j", "1", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     store = out / ".classroom.inprogress" / "batches"
     deadline = time.monotonic() + 120
-    while not (store.is_dir() and any(store.glob("r*.h5"))):
+    while not (store.is_dir() and any(store.glob("*.h5"))):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
     for extra in ([], ["--fresh"], ["--resume"]):
@@ -247,7 +247,7 @@ def test_workers_die_with_their_parent(tmp_path: Path, executor: str) -> None:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     store = tmp_path / "out" / ".classroom.inprogress" / "batches"
     deadline = time.monotonic() + 120
-    while not (store.is_dir() and any(store.glob("r*.h5"))):
+    while not (store.is_dir() and any(store.glob("*.h5"))):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     children = _descendants(proc.pid)
@@ -293,7 +293,7 @@ def test_the_memory_estimate_is_above_the_measured_peak(tmp_path: Path) -> None:
     code = """
 import json, resource, sys
 import valuecapture as vc
-from valuecapture.run.simulate import run_batch
+from valuecapture.run.batch import run_batch
 from valuecapture.run.budget import batch_bytes
 sc = vc.load_scenario(sys.argv[1]).with_values(json.loads(sys.argv[2]))
 run_batch(sc.with_values({"horizon.periods": 4}), 1, 0, 1)  # imports and compiled loops (at full width), not measured

@@ -51,7 +51,6 @@ BAD = {
     "dist_param": ('[uncertainties.wallet]\ndist = "lognorm"\nsigma = 1\n', "uncertainties.wallet.sigma", "allowed: s, loc, scale"),
     "impossible_rho": ("[demand]\nrho_within = 0.1\nrho_across = 0.3\n", "demand.rho_across", "must not exceed"),
     "weights_length": ('[customers]\nsegments = ["a", "b"]\nsegment_weights = [1.0]\n', "customers.segment_weights", "one weight per segment"),
-    "unknown_policy": ('[choices]\npolicy = "nonesuch"\n', "choices.policy", "known: single"),
     "enum": ('[economics]\nterminal_value = "gordon"\n', "economics.terminal_value", "allowed: none, runoff"),
     "bool": ("[heterogeneity]\ncustomer = 1\n", "heterogeneity.customer", "true or false"),
     "correlation_pd": (
@@ -77,6 +76,26 @@ def test_bad_input_names_file_and_field(tmp_path: Path, case: str) -> None:
     assert msg.startswith(f"{f}: "), msg
     assert err.value.field == field, msg
     assert fragment in msg, msg
+
+
+@pytest.mark.parametrize("text, field, fragment", [
+    ('[choices]\npolicy = "nonesuch"\n', "choices.policy", "known: single"),
+    ('[portfolio]\nmodels = ["shapiro", "nope"]\n', "portfolio.models", "unknown portfolio model 'nope'"),
+    ('[alignment]\nenabled = true\nsales_model = "kraljic"\n', "alignment.sales_model", "must be a supplier-side portfolio model"),
+])
+def test_plugins_a_scenario_names_are_checked_by_the_model(tmp_path: Path, text: str, field: str, fragment: str) -> None:
+    """The scenario layer checks structure; which policies and portfolio models exist is the
+    model's to say (model.validate.check_scenario), before every run and in validate."""
+    from valuecapture.model.validate import check_scenario
+
+    f = tmp_path / "s.toml"
+    f.write_text('[scenario]\nname = "s"\n' + text)
+    sc = vc.load_scenario(f)
+    with pytest.raises(ScenarioError) as err:
+        check_scenario(sc)
+    assert err.value.field == field and fragment in str(err.value) and str(err.value).startswith(f"{f}: ")
+    with pytest.raises(ScenarioError, match=field):
+        vc.simulate(sc, 2, 1)
 
 
 def test_missing_file() -> None:

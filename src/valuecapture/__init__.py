@@ -11,8 +11,10 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from valuecapture.analysis.summary import Stats, summary, summary_text
-from valuecapture.run.results import open_run, scenario_of, write_run
-from valuecapture.run.simulate import simulate
+from valuecapture.report.files import write_run
+from valuecapture.run.load import open_run, scenario_of
+from valuecapture.run.policy_check import check_policy
+from valuecapture.run.simulate import simulate, simulate_variants
 from valuecapture.scenario.load import Scenario, ScenarioError, load_scenario, loads
 
 __all__ = [
@@ -20,11 +22,13 @@ __all__ = [
     "ScenarioError",
     "Stats",
     "__version__",
+    "check_policy",
     "load_scenario",
     "loads",
     "open_run",
     "scenario_of",
     "simulate",
+    "simulate_variants",
     "summary",
     "summary_text",
     "write_run",

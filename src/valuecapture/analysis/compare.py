@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 from scipy import stats as sps
 
 from valuecapture.analysis.summary import Stats, _fmt
+from valuecapture.model.policies import registered_policies
+from valuecapture.run.simulate import simulate_variants
 from valuecapture.scenario.load import Scenario
 
 
@@ -68,8 +71,6 @@ def policy_labels(names: Sequence[str]) -> list[str]:
 
 def check_policy_names(names: Sequence[str]) -> None:
     """Raise ValueError naming the unknown policies and listing the known ones."""
-    from valuecapture.model.policies import registered_policies
-
     known = registered_policies()
     if not names:
         raise ValueError(f"no policies to compare; known: {', '.join(known)}")
@@ -89,27 +90,26 @@ def compare(
     executor: str | None = None,
     scheduler: str | None = None,
     progress: bool = False,
+    store: str | Path | None = None,
+    resume: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> xr.Dataset:
     """Run ``scenario`` under each named policy with the same seed (CRN).
 
     Returns one Dataset: every output of :func:`~valuecapture.simulate` with a
     leading ``policy`` dimension (labelled by policy name), the scenario (with
     ``choices.policy`` as the scenario file has it), seed and version in attrs,
-    and ``attrs['policies']`` listing the policies compared.
+    and ``attrs['policies']`` listing the policies compared.  The run goes through
+    :func:`~valuecapture.run.simulate.simulate_variants` (executors, ``store``/``resume``).
     """
-    from valuecapture.run.simulate import simulate
-
     names = [str(n) for n in policies]
     check_policy_names(names)
-    runs = []
-    for name in names:
-        sc = scenario.with_values({"choices.policy": name})
-        runs.append(simulate(sc, replications, seed, workers=workers, batch_size=batch_size, executor=executor, scheduler=scheduler, progress=progress))
     labels = policy_labels(names)
-    ds = xr.concat(runs, dim="policy", data_vars="all", coords="minimal", compat="override", join="exact", combine_attrs="override")
+    variants = {lab: scenario.with_values({"choices.policy": name}) for lab, name in zip(labels, names, strict=True)}
+    ds = simulate_variants(variants, "policy", replications, seed, workers=workers, batch_size=batch_size, executor=executor, scheduler=scheduler,
+                           progress=progress, store=store, resume=resume, stop=stop)
     ds = ds.assign_coords(policy=("policy", np.array(labels, dtype=object), {"description": "Business-model policy, by registered name (repeats get #2, #3...)."}))
-    base = runs[0].attrs
-    ds.attrs = dict(base)
+    base = dict(ds.attrs)
     ds.attrs.update(
         {
             "title": f"valuecapture comparison of policies {', '.join(labels)} on scenario {scenario.name!r}",

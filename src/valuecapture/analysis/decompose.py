@@ -32,11 +32,15 @@ import itertools
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from valuecapture.analysis.heterogeneity import RELATIONSHIP_REDUCER
+from valuecapture.run.simulate import simulate_variants
 from valuecapture.scenario.load import Scenario
 
 SOURCES: tuple[str, ...] = ("customer", "relationship", "interdependence")
@@ -81,7 +85,12 @@ def decompose(
     *,
     workers: int = 1,
     batch_size: int | None = None,
+    executor: str | None = None,
+    scheduler: str | None = None,
     progress: bool = False,
+    store: str | Path | None = None,
+    resume: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> xr.Dataset:
     """Run the eight switch configurations of ``scenario`` with the same seed.
 
@@ -91,52 +100,28 @@ def decompose(
     per-replication output of :func:`~valuecapture.simulate` plus per-replication
     statistics of relationship value computed from all relationships of every
     replication (:data:`~valuecapture.analysis.heterogeneity.RELATIONSHIP_STATS`).  Per-period
-    series and per-relationship detail are not kept.
+    series and per-relationship detail are not kept.  The run goes through
+    :func:`~valuecapture.run.simulate.simulate_variants` (executors, ``store``/``resume``).
     """
-    from valuecapture.analysis.heterogeneity import RELATIONSHIP_STATS
-    from valuecapture.model.policies import get_policy
-    from valuecapture.run.precision import BatchPool, Job, assemble, batch_size_for, concatenate, split
-
     replications = int(scenario.get("run.replications") if replications is None else replications)
     seed = int(scenario.get("run.seed") if seed is None else seed)
     if replications < 2:
         raise ValueError(f"a decomposition needs at least 2 replications, got {replications}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed}")
-    get_policy(scenario.get("choices.policy"))
     base_on = {s: bool(scenario.get(f"heterogeneity.{s}")) for s in SOURCES}
     combos = configurations()
-    variants = [scenario.with_values({f"heterogeneity.{s}": bool(o and base_on[s]) for s, o in zip(SOURCES, on)}) for on in combos]
-    bs = batch_size_for(scenario, replications, workers, batch_size)
-    ranges = split(0, replications, bs)
-    jobs = [Job(sc, seed, a, b, relationship_stats=True, keep_detail=0) for sc in variants for a, b in ranges]
-    parts: list[dict[str, np.ndarray] | None] = [None] * len(jobs)
-    bar = _bar(len(jobs) * 1, progress)
-    with BatchPool(workers) as pool:
-        for i, out in pool.run(jobs):
-            parts[i] = out
-            bar.update(1)
-    bar.close()
-    runs = []
-    for c, sc in enumerate(variants):
-        arrays = concatenate([p for p in parts[c * len(ranges):(c + 1) * len(ranges)] if p is not None])
-        ds = assemble(sc, seed, arrays)
-        keep = [n for n, v in ds.data_vars.items() if v.dims == ("replication",)]
-        ds = ds[keep].drop_vars([c_ for c_ in ds.coords if c_ not in ("replication",) and "replication" not in ds[c_].dims], errors="ignore")
-        for name, (units, desc) in RELATIONSHIP_STATS.items():
-            ds[name] = xr.Variable(("replication",), arrays[name], {"units": units, "description": desc + " (all relationships of every replication)"})
-        ds.attrs = {}
-        runs.append(ds)
-    out = xr.concat(runs, dim="configuration", data_vars="all", coords="minimal", compat="override", join="exact")
     labels = [label(on) for on in combos]
+    variants = {lab: scenario.with_values({f"heterogeneity.{s}": bool(o and base_on[s]) for s, o in zip(SOURCES, on, strict=True)})
+                for lab, on in zip(labels, combos, strict=True)}
+    out = simulate_variants(variants, "configuration", replications, seed, keep="replication", reduce=RELATIONSHIP_REDUCER, workers=workers,
+                            batch_size=batch_size, executor=executor, scheduler=scheduler, progress=progress, store=store, resume=resume, stop=stop)
     out = out.assign_coords(configuration=("configuration", np.array(labels, dtype=object), {"description": "Sources of heterogeneity switched on (as in the scenario); 'none': all three off."}))
     for j, s in enumerate(SOURCES):
         out = out.assign_coords({s: ("configuration", np.array([bool(on[j] and base_on[s]) for on in combos]), {"description": f"heterogeneity.{s} in this configuration."})})
-    ref = assemble(scenario, seed, concatenate([p for p in parts[: len(ranges)] if p is not None]))
-    out.attrs = dict(ref.attrs)
     out.attrs.update(
         {
             "title": f"valuecapture decomposition of scenario {scenario.name!r} into its sources of heterogeneity",
+            "scenario_toml": scenario.to_toml(),
+            "scenario_overrides": json.dumps(list(scenario.overrides)),
             "kind": "decomposition",
             "decomposition": "the scenario in all 8 combinations of heterogeneity.customer/relationship/interdependence, same seed (common random numbers); Shapley attribution",
             "sources_on_in_scenario": json.dumps(base_on),
@@ -144,14 +129,6 @@ def decompose(
         }
     )
     return out
-
-
-def _bar(total: int, enabled: bool) -> Any:
-    import sys
-
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="batch", desc="decomposing", disable=not (enabled and sys.stderr.isatty()), file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------

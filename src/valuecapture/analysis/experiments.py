@@ -35,7 +35,6 @@ Analyses (see docs/research.md):
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import json
 import math
@@ -49,7 +48,10 @@ import numpy as np
 import xarray as xr
 from scipy import stats as sps
 
-from valuecapture.scenario.load import BUSINESS_MODEL_FIELDS, NAME_RULE, Scenario, ScenarioError, field_by_path, is_safe_name, read_input
+from valuecapture.analysis.heterogeneity import RELATIONSHIP_REDUCER, RELATIONSHIP_STATS
+from valuecapture.run.load import scenario_of
+from valuecapture.run.simulate import simulate_variants
+from valuecapture.scenario.load import BUSINESS_MODEL_FIELDS, hint, NAME_RULE, Scenario, ScenarioError, field_by_path, is_safe_name, read_input
 
 DESIGNS: tuple[str, ...] = ("full_factorial", "latin_hypercube", "sobol")
 DIRECTIONS: tuple[str, ...] = ("increase", "decrease", "any")
@@ -241,13 +243,6 @@ def _show(v: Any) -> str:
     return str(v)
 
 
-def _hint(name: str, options: Sequence[str]) -> str:
-    opts = sorted(options)
-    close = difflib.get_close_matches(str(name), opts, n=1, cutoff=0.6)
-    allowed = ", ".join(opts)
-    return f"; did you mean {close[0]!r}? (allowed: {allowed})" if close else f"; allowed: {allowed}"
-
-
 def _type(v: Any) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "text", list: "list", dict: "table"}.get(type(v), type(v).__name__)
 
@@ -322,13 +317,13 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
         raise bad("", f"malformed TOML: {exc}") from None
     for k in raw:
         if k not in TOP_KEYS:
-            raise bad(k, "unknown section" + _hint(k, TOP_KEYS))
+            raise bad(k, "unknown section" + hint(k, TOP_KEYS))
     exp = raw.get("experiment")
     if not isinstance(exp, dict):
         raise bad("experiment", "missing [experiment] table (with at least scenario and design)")
     for k in exp:
         if k not in EXPERIMENT_KEYS:
-            raise bad(f"experiment.{k}", "unknown key" + _hint(k, EXPERIMENT_KEYS))
+            raise bad(f"experiment.{k}", "unknown key" + hint(k, EXPERIMENT_KEYS))
 
     # -- base scenario ------------------------------------------------------
     scen = exp.get("scenario")
@@ -360,7 +355,7 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
     design_kind = exp.get("design")
     if not isinstance(design_kind, str) or design_kind not in DESIGNS:
         got = f"unknown design {design_kind!r}" if isinstance(design_kind, str) else ("required" if design_kind is None else f"must be text, got {_type(design_kind)}")
-        raise bad("experiment.design", got + (_hint(design_kind, DESIGNS) if isinstance(design_kind, str) else f"; allowed: {', '.join(DESIGNS)}"))
+        raise bad("experiment.design", got + (hint(design_kind, DESIGNS) if isinstance(design_kind, str) else f"; allowed: {', '.join(DESIGNS)}"))
 
     def integer(key: str, default: Any, lo: int, hi: int) -> Any:
         v = exp.get(key, default)
@@ -395,7 +390,7 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
         raise bad("experiment.responses", f"must be a non-empty list of response names; allowed: {', '.join(RESPONSES)}")
     for i, r in enumerate(resp):
         if r not in RESPONSES:
-            raise bad(f"experiment.responses[{i}]", f"unknown response {r!r}" + _hint(r, list(RESPONSES)))
+            raise bad(f"experiment.responses[{i}]", f"unknown response {r!r}" + hint(r, list(RESPONSES)))
     if len(set(resp)) != len(resp):
         raise bad("experiment.responses", f"names must be distinct, got {resp}")
 
@@ -408,7 +403,7 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
         where = f"factors[{i}]"
         for k in f:
             if k not in FACTOR_KEYS:
-                raise bad(f"{where}.{k}", "unknown key" + _hint(k, FACTOR_KEYS))
+                raise bad(f"{where}.{k}", "unknown key" + hint(k, FACTOR_KEYS))
         path = f.get("field")
         if not isinstance(path, str) or not path:
             raise bad(f"{where}.field", "required: the scenario field to vary, e.g. \"uncertainties.wallet.s\" or \"demand.rho_within\"")
@@ -484,13 +479,13 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
         where = f"hypotheses[{i}]"
         for k in h:
             if k not in HYPOTHESIS_KEYS:
-                raise bad(f"{where}.{k}", "unknown key" + _hint(k, HYPOTHESIS_KEYS))
+                raise bad(f"{where}.{k}", "unknown key" + hint(k, HYPOTHESIS_KEYS))
         r = h.get("response")
         if r not in RESPONSES:
-            raise bad(f"{where}.response", (f"unknown response {r!r}" + _hint(str(r), list(RESPONSES))) if r is not None else "required: a response name")
+            raise bad(f"{where}.response", (f"unknown response {r!r}" + hint(str(r), list(RESPONSES))) if r is not None else "required: a response name")
         fk = h.get("factor")
         if fk not in names:
-            raise bad(f"{where}.factor", (f"{fk!r} is not a factor" + _hint(str(fk), names)) if fk is not None else "required: a factor's field or name")
+            raise bad(f"{where}.factor", (f"{fk!r} is not a factor" + hint(str(fk), names)) if fk is not None else "required: a factor's field or name")
         fac = next(f for f in factors if fk in (f.name, f.field))
         if not fac.numeric:
             raise bad(f"{where}.factor", f"{fk!r} has text levels; a hypothesis needs a numeric or true/false factor")
@@ -597,53 +592,27 @@ def point_scenario(e: Experiment, row: Sequence[Any]) -> Scenario:
 
 
 def sweep(e: Experiment, replications: int | None = None, seed: int | None = None, *, workers: int = 1, batch_size: int | None = None,
-          progress: bool = False) -> xr.Dataset:
+          executor: str | None = None, scheduler: str | None = None, progress: bool = False, store: str | Path | None = None, resume: bool = False,
+          stop: Callable[[], bool] | None = None) -> xr.Dataset:
     """Run every design point of ``e`` (same seed: common random numbers) and return one Dataset.
 
     Dims ``design_point`` x ``replication``; every per-replication output of
     :func:`~valuecapture.simulate` and the per-replication statistics of
     relationship value; the factor values as coordinates on ``design_point``
     (named by the factors' names, with the scenario field in attrs); the
-    experiment (TOML), the base scenario, seed and version in attrs.
+    experiment (TOML), the base scenario, seed and version in attrs.  The run goes through
+    :func:`~valuecapture.run.simulate.simulate_variants` (executors, ``store``/``resume``).
     """
-    from valuecapture.analysis.heterogeneity import RELATIONSHIP_STATS
-    from valuecapture.run.precision import BatchPool, Job, assemble, batch_size_for, concatenate, split
-
     reps = int(e.replications if replications is None else replications)
     seed = int(e.seed if seed is None else seed)
     if reps < 2:
         raise ValueError(f"a sweep needs at least 2 replications per design point, got {reps}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed}")
     table = design(e)
     scenarios = [point_scenario(e, row) for row in table.values]
-    bs = batch_size_for(e.base, reps, workers, batch_size)
-    ranges = split(0, reps, bs)
-    jobs = [Job(sc, seed, a, b, relationship_stats=True, keep_detail=0) for sc in scenarios for a, b in ranges]
-    parts: list[dict[str, np.ndarray] | None] = [None] * len(jobs)
-    bar = _bar(len(scenarios), progress)
-    done_per_point = [0] * len(scenarios)
-    with BatchPool(workers) as pool:
-        for i, out in pool.run(jobs):
-            parts[i] = out
-            p = i // len(ranges)
-            done_per_point[p] += 1
-            if done_per_point[p] == len(ranges):
-                bar.update(1)
-    bar.close()
-    runs = []
-    k = len(ranges)
-    for p, sc in enumerate(scenarios):
-        arrays = concatenate([q for q in parts[p * k:(p + 1) * k] if q is not None])
-        ds = assemble(sc, seed, arrays)
-        keep = [n for n, v in ds.data_vars.items() if v.dims == ("replication",)]
-        ds = ds[keep]
-        ds = ds.drop_vars([c for c in ds.coords if c != "replication"])
-        for name, (units, desc) in RELATIONSHIP_STATS.items():
-            ds[name] = xr.Variable(("replication",), arrays[name], {"units": units, "description": desc + " (all relationships of every replication)"})
-        ds.attrs = {}
-        runs.append(ds)
-    out = xr.concat(runs, dim="design_point", data_vars="all", coords="minimal", compat="override", join="exact")
+    out = simulate_variants({str(i): sc for i, sc in enumerate(scenarios)}, "design_point", reps, seed, keep="replication", reduce=RELATIONSHIP_REDUCER,
+                            workers=workers, batch_size=batch_size, executor=executor, scheduler=scheduler, progress=progress, store=store, resume=resume,
+                            stop=stop)
+    ref = dict(out.attrs)
     coords: dict[str, Any] = {"design_point": ("design_point", np.arange(len(scenarios)), {"description": "Design point: a synthetic firm (the base scenario with the factors set as in the factor coordinates)."})}
     for j, f in enumerate(e.factors):
         vals = [row[j] for row in table.values]
@@ -657,9 +626,10 @@ def sweep(e: Experiment, replications: int | None = None, seed: int | None = Non
         coords["sobol_row"] = ("design_point", np.array(table.row), {"description": "Row of the base matrices A and B."})
         coords["sobol_column"] = ("design_point", np.array(table.column), {"description": "For 'AB' points, the index of the factor taken from B; -1 otherwise."})
     out = out.assign_coords(coords)
-    ref = assemble(e.base, seed, concatenate([q for q in parts[:k] if q is not None]))
-    attrs = {key: ref.attrs[key] for key in ("scenario_name", "scenario_source", "scenario_overrides", "scenario_toml", "root_entropy", "seed_scheme",
-                                              "valuecapture_version", "numpy_version", "currency") if key in ref.attrs}
+    base_attrs = {**ref, "scenario_name": e.base.name, "scenario_source": e.base.source, "scenario_overrides": json.dumps(list(e.base.overrides)),
+                  "scenario_toml": e.base.to_toml()}
+    attrs = {key: base_attrs[key] for key in ("scenario_name", "scenario_source", "scenario_overrides", "scenario_toml", "root_entropy", "seed_scheme",
+                                              "valuecapture_version", "numpy_version", "currency") if key in base_attrs}
     attrs.update(
         {
             "title": f"valuecapture experiment {e.name!r}: {e.design} design over {', '.join(f.field for f in e.factors)}",
@@ -683,22 +653,12 @@ def sweep(e: Experiment, replications: int | None = None, seed: int | None = Non
     return out
 
 
-def _bar(total: int, enabled: bool) -> Any:
-    import sys
-
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="point", desc="sweeping", disable=not (enabled and sys.stderr.isatty()), file=sys.stderr)
-
-
 def experiment_of(ds: xr.Dataset) -> Experiment:
     """The experiment a sweep result was produced from, from its attrs.
 
     The stored base scenario (with ``[set]`` already applied; applying it again
     changes nothing) replaces the scenario file, which may have changed or moved.
     """
-    from valuecapture.run.results import scenario_of
-
     return loads_experiment(ds.attrs["experiment_toml"], source=ds.attrs.get("experiment_source", "<result>"), base=scenario_of(ds))
 
 

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from valuecapture.run.batch import Reducer
+
 
 @dataclass(frozen=True)
 class StobachoffCurve:
@@ -202,6 +204,10 @@ def relationship_stats(values: np.ndarray) -> dict[str, np.ndarray]:
         "relationship_value_top20": top20,
         "relationship_value_negative_share": neg,
     }
+
+
+#: :func:`relationship_stats` as a run computes it in the workers (decompositions, sweeps).
+RELATIONSHIP_REDUCER = Reducer(relationship_stats, RELATIONSHIP_STATS)
 
 
 def relationship_stats_dataset(ds: xr.Dataset) -> xr.Dataset:

@@ -22,6 +22,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from scipy import stats as sps
 
+from valuecapture.run.precision import mean_ci_halfwidth, precision_met
+
 #: Default level of every confidence interval.
 LEVEL = 0.95
 #: Default tail probability of value at risk and expected shortfall.
@@ -153,15 +155,6 @@ def wilson_interval(successes: int, n: int, level: float = LEVEL) -> tuple[float
     low = 0.0 if successes == 0 else max(0.0, centre - half)
     high = 1.0 if successes == n else min(1.0, centre + half)
     return low, high
-
-
-def mean_ci_halfwidth(x: np.ndarray, level: float = LEVEL) -> float:
-    """Half-width of the t confidence interval of the mean: ``t_{n-1} s / sqrt(n)``."""
-    x = np.asarray(x, dtype=float)
-    n = x.size
-    if n < 2:
-        return float("inf")
-    return float(sps.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
 
 
 # ---------------------------------------------------------------------------
@@ -305,12 +298,3 @@ def running_mean(x: np.ndarray, level: float = LEVEL) -> Convergence:
     return Convergence(n=n, mean=mean, half_width=half, level=level)
 
 
-def precision_met(x: np.ndarray, precision: float, level: float = LEVEL) -> tuple[bool, float]:
-    """Whether the CI half-width of the mean is at most ``precision * |mean|``; and the relative half-width."""
-    x = np.asarray(x, dtype=float)
-    if x.size < 2:
-        return False, float("inf")
-    half = mean_ci_halfwidth(x, level)
-    m = abs(float(x.mean()))
-    rel = half / m if m > 0 else (0.0 if half == 0 else float("inf"))
-    return bool(half <= precision * m), rel

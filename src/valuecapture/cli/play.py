@@ -32,7 +32,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from valuecapture.analysis.summary import money_scale
-from valuecapture.cli.main import _positive_int, _seed  # the same argument types as every other sub-command
+from valuecapture.cli.args import positive_int, seed  # the same argument types as every other sub-command
 
 #: Largest number of account managers the game offers (or the scenario's own, if larger).
 MAX_MANAGERS = 50
@@ -368,9 +368,9 @@ def _isatty(stream: TextIO) -> bool:
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of ``valuecapture play`` (shared by the CLI and :func:`main`)."""
     parser.add_argument("scenario", help="scenario TOML file, e.g. scenarios/classroom/play.toml")
-    parser.add_argument("--rounds", type=_positive_int, default=5, help="rounds of choices (default 5)")
-    parser.add_argument("--replications", "-n", type=_positive_int, default=None, help="simulated futures per round (default: the scenario's run.replications)")
-    parser.add_argument("--seed", type=_seed, default=None, help="seed, the same every round (default: the scenario's run.seed)")
+    parser.add_argument("--rounds", type=positive_int, default=5, help="rounds of choices (default 5)")
+    parser.add_argument("--replications", "-n", type=positive_int, default=None, help="simulated futures per round (default: the scenario's run.replications)")
+    parser.add_argument("--seed", type=seed, default=None, help="seed, the same every round (default: the scenario's run.seed)")
     parser.add_argument("--png", default=None, metavar="FILE", help="also draw the rounds' firm-value distributions into this PNG after every round (a new file, or an existing one with --overwrite)")
     parser.add_argument("--overwrite", action="store_true", help="let --png replace an existing file")
     return parser

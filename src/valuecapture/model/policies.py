@@ -451,31 +451,3 @@ def normalize_decision(decision: Any, shape: tuple[int, int], n_models: int) -> 
     if unknown:
         raise ValueError(f"policy set unknown capabilities {sorted(unknown)}; allowed: {', '.join(CAPABILITY_KEYS)}")
     return Decision(a.astype(np.int16), dict(decision.capabilities))
-
-
-def check_policy(cls: type, scenario: Any = None) -> None:
-    """Check that a policy class honours the contract; raise AssertionError if not.
-
-    Checks: constructible with defaults; ``get_params`` returns the keyword
-    parameters of ``__init__`` and they round-trip (``cls(**p).get_params() == p``);
-    ``decide`` returns a valid assignment on a realistic view, is deterministic,
-    and does not modify its input view (arrays are read-only and unchanged).
-    """
-    from valuecapture.run.simulate import review_view_for_check
-
-    try:
-        policy = cls()
-    except TypeError as exc:
-        raise AssertionError(f"{cls.__name__} must be constructible with defaults: {exc}") from None
-    params = policy.get_params()
-    sig = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    assert sorted(params) == sorted(sig), f"{cls.__name__}.get_params() keys {sorted(params)} != __init__ parameters {sorted(sig)}"
-    again = cls(**params)
-    assert again.get_params() == params, f"{cls.__name__}: parameters do not round-trip"
-    view = review_view_for_check(scenario)
-    before = {k: np.array(v, copy=True) for k, v in vars(view).items() if isinstance(v, np.ndarray)}
-    d1 = normalize_decision(policy.decide(view), view.shape, view.n_business_models)
-    d2 = normalize_decision(again.decide(view), view.shape, view.n_business_models)
-    assert np.array_equal(d1.assignment, d2.assignment), f"{cls.__name__}: same view gave different decisions"
-    for k, v in before.items():
-        assert np.array_equal(getattr(view, k), v, equal_nan=v.dtype.kind == "f"), f"{cls.__name__} modified view.{k}"

@@ -16,14 +16,24 @@ replications share its batch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from valuecapture.model.params import ModelParams
 from valuecapture.model.population import CustomerBase, Network
-from valuecapture.run.seeds import period_stream
 
 NOT_YET, ACTIVE, LOST = 0, 1, 2
+
+
+class RandomStreams(Protocol):
+    """Where the sub-models' random numbers come from, handed in by the run layer
+    (:class:`valuecapture.run.seeds.KeyedStreams`): one Generator per replication of the
+    batch for each mechanism and period, whose numbers depend only on the seed, the
+    replication, the mechanism and the period (period 0: set-up draws)."""
+
+    def period(self, mechanism: str, period: int) -> list[np.random.Generator]:  # pragma: no cover - protocol
+        ...
 BLOCK = 512
 
 #: Per-period firm series recorded for every replication: name -> (units, description).
@@ -75,8 +85,7 @@ class BatchState:
     params: ModelParams
     base: CustomerBase
     network: Network
-    seed: int
-    replications: range
+    random: RandomStreams
     policy: object
     status: np.ndarray
     trust: np.ndarray
@@ -151,7 +160,7 @@ class BatchState:
         self.width = min(self.shape[1], -(-hi // BLOCK) * BLOCK)
 
     def streams(self, mechanism: str, period: int) -> list[np.random.Generator]:
-        return [period_stream(self.seed, r, mechanism, period) for r in self.replications]
+        return self.random.period(mechanism, period)
 
     def keyed(self, gens: list[np.random.Generator], method: str, counts: np.ndarray | None = None) -> np.ndarray:
         """Per-slot draws on the prefix: slot ``i`` of replication ``b`` gets the next
@@ -177,7 +186,7 @@ class BatchState:
         return getattr(self, name)[:, : self.width]
 
 
-def initial_state(p: ModelParams, base: CustomerBase, network: Network, seed: int, replications: range, policy: object) -> BatchState:
+def initial_state(p: ModelParams, base: CustomerBase, network: Network, random: RandomStreams, policy: object) -> BatchState:
     b = base.wallet.shape[0]
     n = p.n_slots
     initial = np.broadcast_to(np.arange(n) < p.n_initial, (b, n))
@@ -185,8 +194,7 @@ def initial_state(p: ModelParams, base: CustomerBase, network: Network, seed: in
         params=p,
         base=base,
         network=network,
-        seed=seed,
-        replications=replications,
+        random=random,
         policy=policy,
         status=np.where(initial, ACTIVE, NOT_YET).astype(np.int8),
         trust=_initial_prefix(base.initial_trust, n, p.new_trust),

@@ -1,90 +1,205 @@
 """Where batches run: in this process, in a local process pool, or on a Dask cluster.
 
-Every executor runs the same pure task, ``run_batch(scenario, seed, start,
-stop)``, whose result depends only on its arguments, and yields results as
-they complete (in any order).  The caller places each batch at its replication
-rows, so the assembled result is bit-identical whatever the executor, the
-number of workers or the order of completion.  At most ``2 x workers``
-batches are in flight, so memory stays bounded by the batch size.
+Every executor runs the same pure function, :func:`~valuecapture.run.batch.run_job`, whose
+result depends only on its job, and :func:`run_jobs` yields results as they complete (in
+any order).  The caller places each batch at its replication rows, so the assembled result
+is bit-identical whatever the executor, the number of workers or the order of completion.
 
-``dask`` uses ``dask.distributed``: with ``scheduler=None`` it starts a
-``LocalCluster`` (``workers`` single-threaded worker processes on 127.0.0.1);
-with ``scheduler="tcp://host:port"`` it sends the batches to that existing
-cluster (whose workers must have the same valuecapture installed; see
-docs/scaling.md).
+There is one submission loop for all three (:func:`run_jobs`): at most two jobs per worker
+are in flight, so memory stays bounded by the batch size whatever the number of jobs, and
+jobs are taken from the (lazy) job iterator only as slots free up.  The executors differ
+only in how a job is submitted and how the loop waits for one to finish (:class:`_Serial`,
+:class:`_Pool`, :class:`_Dask`).
+
+``dask`` uses ``dask.distributed``: with ``scheduler=None`` it starts a ``LocalCluster``
+(``workers`` single-threaded worker processes on 127.0.0.1, serving nothing over HTTP);
+with ``scheduler="tcp://host:port"`` it sends the jobs to that existing cluster (whose
+workers must have the same valuecapture installed; see docs/scaling.md).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
+import sys
+import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
-from valuecapture.scenario.load import Scenario
+from valuecapture.run.batch import Job, run_job
 
 EXECUTORS = ("serial", "process", "dask")
+#: Seconds the loop waits for a job before it looks at ``stop`` again.
+POLL = 0.2
 
-Task = tuple[Scenario, int, int, int]
-
-
-def run_task(task: Task) -> tuple[int, dict[str, np.ndarray]]:
-    """Run one batch ``(scenario, seed, start, stop)``; returns ``(start, outputs)``."""
-    from valuecapture.run.simulate import run_batch
-
-    scenario, seed, start, stop = task
-    return start, run_batch(scenario, seed, start, stop)
+Result = tuple[int, int, dict[str, np.ndarray]]
 
 
-def run_tasks(tasks: Iterable[Task], executor: str, workers: int, scheduler: str | None = None, stop: Callable[[], bool] | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    """Yield ``(start, outputs)`` of every task, as they complete.
+def run_jobs(jobs: Iterable[Job], executor: str, workers: int, scheduler: str | None = None, stop: Callable[[], bool] | None = None) -> Iterator[Result]:
+    """Yield ``(variant index, start, outputs)`` of every job, as they complete.
 
-    ``stop`` (process pool): polled a few times a second while waiting; when it
-    returns True the pool is stopped and KeyboardInterrupt raised here, at a
-    known point (a signal handler that only sets a flag cannot be swallowed by
-    whatever code happens to run when the signal arrives)."""
+    ``stop`` is polled between jobs and a few times a second while waiting; when it returns
+    True the executor is stopped and KeyboardInterrupt raised here, at a known point (a
+    signal handler that only sets a flag cannot be swallowed by whatever code happens to
+    run when the signal arrives).  Closing the generator (or any error) stops the workers."""
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; allowed: {', '.join(EXECUTORS)}")
     if scheduler is not None and executor != "dask":
         raise ValueError("a scheduler address needs the dask executor (--executor dask)")
-    if executor == "serial":
-        for task in tasks:
-            yield run_task(task)
-    elif executor == "process":
-        yield from _process_pool(tasks, workers, stop)
-    else:
-        yield from _dask(tasks, workers, scheduler)
-
-
-def _process_pool(tasks: Iterable[Task], workers: int, stop: Callable[[], bool] | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    pool = make_pool(workers)
+    backend: _Backend = _Serial() if executor == "serial" else _Pool(workers) if executor == "process" else _Dask(workers, scheduler)
     finished = False
     try:
-        pending: set[Future[Any]] = set()
-        queue = iter(tasks)
-        for task in queue:  # keep at most 2 batches per worker in flight: bounded memory
-            pending.add(submit_shielded(pool, run_task, task))
-            if len(pending) >= 2 * workers:
-                break
+        queue = iter(jobs)
+        pending: set[Any] = set()
+
+        def fill() -> None:
+            for job in queue:
+                pending.add(backend.submit(job))
+                if len(pending) >= backend.in_flight:
+                    break
+
+        fill()
         while pending:
-            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            done = backend.wait(pending, POLL)
             if stop is not None and stop():
                 raise KeyboardInterrupt
             for fut in done:
-                yield fut.result()
-            for task in queue:
-                pending.add(submit_shielded(pool, run_task, task))
-                if len(pending) >= 2 * workers:
-                    break
+                pending.discard(fut)
+                yield backend.result(fut)
+            fill()
         finished = True
     finally:
+        backend.close(finished)
+
+
+class _Backend:
+    """How jobs are submitted and awaited; :func:`run_jobs` is the loop around it."""
+
+    in_flight: int = 1
+
+    def submit(self, job: Job) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def wait(self, pending: set[Any], timeout: float) -> set[Any]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def result(self, fut: Any) -> Result:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self, finished: bool) -> None:
+        pass
+
+
+class _Done:
+    """A finished job's result, standing in for a future (hashed by identity)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Result):
+        self.value = value
+
+
+class _Serial(_Backend):
+    """Each job runs in this process when it is submitted."""
+
+    def submit(self, job: Job) -> Any:
+        return _Done(run_job(job))
+
+    def wait(self, pending: set[Any], timeout: float) -> set[Any]:
+        return set(pending)
+
+    def result(self, fut: Any) -> Result:
+        return fut.value  # type: ignore[no-any-return]
+
+
+class _Pool(_Backend):
+    """A local pool of spawned processes that leave Ctrl-C to this one and die with it."""
+
+    def __init__(self, workers: int):
+        self.pool = make_pool(workers)
+        self.in_flight = 2 * workers
+
+    def submit(self, job: Job) -> Any:
+        return submit_shielded(self.pool, run_job, job)
+
+    def wait(self, pending: set[Any], timeout: float) -> set[Any]:
+        done, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+        return done
+
+    def result(self, fut: Any) -> Result:
+        return fut.result()  # type: ignore[no-any-return]
+
+    def close(self, finished: bool) -> None:
         if finished:
-            pool.shutdown(wait=True)
+            self.pool.shutdown(wait=True)
         else:  # interrupted or failed: drop queued batches and stop the running ones
-            stop_pool(pool)
+            stop_pool(self.pool)
+
+
+class _Dask(_Backend):
+    """A Dask cluster: a LocalCluster of ``workers`` processes, or the one at ``scheduler``."""
+
+    def __init__(self, workers: int, scheduler: str | None):
+        import distributed  # a core dependency, but imported only by those who use it (about 0.5 s)
+
+        self.distributed = distributed
+        self.cluster = None
+        try:
+            if scheduler is None:
+                self.cluster = local_cluster(workers)
+                self.client = distributed.Client(self.cluster)
+            else:
+                self.client = distributed.Client(scheduler, timeout="10s")
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            if self.cluster is not None:
+                self.cluster.close()
+            what = f"reach the Dask scheduler {scheduler}" if scheduler else "start a local Dask cluster"
+            raise ValueError(f"cannot {what}: {exc}") from None
+        self.in_flight = 2 * max(workers, len(self.client.scheduler_info().get("workers", {})) or 1)
+
+    def submit(self, job: Job) -> Any:
+        return self.client.submit(run_job, job, pure=False)
+
+    def wait(self, pending: set[Any], timeout: float) -> set[Any]:
+        try:
+            done, _ = self.distributed.wait(list(pending), timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return set()
+        return set(done)
+
+    def result(self, fut: Any) -> Result:
+        out = fut.result()
+        fut.release()
+        return out  # type: ignore[no-any-return]
+
+    def close(self, finished: bool) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def local_cluster(workers: int) -> Any:
+    """A Dask ``LocalCluster`` of ``workers`` single-threaded processes on 127.0.0.1 that
+    serves nothing over HTTP: no dashboard, and the scheduler's and workers' HTTP servers
+    (which Dask starts anyway) have no routes (no metrics, no info pages, no proxy)."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+
+
+# -- the process pool -------------------------------------------------------------------
+
+
+def make_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes that leave Ctrl-C to this one and die with it."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=worker_init, initargs=(os.getpid(),))
 
 
 def stop_pool(pool: ProcessPoolExecutor, timeout: float = 5.0) -> None:
@@ -114,10 +229,8 @@ def stop_pool(pool: ProcessPoolExecutor, timeout: float = 5.0) -> None:
 def submit_shielded(pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: Any) -> Future[Any]:
     """``pool.submit(fn, *args)`` with SIGINT blocked in this thread: a worker the submit
     spawns inherits the blocked signal mask, so a Ctrl-C that arrives while it is still
-    starting cannot kill it (it is ignored once :func:`ignore_sigint`, the pool's
+    starting cannot kill it (it is ignored once :func:`worker_init`, the pool's
     initializer, runs; the parent gets it when unblocked)."""
-    import signal
-
     if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
         return pool.submit(fn, *args)
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -127,17 +240,10 @@ def submit_shielded(pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: An
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def make_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` spawned processes that leave Ctrl-C to this one and die with it."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=worker_init, initargs=(os.getpid(),))
-
-
 def worker_init(parent: int) -> None:
     """Set up a worker process: Ctrl-C is left to the parent (which stops the workers and
     says how to resume), and the worker dies with its parent however the parent dies
     (:func:`die_with_parent`)."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -154,12 +260,8 @@ def die_with_parent(parent: int) -> None:
     On Linux the kernel sends SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``);
     elsewhere a daemon thread checks every :data:`WATCH_INTERVAL` seconds whether the parent
     changed.  A parent that died before this ran is caught by the first check."""
-    import signal
-    import sys
-    import threading
-
     if sys.platform.startswith("linux"):
-        import ctypes
+        import ctypes  # Linux only
 
         try:
             libc = ctypes.CDLL(None, use_errno=True)
@@ -177,49 +279,3 @@ def die_with_parent(parent: int) -> None:
             time.sleep(WATCH_INTERVAL)
 
     threading.Thread(target=watch, name="valuecapture-watch-parent", daemon=True).start()
-
-
-def local_cluster(workers: int) -> Any:
-    """A Dask ``LocalCluster`` of ``workers`` single-threaded processes on 127.0.0.1 that
-    serves nothing over HTTP: no dashboard, and the scheduler's and workers' HTTP servers
-    (which Dask starts anyway) have no routes (no metrics, no info pages, no proxy)."""
-    import dask
-    from distributed import LocalCluster
-
-    with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
-        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
-
-
-def _dask(tasks: Iterable[Task], workers: int, scheduler: str | None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    try:
-        from distributed import Client, as_completed
-    except ImportError as exc:  # pragma: no cover - a core dependency
-        raise ValueError(f"the dask executor needs dask.distributed: {exc}") from None
-    cluster = None
-    try:
-        if scheduler is None:
-            cluster = local_cluster(workers)
-            client = Client(cluster)
-        else:
-            client = Client(scheduler, timeout="10s")
-    except (OSError, RuntimeError, TimeoutError) as exc:
-        if cluster is not None:
-            cluster.close()
-        what = f"reach the Dask scheduler {scheduler}" if scheduler else "start a local Dask cluster"
-        raise ValueError(f"cannot {what}: {exc}") from None
-    try:
-        limit = 2 * max(workers, len(client.scheduler_info().get("workers", {})) or 1)
-        queue = iter(tasks)
-        futures = [client.submit(run_task, t, pure=False) for _, t in zip(range(limit), queue)]
-        ac = as_completed(futures)
-        for fut in ac:
-            result = fut.result()
-            fut.release()
-            yield result
-            for task in queue:
-                ac.add(client.submit(run_task, task, pure=False))
-                break
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from valuecapture.scenario.files import InputFileError, read_input
+
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
-#: Largest scenario or experiment file read (a TOML file of a few kB; a guard against /dev/zero).
-MAX_INPUT_BYTES = 16 * 2**20
 
 
 class OutputError(ValueError):
@@ -60,28 +60,6 @@ def umask() -> int:
 def _chmod_default(path: Path, directory: bool) -> None:
     """Give ``path`` the mode a plain ``mkdir``/``open`` would (``mkdtemp``/``mkstemp`` use 0700/0600)."""
     os.chmod(path, (0o777 if directory else 0o666) & ~umask())
-
-
-def read_input(path: str | Path, limit: int = MAX_INPUT_BYTES) -> bytes:
-    """The bytes of a user's input file, read only if it is a regular file of at most ``limit`` bytes.
-
-    Raises ``FileNotFoundError``, ``IsADirectoryError`` or :class:`OutputError` (not a regular
-    file, too large) with a message that names the file."""
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"{path}: file not found")
-    if p.is_dir():
-        raise IsADirectoryError(f"{path}: is a directory")
-    if not p.is_file():
-        raise OutputError(f"{path}: is not a regular file")
-    size = p.stat().st_size
-    if size > limit:
-        raise OutputError(f"{path}: is {size / 2**20:.1f} MiB; at most {limit // 2**20} MiB is read")
-    with open(p, "rb") as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise OutputError(f"{path}: is larger than {limit // 2**20} MiB; at most that is read")
-    return data
 
 
 def write_file(path: Path, data: bytes | memoryview | str) -> None:
@@ -134,7 +112,7 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     f = folder / MANIFEST
     try:
         meta = json.loads(read_input(f, 64 * 2**20).decode("utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, InputFileError):
         return None
     if not isinstance(meta, dict) or meta.get("format") != MANIFEST_FORMAT or not isinstance(meta.get("files"), dict):
         return None

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from valuecapture.model.state import ALIGNMENT_SERIES, PERIOD_SERIES
-from valuecapture.run.outputs import MANIFEST, atomic_dir, damaged_files, write_file
+from valuecapture.run.outputs import atomic_dir, write_file
 from valuecapture.model.params import ModelParams
-from valuecapture.scenario.load import Scenario, loads
+from valuecapture.scenario.load import Scenario
 from valuecapture.run.seeds import MECHANISMS, root_entropy
 
 RESULT_FILE = "result.nc"
@@ -131,52 +132,25 @@ def build_dataset(scenario: Scenario, seed: int, replications: int, p: ModelPara
     return xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)
 
 
-def scenario_of(ds: xr.Dataset) -> Scenario:
-    """The exact scenario a result was produced from (from its attrs).
-
-    Raises :class:`ResultError` when the attrs do not hold a valid scenario."""
-    try:
-        overrides = json.loads(ds.attrs.get("scenario_overrides", "[]"))
-        if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
-            raise ValueError("not a list of texts")
-    except (TypeError, ValueError) as exc:
-        raise ResultError(f"{ds.attrs.get('scenario_source', '<result>')}: attribute scenario_overrides is not valid ({exc})") from None
-    try:
-        # the stored TOML already has the overrides applied; re-applying them is a no-op that keeps provenance
-        return loads(str(ds.attrs["scenario_toml"]), source=str(ds.attrs.get("scenario_source", "<result>")), overrides=overrides)
-    except KeyError:
-        raise ResultError("not a valuecapture result (no scenario_toml attribute)") from None
-
-
-def run_dir(out: str | Path, name: str) -> Path:
-    return Path(out) / name
-
-
-def write_run(ds: xr.Dataset, out_dir: str | Path, extra: dict[str, str] | None = None, figures: bool = True, summary: str | None = None,
-              figure_maker: Any = None, overwrite: bool = False) -> Path:
-    """Write ``ds`` (and its summary and figures) atomically to ``out_dir``.
+def write_result(ds: xr.Dataset, out_dir: str | Path, summary: str, draw: Callable[[xr.Dataset, Path], Any] | None = None,
+                 extra: dict[str, str] | None = None, overwrite: bool = False) -> Path:
+    """Write ``ds``, its ``summary`` text and (``draw(ds, folder)``) its figures atomically to ``out_dir``.
 
     Everything is written to a hidden temporary directory next to ``out_dir`` and
     renamed into place at the end, with a ``manifest.json`` of what it holds
     (:func:`~valuecapture.run.outputs.atomic_dir`).  An existing ``out_dir`` is replaced
     only with ``overwrite`` and only if it is a valuecapture result; otherwise
     :class:`~valuecapture.run.outputs.OutputError` is raised before anything is written.
-    ``summary`` (default: :func:`~valuecapture.analysis.summary.summary_text`) goes to
-    summary.txt; ``figure_maker(ds, folder)`` (default: the run figures) draws the
-    figures.  On any error the temporary directory is removed and ``out_dir`` is left
-    as it was.
+    On any error the temporary directory is removed and ``out_dir`` is left as it was.
+    (:func:`valuecapture.write_run` is this with the standard summary and figures.)
     """
-    from valuecapture.analysis.summary import summary_text
-
     with atomic_dir(out_dir, "a result", overwrite=overwrite) as tmp:
         write_netcdf(ds, tmp / RESULT_FILE)
-        write_file(tmp / "summary.txt", (summary_text(ds) if summary is None else summary) + "\n")
+        write_file(tmp / "summary.txt", summary + "\n")
         for name, text in (extra or {}).items():
             write_file(tmp / name, text)
-        if figures:
-            from valuecapture.report.plots import run_figures
-
-            (figure_maker or run_figures)(ds, tmp / "figures")
+        if draw is not None:
+            draw(ds, tmp / "figures")
     return Path(out_dir)
 
 
@@ -186,58 +160,3 @@ def write_netcdf(ds: xr.Dataset, path: Path) -> None:
     write_file(path, ds.to_netcdf(engine="h5netcdf"))
 
 
-#: Attributes every valuecapture result has, and their types.
-REQUIRED_ATTRS: dict[str, type] = {"valuecapture_version": str, "scenario_toml": str, "seed": int, "replications": int}
-
-
-class ResultError(ValueError):
-    """A file is not a readable valuecapture result (bad input: exit code 2)."""
-
-
-def open_run(path: str | Path) -> xr.Dataset:
-    """Open a finished run (a run directory or its ``result.nc``), or the finished
-    batches of an in-progress or interrupted run (its ``.<name>.inprogress`` store).
-
-    Raises :class:`ResultError` (one line) for a file that is missing, damaged (its
-    SHA-256 differs from the folder's manifest), not NetCDF, too large for memory, or
-    lacks the attributes and variables valuecapture writes."""
-    p = Path(path)
-    if p.is_dir() and not (p / RESULT_FILE).exists() and (p / "run.json").exists():
-        from valuecapture.run.store import open_store  # an in-progress or interrupted run: its finished batches
-
-        return open_store(p).load()
-    f = p / RESULT_FILE if p.is_dir() else p
-    if not f.exists():
-        raise ResultError(f"{path}: no {RESULT_FILE} here; expected a run directory written by `valuecapture run`")
-    if not f.is_file():
-        raise ResultError(f"{f}: is not a regular file")
-    if damaged_files(f.parent, (f.name,)):
-        raise ResultError(f"{f}: is damaged (its SHA-256 differs from the one in {f.parent / MANIFEST}); run it again")
-    from valuecapture.run.budget import available_memory
-
-    avail = available_memory()
-    if avail is not None and f.stat().st_size > avail:
-        raise ResultError(f"{f}: is {f.stat().st_size / 2**30:.1f} GiB, more than the memory available ({avail / 2**30:.1f} GiB)")
-    try:
-        with xr.open_dataset(f, engine="h5netcdf") as ds:
-            loaded = ds.load()
-    except Exception as exc:  # h5py/h5netcdf raise OSError, ValueError, KeyError, RuntimeError... for foreign or damaged files
-        raise ResultError(f"{f}: not a readable NetCDF4 file ({type(exc).__name__}: {exc})") from None
-    check_result(loaded, str(f))
-    return loaded
-
-
-def check_result(ds: xr.Dataset, where: str) -> None:
-    """Raise :class:`ResultError` unless ``ds`` has the attributes and variables of a valuecapture result."""
-    missing = [k for k in REQUIRED_ATTRS if k not in ds.attrs]
-    if missing:
-        raise ResultError(f"{where}: not a valuecapture result (no {', '.join(missing)} attribute{'s' if len(missing) > 1 else ''})")
-    for key, kind in REQUIRED_ATTRS.items():
-        v = ds.attrs[key]
-        if kind is int:
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-                raise ResultError(f"{where}: attribute {key} must be an integer, got {type(v).__name__} {v!r}")
-        elif not isinstance(v, str):
-            raise ResultError(f"{where}: attribute {key} must be text, got {type(v).__name__}")
-    if "firm_value" not in ds.data_vars:
-        raise ResultError(f"{where}: not a valuecapture result (no firm_value variable)")

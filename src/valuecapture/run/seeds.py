@@ -104,3 +104,16 @@ def batch_streams(seed: int, replications: range) -> dict[str, list[np.random.Ge
 
 def root_entropy(seed: int) -> int:
     return int(np.random.SeedSequence(seed).entropy)
+
+
+class KeyedStreams:
+    """The random streams of a batch of replications, as the model asks for them
+    (:class:`valuecapture.model.state.RandomStreams`): ``period(m, t)`` is
+    ``[period_stream(seed, r, m, t) for r in replications]``."""
+
+    def __init__(self, seed: int, replications: range):
+        self.seed = int(seed)
+        self.replications = replications
+
+    def period(self, mechanism: str, period: int) -> list[np.random.Generator]:
+        return [period_stream(self.seed, r, mechanism, period) for r in self.replications]

@@ -1,302 +1,108 @@
-"""The runner: seeds, batches, executors, assembly into one Dataset.
+"""The runner: one way from scenarios to a result Dataset, for every command.
 
-``simulate`` splits the replications into contiguous batches, runs each batch
-(serially or in a local process pool) and writes each batch's rows into the
-preallocated result arrays at the batch's replication indices.  A replication's
-random streams depend only on the seed and its number (see
-:mod:`valuecapture.run.seeds`), and every reduction over customers is a row-wise
-reduction of that replication's own row, so results are bit-identical whatever
-the batch size, worker count or executor.
+:func:`simulate` runs one scenario; :func:`simulate_variants` runs several variants of a
+scenario (policies, heterogeneity switches, design points) on the same seed and joins them
+along a new dimension.  Both describe the run as a :class:`Plan` and hand it to a
+:class:`Runner`, which prepares each variant once (model parameters, policy), cuts the
+replications into batches, sends the batches through the one submission loop of
+:mod:`valuecapture.run.executors` (serial, process pool or Dask), and either keeps each
+batch in memory or streams it to a locked, resumable store (:mod:`valuecapture.run.store`).
+:func:`~valuecapture.run.precision.simulate_to_precision` drives the same runner chunk by
+chunk.
+
+A replication's random streams depend only on the seed and its number (see
+:mod:`valuecapture.run.seeds`), and every reduction over customers is a row-wise reduction
+of that replication's own row, so results are bit-identical whatever the batch size,
+worker count, executor, order of completion, or whether the run was interrupted and
+resumed.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from valuecapture.model.engine import Engine
-from valuecapture.run.executors import EXECUTORS, run_task, run_tasks
-from valuecapture.model.submodels import default_components
-from valuecapture.model.state import ALIGNMENT_SERIES, PERIOD_SERIES, BatchState, initial_state
-from valuecapture.run.budget import memory_plan
+from valuecapture.model.batch import DETAIL_NAMES
 from valuecapture.model.params import ModelParams, slot_count
-from valuecapture.model.policies import get_policy, policy_class
-from valuecapture.model.population import generate_customers, generate_network
+from valuecapture.model.validate import check_scenario
+from valuecapture.run.batch import Job, Reducer, Variant
+from valuecapture.run.budget import memory_plan
+from valuecapture.run.executors import EXECUTORS, run_jobs
+from valuecapture.run.outputs import WriteFailure
+from valuecapture.run.results import build_dataset
+from valuecapture.run.store import RunStore, StoreError, scenario_sha256
 from valuecapture.scenario.load import Scenario, field_by_path
-from valuecapture.run.seeds import batch_streams
 
-#: Elements (batch x slots) a batch aims at: one batch's state is then about 70 MB.
-#: Speed is flat from about 4 to 16 replications per batch at 21,504 slots (the
-#: engine is bound by memory traffic, not by per-call overhead there); this keeps
-#: the lower memory end of that range (8 replications of 21,504 slots).
+#: Elements (batch x slots) a batch aims at: one batch's state is then about 70 MB
+#: (docs/performance.md: speed is flat from about 4 to 16 replications per batch).
 TARGET_BATCH_ELEMENTS = 172_032
-#: Outputs kept only for the first ``outputs.relationship_detail`` replications.
-DETAIL_NAMES = ("relationship_value", "periods_active", "acquired_period", "segment", "wallet", "final_business_model", "net_price", "cost_to_serve", "final_misalignment")
+#: Largest number of replications and seed, as the scenario schema allows them.
+MAX_REPLICATIONS = int(field_by_path("run.replications").hi)  # type: ignore[arg-type]
+MAX_SEED = int(field_by_path("run.seed").hi)  # type: ignore[arg-type]
+#: What a run keeps of each variant: every output, or the per-replication ones only.
+KEEP = ("all", "replication")
 
 
 def default_batch_size(n_slots: int, replications: int, workers: int) -> int:
+    """Replications per batch: bounded by memory (:data:`TARGET_BATCH_ELEMENTS`) and by balance across workers."""
     by_memory = max(1, TARGET_BATCH_ELEMENTS // max(1, n_slots))
     by_balance = max(1, math.ceil(replications / max(1, workers)))
     return int(max(1, min(256, by_memory, by_balance)))
 
 
-def run_batch(scenario: Scenario, seed: int, start: int, stop: int, policy: Any = None) -> dict[str, np.ndarray]:
-    """Simulate replications ``start..stop-1`` and return their per-replication outputs."""
-    p = ModelParams.from_scenario(scenario)
-    reps = range(start, stop)
-    streams = batch_streams(seed, reps)
-    base = generate_customers(p, streams["population"])
-    network = generate_network(p, base.segment, streams["network"])
-    if policy is None:
-        policy = get_policy(scenario.get("choices.policy"))
-    state = initial_state(p, base, network, seed, reps, policy)
-    Engine(default_components(p.review_interval, p.periods, p.alignment, p.portfolio_models), p.periods).run(state)
-    return batch_outputs(state, start)
+@dataclass(frozen=True)
+class Plan:
+    """Everything a run's result depends on.
 
+    ``labels`` name the variants along ``dim`` (``None``: one scenario, no extra
+    dimension).  Batches are cut within chunks of ``chunk`` replications (the interval of
+    sequential stopping; ``replications`` otherwise), so their boundaries never depend on
+    where a run stops.  ``keep`` is ``"all"`` or ``"replication"`` (only per-replication
+    outputs, plus ``reduce``'s statistics of every relationship)."""
 
-#: A small three-business-model firm on which :func:`review_view_for_check` builds a view.
-CHECK_SCENARIO = """
-[scenario]
-name = "policy_check"
-[horizon]
-periods = 8
-periods_per_year = 4
-[customers]
-count = 150
-[acquisition]
-prospects_per_year = 30
-[capabilities]
-account_managers = 2
-accounts_per_manager = 10
-review_interval = 2
-[choices]
-policy = "single"
-fixed_cost = 100000
-[[choices.business_models]]
-name = "standard"
-service_cost = 3000
-fixed_cost = 50000
-[[choices.business_models]]
-name = "key_account"
-quality = 0.85
-adaptation = 0.7
-service_cost = 20000
-price_factor = 1.04
-channel = "key_account_team"
-account_management = 0.9
-capital_intensity = 0.25
-platform = "dedicated"
-fixed_cost = 80000
-[[choices.business_models]]
-name = "transactional"
-quality = 0.5
-adaptation = 0.0
-service_cost = 800
-price_factor = 0.97
-cost_to_serve_factor = 0.6
-channel = "e_channel"
-account_management = 0.0
-capital_intensity = 0.03
-platform = "standard"
-fixed_cost = 30000
-"""
+    scenarios: tuple[Scenario, ...]
+    labels: tuple[str, ...] | None
+    dim: str | None
+    seed: int
+    replications: int
+    batch_size: int
+    chunk: int
+    keep: str = "all"
+    reduce: Reducer | None = None
 
+    def batches(self, upto: int | None = None) -> Iterator[tuple[int, int]]:
+        """Batch ranges ``(start, stop)`` of replications below ``upto`` (default all)."""
+        end = self.replications if upto is None else min(upto, self.replications)
+        for c in range(0, end, self.chunk):
+            for a in range(c, min(c + self.chunk, self.replications), self.batch_size):
+                yield a, min(a + self.batch_size, c + self.chunk, self.replications)
 
-def review_view_for_check(scenario: Scenario | None = None, seed: int = 0) -> Any:
-    """A realistic read-only :class:`~valuecapture.model.policies.PortfolioView`.
-
-    Runs two replications of ``scenario`` (default :data:`CHECK_SCENARIO`) under
-    the ``tiered`` policy and returns a frozen copy of the view at its last
-    review: mixed business models, observed profits of both signs, filled and
-    unfilled slots.
-    """
-    from dataclasses import fields, replace
-
-    from valuecapture.model.policies import TieredPolicy
-    from valuecapture.scenario.load import loads
-
-    sc = scenario if scenario is not None else loads(CHECK_SCENARIO, source="<policy check scenario>")
-
-    class _Capture(TieredPolicy):
-        last: Any = None
-
-        def decide(self, view: Any) -> Any:
-            _Capture.last = view
-            frozen = {}
-            for f in fields(view):
-                val = getattr(view, f.name)
-                if isinstance(val, np.ndarray):
-                    val = val.copy()
-                    val.flags.writeable = False
-                frozen[f.name] = val
-            _Capture.last = replace(view, **frozen)
-            return super().decide(view)
-
-    run_batch(sc, seed, 0, 2, policy=_Capture())
-    return _Capture.last
-
-
-def batch_outputs(state: BatchState, start: int) -> dict[str, np.ndarray]:
-    p = state.params
-    assert state.terminal_relationship is not None and state.terminal_fixed is not None
-    ever = state.acquired_period >= 0
-    rel_value = state.value + state.terminal_relationship
-    discount = (1.0 + p.wacc_period) ** -np.arange(1, p.periods + 1)
-    rec = state.records
-    firm_costs = rec["fixed_cost"] + rec["complexity_cost"] + rec["capability_spend"] + rec["change_cost"]
-    if "interaction_cost" in rec:
-        firm_costs = firm_costs + rec["interaction_cost"]
-    tax1 = 1.0 - p.tax_rate
-    pv_firm_costs = tax1 * ((firm_costs * discount).sum(axis=1) + state.terminal_fixed)
-    value_capture = np.where(ever, rel_value, 0.0).sum(axis=1)
-    out: dict[str, np.ndarray] = {
-        "firm_value": value_capture - pv_firm_costs,
-        "value_capture": value_capture,
-        "pv_firm_costs": pv_firm_costs,
-        "pv_complexity_cost": tax1 * (rec["complexity_cost"] * discount).sum(axis=1),
-        "pv_capability_spend": tax1 * (rec["capability_spend"] * discount).sum(axis=1),
-        "terminal_value": state.terminal_relationship.sum(axis=1) - tax1 * state.terminal_fixed,
-        "customers_ever": ever.sum(axis=1),
-        "slots_exhausted": state.slots_exhausted.copy(),
-        "value_by_model": state.value_by_model.copy(),
-        "customers_by_model": state.model_counts.copy(),
-    }
-    out.update(heterogeneity_summary(rel_value, ever))
-    for name in PERIOD_SERIES:
-        out[name] = state.records[name]
-    if p.alignment:
-        for name in ALIGNMENT_SERIES:
-            out[name] = state.records[name]
-    if state.class_counts is not None:
-        out["portfolio_class_count"] = state.class_counts
-        out["portfolio_transitions"] = state.transitions
-    n_detail = max(0, min(state.shape[0], p.relationship_detail - start))
-    if n_detail:
-        out["relationship_value"] = np.where(ever, rel_value, np.nan)[:n_detail]
-        out["periods_active"] = state.periods_active[:n_detail]
-        out["acquired_period"] = state.acquired_period[:n_detail]
-        out["segment"] = state.base.segment[:n_detail].astype(np.int16)
-        out["wallet"] = np.where(ever, state.base.wallet, np.nan)[:n_detail]
-        out["final_business_model"] = np.where(ever, state.business_model, -1)[:n_detail].astype(np.int16)
-        out["net_price"] = np.where(ever, state.price, np.nan)[:n_detail]
-        out["cost_to_serve"] = np.where(ever, state.cost_to_serve, np.nan)[:n_detail]
-        if p.alignment:
-            out["final_misalignment"] = np.where(ever, state.misalignment, np.nan)[:n_detail]
-    return out
-
-
-def heterogeneity_summary(values: np.ndarray, ever: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-replication Stobachoff summaries of relationship value.
-
-    ``values`` and ``ever`` are (replications, slots); only slots that ever held
-    a customer count.
-    """
-    v = np.where(ever, values, 0.0)
-    created = np.where(v > 0, v, 0.0).sum(axis=1)
-    destroyed = -np.where(v < 0, v, 0.0).sum(axis=1)
-    n = ever.sum(axis=1)
-    ordered = -np.sort(np.where(ever, -values, np.inf), axis=1)  # descending, never-acquired last (-inf)
-    ordered = np.where(np.isfinite(ordered), ordered, 0.0)
-    cum = np.cumsum(ordered, axis=1)
-    k20 = np.maximum(1, np.ceil(0.2 * n).astype(np.int64)) - 1
-    top20 = np.take_along_axis(cum, k20[:, None], axis=1)[:, 0]
-    total = created - destroyed
-    with np.errstate(invalid="ignore", divide="ignore"):
+    def meta(self) -> dict[str, Any]:
+        """The plan as run.json stores it (reducers by name, with their variables)."""
         return {
-            "value_created": created,
-            "value_destroyed": destroyed,
-            "stobachoff_peak": np.where(total != 0, created / total, np.nan),
-            "stobachoff_peak_position": np.where(n > 0, (v > 0).sum(axis=1) / n, np.nan),
-            "stobachoff_index": np.where(created > 0, destroyed / created, np.nan),
-            "top20_share": np.where(total != 0, top20 / total, np.nan),
+            "variants": [{"label": None if self.labels is None else self.labels[i], "scenario_toml": sc.to_toml(), "scenario_source": sc.source,
+                          "overrides": list(sc.overrides), "sha256": scenario_sha256(sc)} for i, sc in enumerate(self.scenarios)],
+            "dim": self.dim, "seed": self.seed, "replications": self.replications, "batch_size": self.batch_size, "chunk": self.chunk,
+            "keep": self.keep, "reduce": None if self.reduce is None else {"name": self.reduce.name, "variables": {k: list(v) for k, v in self.reduce.variables.items()}},
         }
-
-
-def _batches(replications: int, batch_size: int) -> Iterator[tuple[int, int]]:
-    for start in range(0, replications, batch_size):
-        yield start, min(replications, start + batch_size)
-
-
-def _run_batch_task(args: tuple[Scenario, int, int, int]) -> tuple[int, dict[str, np.ndarray]]:
-    return run_task(args)
-
-
-def simulate(
-    scenario: Scenario,
-    replications: int | None = None,
-    seed: int | None = None,
-    *,
-    workers: int | None = 1,
-    batch_size: int | None = None,
-    executor: str | None = None,
-    scheduler: str | None = None,
-    progress: bool = False,
-    on_batch: Callable[[int, int], None] | None = None,
-) -> xr.Dataset:
-    """Run the Monte Carlo simulation of a scenario and return its Dataset.
-
-    Parameters
-    ----------
-    scenario
-        A validated :class:`~valuecapture.scenario.load.Scenario`.
-    replications, seed
-        Default to the scenario's ``run.replications`` and ``run.seed``.
-    workers
-        Worker processes (``None``: all cores).  Never changes the result.
-    batch_size
-        Replications per batch (``None``: automatic).  Never changes the result.
-    executor
-        ``"serial"``, ``"process"`` or ``"dask"`` (default: serial for one
-        worker, else a local process pool; ``"dask"`` when ``scheduler`` is
-        given).  Never changes the result (:mod:`valuecapture.run.executors`).
-    scheduler
-        Address of an existing Dask scheduler (``tcp://host:port``).
-    progress
-        Show a progress bar (only on a terminal).
-    """
-    from valuecapture.run.results import build_dataset
-
-    replications = int(scenario.get("run.replications") if replications is None else replications)
-    seed = int(scenario.get("run.seed") if seed is None else seed)
-    workers = (os.cpu_count() or 1) if workers is None else int(workers)
-    executor = executor or ("dask" if scheduler else "serial" if workers == 1 else "process")
-    p = ModelParams.from_scenario(scenario)
-    if batch_size is None and workers >= 1 and replications >= 1:
-        batch_size = default_batch_size(p.n_slots, replications, workers)
-    check_run(scenario, replications, seed, workers, batch_size, executor, scheduler)
-    assert batch_size is not None
-    collected = _Collector(p, replications)
-    tasks = ((scenario, seed, a, b) for a, b in _batches(replications, batch_size))
-    bar = _progress(replications, progress)
-    try:
-        with closing(run_tasks(tasks, executor, workers, scheduler)) as results:  # closed (workers stopped) on any error
-            for start, out in results:
-                n = len(out["firm_value"])
-                collected.add(start, out)
-                bar.update(n)
-                if on_batch:
-                    on_batch(start, start + n)
-    finally:
-        bar.close()
-    return build_dataset(scenario, seed, replications, p, collected.arrays)
-
-
-#: Largest number of replications and seed, as the scenario schema allows them.
-MAX_REPLICATIONS = int(field_by_path("run.replications").hi)  # type: ignore[arg-type]
-MAX_SEED = int(field_by_path("run.seed").hi)  # type: ignore[arg-type]
 
 
 def check_run(scenario: Scenario, replications: int, seed: int, workers: int, batch_size: int | None, executor: str | None = None,
               scheduler: str | None = None, variants: int = 1, detail: bool = True) -> None:
     """Refuse, before anything is allocated, a run that is badly specified or cannot fit in memory.
 
-    Raises ValueError (bad input) naming the argument and what is allowed, or
+    Raises :class:`~valuecapture.scenario.ScenarioError` for a plugin the scenario names that
+    does not exist, ValueError (bad input) naming the argument and what is allowed, or
     :class:`~valuecapture.run.budget.MemoryRefused` with the estimate and the limit."""
     if not 1 <= replications <= MAX_REPLICATIONS:
         raise ValueError(f"replications must be an integer in [1, {MAX_REPLICATIONS}], got {replications}")
@@ -310,10 +116,276 @@ def check_run(scenario: Scenario, replications: int, seed: int, workers: int, ba
         raise ValueError(f"unknown executor {executor!r}; allowed: {', '.join(EXECUTORS)}")
     if scheduler is not None and executor not in (None, "dask"):
         raise ValueError("a scheduler address needs the dask executor (--executor dask)")
-    policy_class(scenario.get("choices.policy"))  # fail early on a bad policy
+    check_scenario(scenario)  # every plugin it names exists
     local_workers = workers if executor in (None, "process", "dask") and not scheduler and workers > 1 else 1
     bs = batch_size if batch_size is not None else default_batch_size(slot_count(scenario), replications, workers)
     memory_plan(scenario, replications, local_workers, min(bs, replications), variants=variants, detail=detail).check()
+
+
+def executor_for(executor: str | None, workers: int, scheduler: str | None) -> str:
+    """The executor a run uses: as asked, else Dask with a scheduler, serial for one worker, else a process pool."""
+    return executor or ("dask" if scheduler else "serial" if workers == 1 else "process")
+
+
+class Runner:
+    """Runs a :class:`Plan`: its batches through an executor, into memory or into a store.
+
+    ``store``: stream every finished batch to this folder (created; with ``resume``, the
+    store already there must hold the same plan, and its finished batches are not run
+    again).  ``stop``: polled by the submission loop; when it returns True the run stops
+    with KeyboardInterrupt.  ``on_batch(start, stop)`` is called after each batch."""
+
+    def __init__(self, plan: Plan, *, workers: int = 1, executor: str | None = None, scheduler: str | None = None, progress: bool = False,
+                 store: str | Path | None = None, resume: bool = False, stop: Callable[[], bool] | None = None,
+                 on_batch: Callable[[int, int], None] | None = None):
+        self.plan = plan
+        self.workers = workers
+        self.executor = executor_for(executor, workers, scheduler)
+        self.scheduler = scheduler
+        self.progress = progress
+        self.stop = stop
+        self.on_batch = on_batch
+        self.variants = [Variant.of(sc) for sc in plan.scenarios]  # parameters and policy, built once per variant
+        self.parts: dict[tuple[int, int, int], dict[str, np.ndarray]] = {}
+        self.store: RunStore | None = None
+        if store is not None:
+            self.store = _open_store(Path(store), plan) if resume else RunStore.create(store, plan.meta())
+            self.store.clean()
+
+    def done(self) -> set[tuple[int, int, int]]:
+        return set(self.store.finished()) if self.store is not None else set(self.parts)
+
+    def run(self, upto: int | None = None) -> None:
+        """Run every batch below ``upto`` replications (default all) that is not done yet."""
+        p = self.plan
+        done = self.done()
+        todo = [(i, a, b) for a, b in p.batches(upto) for i in range(len(self.variants)) if (i, a, b) not in done]
+        if not todo:
+            return
+        jobs = (Job(self.variants[i], i, p.seed, a, b, detail=p.keep == "all", reduce=p.reduce) for i, a, b in todo)
+        total = len(self.variants) * (p.replications if upto is None else min(upto, p.replications))
+        bar = _progress(total, self.progress)
+        bar.update(sum(b - a for _, a, b in done))
+        try:
+            with closing(run_jobs(jobs, self.executor, self.workers, self.scheduler, self.stop)) as results:
+                for i, start, out in results:
+                    n = len(out["firm_value"])
+                    self._keep(i, start, out)
+                    bar.update(n)
+                    if self.on_batch:
+                        self.on_batch(start, start + n)
+                    if self.stop is not None and self.stop():  # an interrupt swallowed by code that ignores exceptions
+                        raise KeyboardInterrupt
+        finally:
+            bar.close()
+
+    def _keep(self, i: int, start: int, out: dict[str, np.ndarray]) -> None:
+        stop = start + len(out["firm_value"])
+        if self.store is None:
+            self.parts[(i, start, stop)] = out
+            return
+        try:
+            self.store.write_batch(i, start, out)
+        except OSError as exc:
+            raise WriteFailure(f"cannot write to {self.store.batches_dir}: {exc.strerror or exc}; the {self.store.replications_done()} "
+                               "replications already saved there are kept") from None
+
+    def _batches(self, upto: int) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+        """The finished batches below ``upto``, one at a time, in replication order."""
+        if self.store is None:
+            for (i, a, _), out in sorted(self.parts.items()):
+                if a < upto:
+                    yield i, a, out
+            return
+        for (_, a, _), f in self.store.finished().items():
+            if a < upto:
+                yield self.store.read_batch(f)
+
+    def column(self, name: str, upto: int, variant: int = 0) -> np.ndarray:
+        """Per-replication output ``name`` of replications ``0..upto-1`` of one variant."""
+        parts = [(a, out[name]) for i, a, out in self._batches(upto) if i == variant]
+        return np.concatenate([x for _, x in sorted(parts, key=lambda t: t[0])])
+
+    def dataset(self, upto: int | None = None) -> xr.Dataset:
+        """The result of replications ``0..upto-1`` (default all), every variant joined along the plan's dimension."""
+        n = self.plan.replications if upto is None else upto
+        collectors = [_Collector(v.params, n) for v in self.variants]
+        for i, a, out in self._batches(n):
+            collectors[i].add(a, out)
+        return assemble(self.plan, [v.params for v in self.variants], [c.arrays for c in collectors], n)
+
+
+def _open_store(path: Path, plan: Plan) -> RunStore:
+    """The store in ``path``, which must hold ``plan`` (one line naming what differs)."""
+    store = RunStore.load(path)
+    m = store.meta
+    mine = plan.meta()
+    if [v["sha256"] for v in m["variants"]] != [v["sha256"] for v in mine["variants"]] or [v["label"] for v in m["variants"]] != [v["label"] for v in mine["variants"]]:
+        raise StoreError(f"--resume: the interrupted run in {path} was started with a different scenario (or --set overrides); rerun with the same ones, or use --fresh to start over")
+    if m["seed"] != plan.seed or m["replications"] != plan.replications:
+        raise StoreError(f"--resume: the interrupted run in {path} has seed {m['seed']} and {m['replications']} replications, not {plan.seed} and "
+                         f"{plan.replications}; use the same, or --fresh to start over")
+    for key in ("dim", "batch_size", "chunk", "keep", "reduce"):
+        if m.get(key) != mine[key]:
+            raise StoreError(f"--resume: the interrupted run in {path} has another {key} ({m.get(key)!r}); use --fresh to start over")
+    return store
+
+
+def stored_plan(path: str | Path, reduce: Reducer | None = None) -> Plan:
+    """The plan of the store in ``path`` with its stored batch size and chunk (what ``--resume`` must use)."""
+    store = RunStore.load(path)
+    m = store.meta
+    labels = [v["label"] for v in m["variants"]]
+    return Plan(tuple(store.scenarios()), None if m["dim"] is None else tuple(labels), m["dim"], m["seed"], m["replications"], m["batch_size"],
+                m["chunk"], m["keep"], reduce)
+
+
+def assemble(plan: Plan, params: list[ModelParams], arrays: list[dict[str, np.ndarray]], replications: int) -> xr.Dataset:
+    """The result Dataset of ``replications`` replications from every variant's collected arrays."""
+    runs = []
+    for sc, p, arr in zip(plan.scenarios, params, arrays, strict=True):
+        ds = build_dataset(sc, plan.seed, replications, p, arr)
+        if plan.keep == "replication":
+            ds = ds[[n for n, v in ds.data_vars.items() if v.dims == ("replication",)]]
+            ds = ds.drop_vars([c for c in ds.coords if c != "replication"])
+        if plan.reduce is not None:
+            for name, (units, desc) in plan.reduce.variables.items():
+                ds[name] = xr.Variable(("replication",), arr[name], {"units": units, "description": desc + " (all relationships of every replication)"})
+        runs.append(ds)
+    if plan.dim is None:
+        return runs[0]
+    attrs = dict(runs[0].attrs)
+    for ds in runs:
+        ds.attrs = {}
+    out = xr.concat(runs, dim=plan.dim, data_vars="all", coords="minimal", compat="override", join="exact")
+    assert plan.labels is not None
+    out = out.assign_coords({plan.dim: (plan.dim, np.array(plan.labels, dtype=object), {"description": f"Variant of the scenario along {plan.dim}."})})
+    attrs["variants"] = json.dumps(list(plan.labels))
+    out.attrs = attrs
+    return out
+
+
+def simulate(
+    scenario: Scenario,
+    replications: int | None = None,
+    seed: int | None = None,
+    *,
+    workers: int | None = 1,
+    batch_size: int | None = None,
+    executor: str | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+    store: str | Path | None = None,
+    resume: bool = False,
+    stop: Callable[[], bool] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> xr.Dataset:
+    """Run the Monte Carlo simulation of a scenario and return its Dataset.
+
+    Parameters
+    ----------
+    scenario
+        A validated :class:`~valuecapture.scenario.Scenario`.
+    replications, seed
+        Default to the scenario's ``run.replications`` and ``run.seed``.
+    workers
+        Worker processes (``None``: all cores).  Never changes the result.
+    batch_size
+        Replications per batch (``None``: automatic).  Never changes the result.
+    executor
+        ``"serial"``, ``"process"`` or ``"dask"`` (default: serial for one worker, else a
+        local process pool; ``"dask"`` when ``scheduler`` is given).  Never changes the result.
+    scheduler
+        Address of an existing Dask scheduler (``tcp://host:port``).
+    progress
+        Show a progress bar (only on a terminal).
+    store, resume
+        Stream each finished batch to this folder (see :mod:`valuecapture.run.store`);
+        with ``resume``, continue the interrupted run in it.  Never changes the result.
+    """
+    return simulate_variants({"": scenario}, None, replications, seed, workers=workers, batch_size=batch_size, executor=executor, scheduler=scheduler,
+                             progress=progress, store=store, resume=resume, stop=stop, on_batch=on_batch)
+
+
+def simulate_variants(
+    variants: Mapping[str, Scenario],
+    dim: str | None,
+    replications: int | None = None,
+    seed: int | None = None,
+    *,
+    keep: str = "all",
+    reduce: Reducer | None = None,
+    workers: int | None = 1,
+    batch_size: int | None = None,
+    executor: str | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+    store: str | Path | None = None,
+    resume: bool = False,
+    stop: Callable[[], bool] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> xr.Dataset:
+    """Run every variant ``{label: scenario}`` with the same seed (common random numbers) and
+    join their results along the new dimension ``dim`` (labelled by the variants' labels).
+
+    ``replications`` and ``seed`` default to the first variant's; ``keep="replication"``
+    keeps only per-replication outputs (with ``reduce``'s statistics of every relationship,
+    computed in the workers); the other arguments are those of :func:`simulate`.  With
+    ``dim=None`` there must be one variant, and its Dataset is returned as it is.
+    """
+    scenarios = tuple(variants.values())
+    if not scenarios or (dim is None and len(scenarios) != 1):
+        raise ValueError("simulate_variants needs at least one variant, and a dimension for more than one")
+    if keep not in KEEP:
+        raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
+    first = scenarios[0]
+    replications = int(first.get("run.replications") if replications is None else replications)
+    seed = int(first.get("run.seed") if seed is None else seed)
+    workers = (os.cpu_count() or 1) if workers is None else int(workers)
+    for sc in scenarios:
+        check_run(sc, replications, seed, workers, batch_size, executor, scheduler, variants=len(scenarios), detail=keep == "all")
+    if resume and store is not None:
+        plan = stored_plan(store, reduce)  # the stored batch size and chunk: batch boundaries must match the files already written
+        plan = Plan(scenarios, None if dim is None else tuple(variants), dim, seed, replications, plan.batch_size, plan.chunk, keep, reduce)
+    else:
+        bs = batch_size if batch_size is not None else default_batch_size(slot_count(first), replications, workers)
+        plan = Plan(scenarios, None if dim is None else tuple(variants), dim, seed, replications, min(bs, replications), replications, keep, reduce)
+    runner = Runner(plan, workers=workers, executor=executor, scheduler=scheduler, progress=progress, store=store, resume=resume, stop=stop, on_batch=on_batch)
+    runner.run()
+    return runner.dataset()
+
+
+def open_store(path: str | Path) -> xr.Dataset:
+    """The finished batches of an in-progress, interrupted or complete store, as one Dataset.
+
+    The ``replication`` coordinate and ``attrs['replications_done']`` say which replications
+    it holds (those finished in every variant; all of them once the run is complete)."""
+    store = RunStore.load(path)
+    m = store.meta
+    scenarios = store.scenarios()
+    variables = (m.get("reduce") or {}).get("variables", {})
+    reduce = Reducer(lambda v: {}, {k: tuple(v) for k, v in variables.items()}) if variables else None
+    labels = [v["label"] for v in m["variants"]]
+    plan = Plan(tuple(scenarios), None if m["dim"] is None else tuple(labels), m["dim"], m["seed"], m["replications"], m["batch_size"], m["chunk"], m["keep"], reduce)
+    ranges: dict[tuple[int, int], list[Path]] = {}
+    for (_, a, b), f in store.finished().items():
+        ranges.setdefault((a, b), []).append(f)
+    complete = sorted(r for r, files in ranges.items() if len(files) == len(scenarios))
+    if not complete:
+        raise StoreError(f"{path}: no finished batch yet")
+    reps = np.concatenate([np.arange(a, b) for a, b in complete])
+    params = [ModelParams.from_scenario(sc) for sc in scenarios]
+    collectors = [_Collector(p, int(reps.size)) for p in params]
+    row = 0
+    for a, b in complete:  # one batch in memory at a time; rows in replication order
+        for f in ranges[(a, b)]:
+            i, start, out = store.read_batch(f)
+            collectors[i].add_rows(row, start, out)
+        row += b - a
+    ds = assemble(plan, params, [c.arrays for c in collectors], int(reps.size))
+    ds = ds.assign_coords(replication=("replication", reps, ds["replication"].attrs))
+    ds.attrs.update({"replications": int(m["replications"]), "replications_done": int(reps.size), "partial": int(reps.size < m["replications"])})
+    return ds
 
 
 class _Collector:
@@ -345,6 +417,6 @@ class _Collector:
 
 
 def _progress(total: int, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # a core dependency; imported where a bar is drawn
 
     return tqdm(total=total, unit="rep", desc="simulating", disable=not (enabled and sys.stderr.isatty()), file=sys.stderr, smoothing=0.1)

@@ -25,6 +25,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from valuecapture.scenario import distributions as dists
+from valuecapture.scenario.files import MAX_INPUT_BYTES, InputFileError
+from valuecapture.scenario.files import read_input as read_bytes
 
 
 class ScenarioError(ValueError):
@@ -266,7 +268,7 @@ def _known_children(prefix: str) -> set[str]:
     return names
 
 
-def _hint(name: str, options: Iterable[str]) -> str:
+def hint(name: str, options: Iterable[str]) -> str:
     """"; did you mean 'x'? (allowed: ...)" or "; allowed: ..." for a bad name."""
     opts = sorted(options)
     close = difflib.get_close_matches(str(name), opts, n=1, cutoff=0.6)
@@ -392,9 +394,6 @@ def read_input(path: str | Path, kind: str, error: type[ScenarioError] = Scenari
     """The text of a user's ``kind`` file (``scenario``, ``experiment``); a missing,
     unreadable, not-a-regular-file or oversized path (above
     :data:`~valuecapture.run.outputs.MAX_INPUT_BYTES`) is one-line ``error`` naming it."""
-    from valuecapture.run.outputs import MAX_INPUT_BYTES, OutputError
-    from valuecapture.run.outputs import read_input as read_bytes
-
     src = str(path)
     try:
         data = read_bytes(path, MAX_INPUT_BYTES)
@@ -402,7 +401,7 @@ def read_input(path: str | Path, kind: str, error: type[ScenarioError] = Scenari
         raise error(src, "", "file not found") from None
     except IsADirectoryError:
         raise error(src, "", f"is a directory, expected a .toml {kind} file") from None
-    except OutputError:
+    except InputFileError:
         raise error(src, "", f"is not a regular file of at most {MAX_INPUT_BYTES // 2**20} MiB; expected a .toml {kind} file") from None
     except OSError as exc:
         raise error(src, "", f"cannot be read: {exc.strerror or exc}") from None
@@ -462,7 +461,7 @@ def _assign(raw: dict[str, Any], path: str, value: Any, source: str) -> None:
             elif part in _known_children(prefix) or prefix.startswith("uncertainties"):
                 node[part] = {}
             else:
-                raise ScenarioError(source, path, f"unknown section {part!r}" + _hint(part, _known_children(prefix)))
+                raise ScenarioError(source, path, f"unknown section {part!r}" + hint(part, _known_children(prefix)))
         node = node[part]
     last = parts[-1]
     if isinstance(node, list):
@@ -513,7 +512,7 @@ def _check_keys(node: Any, prefix: str, source: str) -> None:
             continue
         if key not in allowed:
             kind = "section" if isinstance(val, dict) else "key"
-            raise ScenarioError(source, path, f"unknown {kind}" + _hint(key, allowed))
+            raise ScenarioError(source, path, f"unknown {kind}" + hint(key, allowed))
         if path in _BY_PATH:
             f = _BY_PATH[path]
             if f.type != "dist" and isinstance(val, dict):
@@ -553,7 +552,7 @@ def _validate_value(f: Field, path: str, value: Any, source: str) -> tuple[Any, 
         if not isinstance(value, str):
             raise bad(f"must be text, got {_type_name(value)} {value!r}")
         if f.type == "enum" and value not in f.choices:
-            raise bad(f"unknown value {value!r}" + _hint(value, f.choices))
+            raise bad(f"unknown value {value!r}" + hint(value, f.choices))
         return value, None
     if f.type == "list[str]":
         if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
@@ -599,7 +598,7 @@ def _validate_array(items: Any, path: str, fields: tuple[Field, ...], source: st
         entry: dict[str, Any] = {}
         for key in item:
             if key not in names:
-                raise ScenarioError(source, f"{path}[{i}].{key}", "unknown key" + _hint(key, names))
+                raise ScenarioError(source, f"{path}[{i}].{key}", "unknown key" + hint(key, names))
         for f in fields:
             if key_missing := f.path not in item:
                 if not fill_defaults:
@@ -641,25 +640,10 @@ def _cross_checks(data: dict[str, Any], parsed: dict[str, Any], source: str) -> 
         if sp["models"] != ["all"]:
             for m in sp["models"]:
                 if m not in names:
-                    raise ScenarioError(source, f"interactions[{i}].models", f"unknown business model {m!r}" + _hint(m, names + ["all"]))
-    from valuecapture.model.portfolio_models import registered_portfolio_models
-
-    known_pm = registered_portfolio_models()
-    for m in data["portfolio"]["models"]:
-        if m not in known_pm:
-            raise ScenarioError(source, "portfolio.models", f"unknown portfolio model {m!r}" + _hint(m, known_pm))
-    if data["portfolio"]["track"] and "kraljic" in data["portfolio"]["models"] and not al["enabled"]:
-        raise ScenarioError(source, "portfolio.models", "'kraljic' is the customer's view and needs alignment.enabled = true (or drop it from the list)")
-    if al["sales_model"] not in known_pm or known_pm[al["sales_model"]] is known_pm.get("kraljic"):
-        raise ScenarioError(source, "alignment.sales_model", f"must be a supplier-side portfolio model, got {al['sales_model']!r}" + _hint(al["sales_model"], [k for k in known_pm if k != "kraljic"]))
+                    raise ScenarioError(source, f"interactions[{i}].models", f"unknown business model {m!r}" + hint(m, names + ["all"]))
     slots = data["customers"]["max_slots"]
     if slots and slots < data["customers"]["count"]:
         raise ScenarioError(source, "customers.max_slots", f"must be 0 (automatic) or at least customers.count ({data['customers']['count']}), got {slots}")
-    from valuecapture.model.policies import registered_policies
-
-    known = registered_policies()
-    if data["choices"]["policy"] not in known:
-        raise ScenarioError(source, "choices.policy", f"unknown policy {data['choices']['policy']!r}; known: {', '.join(known)}")
     corr = correlation_matrix(data["correlations"], source)
     parsed["_correlation_matrix"] = corr
 
@@ -676,7 +660,7 @@ def correlation_matrix(entries: list[dict[str, Any]], source: str = "<scenario>"
             raise ScenarioError(source, where, f"must name exactly two attributes, got {pair!r}")
         for name in pair:
             if name not in CORRELATED:
-                raise ScenarioError(source, where, f"unknown attribute {name!r}" + _hint(name, CORRELATED))
+                raise ScenarioError(source, where, f"unknown attribute {name!r}" + hint(name, CORRELATED))
         a, b = CORRELATED.index(pair[0]), CORRELATED.index(pair[1])
         key = (min(a, b), max(a, b))
         if a == b or key in seen:

@@ -38,7 +38,6 @@ import numpy as np
 
 from valuecapture.model.engine import Component
 from valuecapture.model.portfolio_models import Kraljic, class_labels, get_portfolio_model
-from valuecapture.run.seeds import period_stream
 from valuecapture.model.state import ACTIVE, BatchState, rowsum
 
 NEVER = -(10**6)
@@ -49,8 +48,7 @@ def init_alignment(state: BatchState) -> None:
     p = state.params
     b, n = state.shape
     draws = np.empty((2, b, n))
-    for i, r in enumerate(state.replications):
-        gen = period_stream(state.seed, r, "alignment", 0)
+    for i, gen in enumerate(state.streams("alignment", 0)):
         gen.random(out=draws[0, i])
         gen.standard_normal(out=draws[1, i])
     state.structural_risk = draws[0]
@@ -176,9 +174,9 @@ class Alignment(Component):
     def _uniforms(state: BatchState, period: int, spaces: int) -> np.ndarray:
         """One uniform per filled slot and space: slot i, space j takes number i*spaces + j."""
         out = np.zeros((state.shape[0], state.width, spaces))
-        for b, r in enumerate(state.replications):
+        for b, gen in enumerate(state.streams("interaction", period)):
             k = int(state.next_free[b])
-            out[b, :k, :] = period_stream(state.seed, r, "interaction", period).random((k, spaces))
+            out[b, :k, :] = gen.random((k, spaces))
         return out
 
     @staticmethod

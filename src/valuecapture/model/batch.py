@@ -1,0 +1,116 @@
+"""One batch of replications through the model: population, network, state, engine, outputs.
+
+:func:`simulate_batch` is all the run layer calls: it hands in the model parameters and
+the policy (built once per run), the set-up generators and the per-period random streams
+of the batch's replications (:mod:`valuecapture.run.seeds`), and gets back each
+replication's outputs as arrays with the replication as their first axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from valuecapture.model.engine import Engine
+from valuecapture.model.params import ModelParams
+from valuecapture.model.population import generate_customers, generate_network
+from valuecapture.model.state import ALIGNMENT_SERIES, PERIOD_SERIES, BatchState, RandomStreams, initial_state
+from valuecapture.model.submodels import default_components
+
+#: Outputs kept only for the first ``outputs.relationship_detail`` replications (per relationship).
+DETAIL_NAMES = ("relationship_value", "periods_active", "acquired_period", "segment", "wallet", "final_business_model", "net_price", "cost_to_serve",
+                "final_misalignment")
+
+
+def simulate_batch(p: ModelParams, policy: Any, setup: Mapping[str, list[np.random.Generator]], streams: RandomStreams, detail_rows: int) -> dict[str, np.ndarray]:
+    """Simulate the replications whose set-up generators are ``setup[mechanism][b]``
+    (``population``, ``network``) and whose per-period streams ``streams`` gives; keep the
+    per-relationship detail of the first ``detail_rows`` of them."""
+    base = generate_customers(p, setup["population"])
+    network = generate_network(p, base.segment, setup["network"])
+    state = initial_state(p, base, network, streams, policy)
+    Engine(default_components(p.review_interval, p.periods, p.alignment, p.portfolio_models), p.periods).run(state)
+    return batch_outputs(state, detail_rows)
+
+
+def batch_outputs(state: BatchState, detail_rows: int) -> dict[str, np.ndarray]:
+    """Per-replication outputs of a finished batch: firm value and its parts, heterogeneity
+    summaries, the per-period series, and the per-relationship detail (:data:`DETAIL_NAMES`)
+    of the first ``detail_rows`` replications of the batch."""
+    p = state.params
+    assert state.terminal_relationship is not None and state.terminal_fixed is not None
+    ever = state.acquired_period >= 0
+    rel_value = state.value + state.terminal_relationship
+    discount = (1.0 + p.wacc_period) ** -np.arange(1, p.periods + 1)
+    rec = state.records
+    firm_costs = rec["fixed_cost"] + rec["complexity_cost"] + rec["capability_spend"] + rec["change_cost"]
+    if "interaction_cost" in rec:
+        firm_costs = firm_costs + rec["interaction_cost"]
+    tax1 = 1.0 - p.tax_rate
+    pv_firm_costs = tax1 * ((firm_costs * discount).sum(axis=1) + state.terminal_fixed)
+    value_capture = np.where(ever, rel_value, 0.0).sum(axis=1)
+    out: dict[str, np.ndarray] = {
+        "firm_value": value_capture - pv_firm_costs,
+        "value_capture": value_capture,
+        "pv_firm_costs": pv_firm_costs,
+        "pv_complexity_cost": tax1 * (rec["complexity_cost"] * discount).sum(axis=1),
+        "pv_capability_spend": tax1 * (rec["capability_spend"] * discount).sum(axis=1),
+        "terminal_value": state.terminal_relationship.sum(axis=1) - tax1 * state.terminal_fixed,
+        "customers_ever": ever.sum(axis=1),
+        "slots_exhausted": state.slots_exhausted.copy(),
+        "value_by_model": state.value_by_model.copy(),
+        "customers_by_model": state.model_counts.copy(),
+    }
+    out.update(heterogeneity_summary(rel_value, ever))
+    for name in PERIOD_SERIES:
+        out[name] = state.records[name]
+    if p.alignment:
+        for name in ALIGNMENT_SERIES:
+            out[name] = state.records[name]
+    if state.class_counts is not None:
+        out["portfolio_class_count"] = state.class_counts
+        out["portfolio_transitions"] = state.transitions
+    n_detail = max(0, min(state.shape[0], detail_rows))
+    if n_detail:
+        out["relationship_value"] = np.where(ever, rel_value, np.nan)[:n_detail]
+        out["periods_active"] = state.periods_active[:n_detail]
+        out["acquired_period"] = state.acquired_period[:n_detail]
+        out["segment"] = state.base.segment[:n_detail].astype(np.int16)
+        out["wallet"] = np.where(ever, state.base.wallet, np.nan)[:n_detail]
+        out["final_business_model"] = np.where(ever, state.business_model, -1)[:n_detail].astype(np.int16)
+        out["net_price"] = np.where(ever, state.price, np.nan)[:n_detail]
+        out["cost_to_serve"] = np.where(ever, state.cost_to_serve, np.nan)[:n_detail]
+        if p.alignment:
+            out["final_misalignment"] = np.where(ever, state.misalignment, np.nan)[:n_detail]
+    return out
+
+
+def heterogeneity_summary(values: np.ndarray, ever: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-replication Stobachoff summaries of relationship value.
+
+    ``values`` and ``ever`` are (replications, slots); only slots that ever held
+    a customer count.
+    """
+    v = np.where(ever, values, 0.0)
+    created = np.where(v > 0, v, 0.0).sum(axis=1)
+    destroyed = -np.where(v < 0, v, 0.0).sum(axis=1)
+    n = ever.sum(axis=1)
+    ordered = -np.sort(np.where(ever, -values, np.inf), axis=1)  # descending, never-acquired last (-inf)
+    ordered = np.where(np.isfinite(ordered), ordered, 0.0)
+    cum = np.cumsum(ordered, axis=1)
+    k20 = np.maximum(1, np.ceil(0.2 * n).astype(np.int64)) - 1
+    top20 = np.take_along_axis(cum, k20[:, None], axis=1)[:, 0]
+    total = created - destroyed
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "value_created": created,
+            "value_destroyed": destroyed,
+            "stobachoff_peak": np.where(total != 0, created / total, np.nan),
+            "stobachoff_peak_position": np.where(n > 0, (v > 0).sum(axis=1) / n, np.nan),
+            "stobachoff_index": np.where(created > 0, destroyed / created, np.nan),
+            "top20_share": np.where(total != 0, top20 / total, np.nan),
+        }
+
+
