@@ -42,11 +42,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from valuecapture.model.submodels.acquisition import poisson_quantile
 from valuecapture.model.params import ModelParams
 from valuecapture.model.population import generate_customers, generate_network
-from valuecapture.scenario.load import Scenario
+from valuecapture.model.submodels.acquisition import poisson_quantile
 from valuecapture.run.seeds import replication_streams
+from valuecapture.scenario.load import Scenario
 
 __all__ = ["ReplicationResult", "Replication", "run_loop", "run_simpy"]
 
@@ -63,7 +63,20 @@ class ReplicationResult:
 
 
 class Customer:
-    __slots__ = ("slot", "acquired", "trust", "adaptation", "sow", "idio", "log_survival", "value", "alive", "ep", "revenue", "hazard")
+    __slots__ = (
+        "slot",
+        "acquired",
+        "trust",
+        "adaptation",
+        "sow",
+        "idio",
+        "log_survival",
+        "value",
+        "alive",
+        "ep",
+        "revenue",
+        "hazard",
+    )
 
     def __init__(self, slot: int, acquired: int, trust: float, adaptation: float, sow: float, log_survival: float):
         self.slot = slot
@@ -97,8 +110,13 @@ class Replication:
         cts = base.cost_to_serve[0] * t.cost_to_serve_factor[0]
         receivables = p.dso_years + float(t.capital_intensity[0])
         self.price = price.tolist()
-        self.m0 = (price * (tax1 * (1.0 - cts) - k * receivables) - p.cogs_ratio * (tax1 + k * p.inventory_years)).tolist()
-        self.m1 = (-price * (tax1 * cts * p.adaptation_cost * (1.0 - p.platform_effect * p.platform_level) + k * p.dedicated_assets)).tolist()
+        self.m0 = (
+            price * (tax1 * (1.0 - cts) - k * receivables) - p.cogs_ratio * (tax1 + k * p.inventory_years)
+        ).tolist()
+        self.m1 = (
+            -price
+            * (tax1 * cts * p.adaptation_cost * (1.0 - p.platform_effect * p.platform_level) + k * p.dedicated_assets)
+        ).tolist()
         self.wallet_dt = (base.wallet[0] * p.dt).tolist()
         self.log1p_growth = np.log1p(base.growth[0]).tolist()
         self.log_survival = (p.dt * np.log1p(-base.churn[0])).tolist()
@@ -132,7 +150,17 @@ class Replication:
 
         self.market = 0.0
         self.sector = [0.0] * p.n_segments
-        self.customers = [Customer(i, 0, self.initial_trust[i], self.initial_adaptation[i], self.logistic(self.initial_trust[i], self.initial_adaptation[i]), self.log_survival[i]) for i in range(p.n_initial)]
+        self.customers = [
+            Customer(
+                i,
+                0,
+                self.initial_trust[i],
+                self.initial_adaptation[i],
+                self.logistic(self.initial_trust[i], self.initial_adaptation[i]),
+                self.log_survival[i],
+            )
+            for i in range(p.n_initial)
+        ]
         self.next_free = p.n_initial
         self.referrals = 0
         self.value_capture = 0.0  # of relationships that ended, and acquisition costs
@@ -180,7 +208,12 @@ class Replication:
             i = self.next_free
             ls = self.log_survival[i] * (p.referral_churn_factor if referred else 1.0)
             c = Customer(i, t, p.new_trust, 0.0, self.new_sow, ls)
-            c.value = -(1.0 - p.tax_rate) * p.acquisition_cost * (p.referral_cost_factor if referred else 1.0) * self.discount[t - 1]
+            c.value = (
+                -(1.0 - p.tax_rate)
+                * p.acquisition_cost
+                * (p.referral_cost_factor if referred else 1.0)
+                * self.discount[t - 1]
+            )
             new.append(c)
             self.next_free += 1
         self.acquired[t - 1] = take
@@ -207,7 +240,9 @@ class Replication:
             c.idio = self.s_e * self.stat * rng.gauss(0.0, 1.0)
         else:
             c.idio = p.persistence * c.idio + self.s_e * rng.gauss(0.0, 1.0)
-        demand = self.wallet_dt[i] * math.exp(self.market - self.half_var + self.sector[self.segment[i]] + c.idio + t * p.dt * self.log1p_growth[i])
+        demand = self.wallet_dt[i] * math.exp(
+            self.market - self.half_var + self.sector[self.segment[i]] + c.idio + t * p.dt * self.log1p_growth[i]
+        )
         # economics
         volume = demand * c.sow
         revenue = volume * self.price[i]

@@ -36,7 +36,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "classroom_barabasi": ("classroom.toml", {"network.generator": "barabasi_albert"}),
     "classroom_no_terminal": ("classroom.toml", {"economics.terminal_value": "none"}),
     "baseline_single": ("baseline.toml", {}),
-    "baseline_tiered": ("baseline.toml", {"choices.policy": "tiered", "capabilities.account_managers": 2, "capabilities.accounts_per_manager": 5}),
+    "baseline_tiered": (
+        "baseline.toml",
+        {"choices.policy": "tiered", "capabilities.account_managers": 2, "capabilities.accounts_per_manager": 5},
+    ),
     "baseline_matrix": ("baseline.toml", {"choices.policy": "matrix"}),
     "baseline_adaptive": ("baseline.toml", {"choices.policy": "adaptive", "capabilities.review_interval": 2}),
     "baseline_harvest": ("baseline.toml", {"choices.policy": "harvest"}),
@@ -83,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         a, b = before.get(variant, {}), now.get(variant, {})
         for var in sorted(set(a) | set(b)):
             if a.get(var) != b.get(var):
-                diffs.append(f"{variant}: {var}: " + ("missing now" if var not in b else "new" if var not in a else "differs"))
+                diffs.append(
+                    f"{variant}: {var}: " + ("missing now" if var not in b else "new" if var not in a else "differs")
+                )
     if diffs:
         print("\n".join(diffs))
         print(f"{len(diffs)} of {n} outputs differ", file=sys.stderr)

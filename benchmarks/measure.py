@@ -100,9 +100,9 @@ class TreeMemorySampler(threading.Thread):
 
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
+    import numba
     import numpy
     import scipy
-    import numba
     import simpy
 
     import valuecapture
@@ -133,8 +133,18 @@ def machine() -> dict[str, Any]:
         usable = os.cpu_count()
     commit = None
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip() or None
-        if commit and subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True).stdout.strip():
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+            ).stdout.strip()
+            or None
+        )
+        if (
+            commit
+            and subprocess.run(
+                ["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True
+            ).stdout.strip()
+        ):
             commit += " (src/ modified)"
     except OSError:
         pass
@@ -201,7 +211,7 @@ class Stopwatch:
     """Wall time and CPU time (user + system) of this process and of its children
     that finished inside the block (a worker pool shut down in it)."""
 
-    def __enter__(self) -> "Stopwatch":
+    def __enter__(self) -> Stopwatch:
         self.t0 = time.perf_counter()
         self.c0 = _cpu_seconds()
         return self

@@ -64,7 +64,10 @@ def markdown(res: dict[str, Any], figure: str | None) -> str:
         "",
         "Floor by kind of number (s; each kind by the faster of numpy's bulk method and a compiled loop over the same Generator, "
         "which draw the same numbers): "
-        + "; ".join(f"{v}: " + ", ".join(_floor_kind(fl[v], k) for k in ("normal", "uniform", "beta", "gamma", "integers")) for v in ("minimal", "keyed"))
+        + "; ".join(
+            f"{v}: " + ", ".join(_floor_kind(fl[v], k) for k in ("normal", "uniform", "beta", "gamma", "integers"))
+            for v in ("minimal", "keyed")
+        )
         + ".",
         "",
         "## Headline workload",
@@ -95,13 +98,18 @@ def markdown(res: dict[str, Any], figure: str | None) -> str:
             values = ", ".join(f"{r['x']:,}" for r in rows)
             walls = ", ".join(f"{r['wall_s']:.1f}" for r in rows)
             mems = ", ".join(f"{r['peak_rss_tree_mb']:.0f}" for r in rows)
-            out.append(f"| {dim} | {values} | {walls} | {ser['time_ratio_last_first']:.2f} ({ser['x_ratio_last_first']:.0f}) | {ser['time_fit']['r2']:.4f} | {mems} |")
+            out.append(
+                f"| {dim} | {values} | {walls} | {ser['time_ratio_last_first']:.2f} ({ser['x_ratio_last_first']:.0f}) | {ser['time_fit']['r2']:.4f} | {mems} |"
+            )
         out.append("")
         if figure:
             out += [f"![scaling]({figure})", ""]
     out += ["## Targets", ""]
     if res["mode"] == "quick":
-        out += ["Not evaluated in a quick run: its workloads are small, so fixed costs (worker start-up, per-batch overhead) dominate; the targets refer to the full run.", ""]
+        out += [
+            "Not evaluated in a quick run: its workloads are small, so fixed costs (worker start-up, per-batch overhead) dominate; the targets refer to the full run.",
+            "",
+        ]
     out += ["| target | measured | met |", "|---|---:|:---:|"]
     for name, v in res["evaluation"].items():
         met = "n/a" if v["met"] is None else "yes" if v["met"] else "**no**"
@@ -125,7 +133,14 @@ def plot(res: dict[str, Any], path: Path) -> None:
         fit = ser["time_fit"]
         ax.plot(xs, ts, "o-", color="C0", lw=2, label="wall time")
         xx = [0, max(xs) * 1.05]
-        ax.plot(xx, [fit["intercept"] + fit["slope"] * x for x in xx], ":", color="C0", lw=1, label=f"line fit, R² {fit['r2']:.3f}")
+        ax.plot(
+            xx,
+            [fit["intercept"] + fit["slope"] * x for x in xx],
+            ":",
+            color="C0",
+            lw=1,
+            label=f"line fit, R² {fit['r2']:.3f}",
+        )
         ax.set_xlim(0, max(xs) * 1.05)
         ax.set_ylim(0, max(ts) * 1.15)
         ax.set_xlabel(labels[dim])
@@ -144,8 +159,18 @@ def plot(res: dict[str, Any], path: Path) -> None:
         ax.legend(h1[1:], [f"time: {l1[1]}"], loc="lower right", fontsize=8, framealpha=0.9)
         fixed = {k: v for k, v in s["base"].items() if k != dim}
         ax.set_title(f"vs {dim}  ({', '.join(f'{v:,} {k}' for k, v in fixed.items())})", fontsize=10)
-    fig.legend(h1[:1] + h2, ["wall time (left axis)", "peak memory, RSS of parent + workers (right axis); faint line: 1 GB"], loc="outside lower center", ncol=2, fontsize=9, frameon=False)
+    fig.legend(
+        h1[:1] + h2,
+        ["wall time (left axis)", "peak memory, RSS of parent + workers (right axis); faint line: 1 GB"],
+        loc="outside lower center",
+        ncol=2,
+        fontsize=9,
+        frameon=False,
+    )
     m = res["machine"]
-    fig.suptitle(f"valuecapture engine scaling, scenarios/baseline.toml, 2 workers; {m['cpu']}, {m['cpus_usable']} CPUs", fontsize=11)
+    fig.suptitle(
+        f"valuecapture engine scaling, scenarios/baseline.toml, 2 workers; {m['cpu']}, {m['cpus_usable']} CPUs",
+        fontsize=11,
+    )
     fig.savefig(path, dpi=110)
     plt.close(fig)

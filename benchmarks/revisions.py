@@ -51,12 +51,18 @@ REF = "vc_ref"
 def extract(revision: str, into: Path) -> str:
     """Write ``revision``'s ``src/valuecapture`` to ``into/vc_ref``; returns the full commit."""
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{revision}^{{commit}}"], capture_output=True, text=True)
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{revision}^{{commit}}"], capture_output=True, text=True
+        )
     except FileNotFoundError:
         raise SystemExit("revisions.py: needs git, which is not installed") from None
     if commit.returncode != 0:
         raise SystemExit(f"revisions.py: {revision!r} is not a commit of {ROOT} ({commit.stderr.strip()})")
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit.stdout.strip(), "src/valuecapture"], capture_output=True, check=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", commit.stdout.strip(), "src/valuecapture"],
+        capture_output=True,
+        check=True,
+    )
     with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
         tar.extractall(into, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))  # our own files
     (into / "src" / "valuecapture").rename(into / REF)
@@ -68,7 +74,9 @@ def extract(revision: str, into: Path) -> str:
     return commit.stdout.strip()
 
 
-def batch_runner(package: str, customers: int, periods: int) -> Callable[[int, int], tuple[float, dict[str, np.ndarray]]]:
+def batch_runner(
+    package: str, customers: int, periods: int
+) -> Callable[[int, int], tuple[float, dict[str, np.ndarray]]]:
     """``f(start, stop)``: CPU seconds and outputs of ``package``'s ``run_batch`` on the
     comparison workload (scenario loaded by that package)."""
     vc = importlib.import_module(package)
@@ -82,7 +90,9 @@ def batch_runner(package: str, customers: int, periods: int) -> Callable[[int, i
             runner = module
             break
     assert runner is not None, f"no run_batch in {package}"
-    base = vc.load_scenario(workloads.BASELINE).with_values({"customers.count": customers, "horizon.periods": periods, "outputs.relationship_detail": 0})
+    base = vc.load_scenario(workloads.BASELINE).with_values(
+        {"customers.count": customers, "horizon.periods": periods, "outputs.relationship_detail": 0}
+    )
     scenario = workloads.comparison(base=base)
 
     def run(start: int, stop: int) -> tuple[float, dict[str, np.ndarray]]:
@@ -96,15 +106,27 @@ def batch_runner(package: str, customers: int, periods: int) -> Callable[[int, i
 def different(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> list[str]:
     """Names of the outputs that differ (in presence, shape or any bit; NaN equals NaN)."""
     names = sorted(set(a) | set(b))
-    return [n for n in names if n not in a or n not in b or a[n].shape != b[n].shape or not np.array_equal(a[n], b[n], equal_nan=a[n].dtype.kind == "f")]
+    return [
+        n
+        for n in names
+        if n not in a
+        or n not in b
+        or a[n].shape != b[n].shape
+        or not np.array_equal(a[n], b[n], equal_nan=a[n].dtype.kind == "f")
+    ]
 
 
-def compare(revision: str, rounds: int = 8, customers: int = 10_000, periods: int = 40, batch: int = 8) -> dict[str, Any]:
+def compare(
+    revision: str, rounds: int = 8, customers: int = 10_000, periods: int = 40, batch: int = 8
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="vc-revision-") as tmp:
         commit = extract(revision, Path(tmp))
         sys.path.insert(0, tmp)
         try:
-            runs = {"working tree": batch_runner("valuecapture", customers, periods), revision: batch_runner(REF, customers, periods)}
+            runs = {
+                "working tree": batch_runner("valuecapture", customers, periods),
+                revision: batch_runner(REF, customers, periods),
+            }
             for run in runs.values():  # compile (or load) the kernels
                 run(0, 1)
             best = dict.fromkeys(runs, float("inf"))
@@ -144,10 +166,14 @@ def main(argv: list[str] | None = None) -> None:
     if min(a.rounds, a.customers, a.periods, a.batch) < 1:
         ap.error("--rounds, --customers, --periods and --batch must be at least 1")
     res = compare(a.revision, a.rounds, a.customers, a.periods, a.batch)
-    print(f"comparison workload, {a.customers:,} customers, {a.periods} periods, batches of {a.batch}, best of {a.rounds} rounds (alternating order)")
+    print(
+        f"comparison workload, {a.customers:,} customers, {a.periods} periods, batches of {a.batch}, best of {a.rounds} rounds (alternating order)"
+    )
     for name, v in res["ms_per_replication"].items():
         print(f"  {name:>14s}: {v:8.2f} ms per replication (CPU)")
-    print(f"  working tree / {a.revision}: {res['ratio']:.3f}  (differences under about 5% are noise on a shared machine)")
+    print(
+        f"  working tree / {a.revision}: {res['ratio']:.3f}  (differences under about 5% are noise on a shared machine)"
+    )
     print("  outputs bit-identical" if res["identical"] else f"  outputs DIFFER: {', '.join(res['different'])}")
 
 

@@ -140,7 +140,9 @@ def _compiled_draws(gen: np.random.Generator, buf: np.ndarray, ibuf: np.ndarray)
     }
 
 
-def draw_time(counts: dict[str, float], block: int = 1 << 16, repeat: int = 3, seed: int = 0, clock: str = "cpu") -> dict[str, Any]:
+def draw_time(
+    counts: dict[str, float], block: int = 1 << 16, repeat: int = 3, seed: int = 0, clock: str = "cpu"
+) -> dict[str, Any]:
     """Seconds to draw ``counts`` numbers of each kind (best of ``repeat``), by kind and in total.
 
     ``clock``: ``"cpu"`` (process CPU time, as the ratios use) or ``"wall"``.

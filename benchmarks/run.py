@@ -36,10 +36,22 @@ sys.path.insert(0, str(HERE))
 import measure  # noqa: E402
 from workloads import HEADLINE  # noqa: E402
 
-TARGETS = {"vs_simpy_min": 50.0, "vs_floor_max": 4.0, "headline_wall_s_max": 60.0, "headline_peak_memory_mb_max": 1000.0}
+TARGETS = {
+    "vs_simpy_min": 50.0,
+    "vs_floor_max": 4.0,
+    "headline_wall_s_max": 60.0,
+    "headline_peak_memory_mb_max": 1000.0,
+}
 
 FULL = {
-    "ratio": {"customers": 10_000, "periods": 40, "engine_replications": 64, "baseline_replications": 4, "repeat": 4, "baseline_repeat": 2},
+    "ratio": {
+        "customers": 10_000,
+        "periods": 40,
+        "engine_replications": 64,
+        "baseline_replications": 4,
+        "repeat": 4,
+        "baseline_repeat": 2,
+    },
     "headline": dict(HEADLINE),
     "scaling": {
         "customers": [2_500, 5_000, 10_000, 20_000],
@@ -49,7 +61,14 @@ FULL = {
     },
 }
 QUICK = {
-    "ratio": {"customers": 2_000, "periods": 20, "engine_replications": 32, "baseline_replications": 1, "repeat": 2, "baseline_repeat": 1},
+    "ratio": {
+        "customers": 2_000,
+        "periods": 20,
+        "engine_replications": 32,
+        "baseline_replications": 1,
+        "repeat": 2,
+        "baseline_repeat": 1,
+    },
     "headline": {"customers": 2_000, "periods": 20, "replications": 100, "workers": 2},
     "scaling": {
         "customers": [500, 1_000, 2_000],
@@ -65,9 +84,9 @@ QUICK = {
 
 def child_engine(spec: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
+    import workloads
 
     import valuecapture as vc
-    import workloads
     from valuecapture.model.params import ModelParams
     from valuecapture.run.simulate import default_batch_size
 
@@ -83,7 +102,9 @@ def child_engine(spec: dict[str, Any]) -> dict[str, Any]:
     sampler = measure.TreeMemorySampler()
     sampler.start()
     # best of ``repeat`` runs, as the floor takes the best of its repeats
-    sw, ds, cpu_runs = measure.best_of(spec.get("repeat", 1), lambda: vc.simulate(sc, reps, spec["seed"], workers=workers))
+    sw, ds, cpu_runs = measure.best_of(
+        spec.get("repeat", 1), lambda: vc.simulate(sc, reps, spec["seed"], workers=workers)
+    )
     sampler.stop()
     fv = ds["firm_value"].values
     active = float((ds["customers_active"] + ds["churned"]).sum())
@@ -119,13 +140,16 @@ def child_engine(spec: dict[str, Any]) -> dict[str, Any]:
 def child_baseline(spec: dict[str, Any]) -> dict[str, Any]:
     import baselines
     import workloads
+
     from valuecapture.model.params import ModelParams
 
     sc = workloads.comparison(spec["customers"], spec["periods"])
     workloads.check_neutral(sc)
     p = ModelParams.from_scenario(sc)
     run = {"loop": baselines.run_loop, "simpy": baselines.run_simpy}[spec["kind"]]
-    sw, res, cpu_runs = measure.best_of(spec.get("repeat", 1), lambda: [run(sc, spec["seed"], r, p) for r in range(spec["replications"])])
+    sw, res, cpu_runs = measure.best_of(
+        spec.get("repeat", 1), lambda: [run(sc, spec["seed"], r, p) for r in range(spec["replications"])]
+    )
     active = float(sum(r.active_customer_periods for r in res))
     return {
         "spec": spec,
@@ -143,7 +167,10 @@ def child_baseline(spec: dict[str, Any]) -> dict[str, Any]:
 def child_floor(spec: dict[str, Any]) -> dict[str, Any]:
     import rngfloor
 
-    return {variant: rngfloor.draw_time(counts, clock=spec.get("clock", "cpu")) for variant, counts in spec["counts"].items()}
+    return {
+        variant: rngfloor.draw_time(counts, clock=spec.get("clock", "cpu"))
+        for variant, counts in spec["counts"].items()
+    }
 
 
 CHILDREN = {"engine": child_engine, "baseline": child_baseline, "floor": child_floor}
@@ -161,24 +188,51 @@ def ratios(cfg: dict[str, Any], seed: int) -> dict[str, Any]:
     _say(f"[ratios] comparison workload: {c:,} customers, {t} periods")
     # The engine and the floor alternate, run by run, so that both are timed in the same
     # stretches of the shared machine's load; each side's best run is compared.
-    spec = {"scenario": "comparison", "customers": c, "periods": t, "replications": cfg["engine_replications"], "workers": 1, "seed": seed}
+    spec = {
+        "scenario": "comparison",
+        "customers": c,
+        "periods": t,
+        "replications": cfg["engine_replications"],
+        "workers": 1,
+        "seed": seed,
+    }
     runs: list[dict[str, Any]] = []
     floors: list[dict[str, Any]] = []
     for k in range(cfg["repeat"]):
         runs.append(measure.in_child("engine", dict(spec, counts=k == 0)))
         floors.append(measure.in_child("floor", {"counts": runs[0]["floor_counts"]}))
-        _say(f"  pair {k + 1}: engine {runs[-1]['cpu_s']:.2f} s CPU, minimal floor {floors[-1]['minimal']['total']:.2f} s CPU ({runs[-1]['cpu_s'] / floors[-1]['minimal']['total']:.2f}x)")
-    eng = dict(min(runs, key=lambda r: r["cpu_s"]), floor_counts=runs[0]["floor_counts"], cpu_s_runs=[r["cpu_s"] for r in runs])
+        _say(
+            f"  pair {k + 1}: engine {runs[-1]['cpu_s']:.2f} s CPU, minimal floor {floors[-1]['minimal']['total']:.2f} s CPU ({runs[-1]['cpu_s'] / floors[-1]['minimal']['total']:.2f}x)"
+        )
+    eng = dict(
+        min(runs, key=lambda r: r["cpu_s"]), floor_counts=runs[0]["floor_counts"], cpu_s_runs=[r["cpu_s"] for r in runs]
+    )
     eng["spec"] = dict(spec, repeat=cfg["repeat"])
     floor = {v: min((f[v] for f in floors), key=lambda d: d["total"]) for v in ("minimal", "keyed")}
     pair_ratios = [r["cpu_s"] / f["minimal"]["total"] for r, f in zip(runs, floors, strict=True)]
-    _say(f"  engine, 1 worker, {cfg['engine_replications']} replications, best of {cfg['repeat']}: {eng['cpu_s']:.1f} s CPU ({eng['wall_s']:.1f} s wall), {eng['throughput_cpu'] / 1e6:.2f} M customer-periods per CPU-second")
+    _say(
+        f"  engine, 1 worker, {cfg['engine_replications']} replications, best of {cfg['repeat']}: {eng['cpu_s']:.1f} s CPU ({eng['wall_s']:.1f} s wall), {eng['throughput_cpu'] / 1e6:.2f} M customer-periods per CPU-second"
+    )
     for v in ("minimal", "keyed"):
-        _say(f"  random-number floor ({v}), best of {cfg['repeat']}: {floor[v]['total']:.2f} s CPU for the same replications")
+        _say(
+            f"  random-number floor ({v}), best of {cfg['repeat']}: {floor[v]['total']:.2f} s CPU for the same replications"
+        )
     base = {}
     for kind in ("loop", "simpy"):
-        base[kind] = measure.in_child("baseline", {"kind": kind, "customers": c, "periods": t, "replications": cfg["baseline_replications"], "seed": seed, "repeat": cfg["baseline_repeat"]})
-        _say(f"  {kind} baseline, {cfg['baseline_replications']} replication(s), best of {cfg['baseline_repeat']}: {base[kind]['cpu_s']:.1f} s CPU ({base[kind]['wall_s']:.1f} s wall), {base[kind]['throughput_cpu'] / 1e3:.1f} k customer-periods per CPU-second")
+        base[kind] = measure.in_child(
+            "baseline",
+            {
+                "kind": kind,
+                "customers": c,
+                "periods": t,
+                "replications": cfg["baseline_replications"],
+                "seed": seed,
+                "repeat": cfg["baseline_repeat"],
+            },
+        )
+        _say(
+            f"  {kind} baseline, {cfg['baseline_replications']} replication(s), best of {cfg['baseline_repeat']}: {base[kind]['cpu_s']:.1f} s CPU ({base[kind]['wall_s']:.1f} s wall), {base[kind]['throughput_cpu'] / 1e3:.1f} k customer-periods per CPU-second"
+        )
     floor_tp = {v: eng["active_customer_periods"] / floor[v]["total"] for v in floor}
     # Ratios of CPU-time throughputs: every contender runs in one process, so CPU time
     # measures its work and is far less disturbed than wall time by other processes
@@ -189,7 +243,13 @@ def ratios(cfg: dict[str, Any], seed: int) -> dict[str, Any]:
         "loop": base["loop"],
         "simpy": base["simpy"],
         "floor": floor,
-        "throughput": {"engine": eng["throughput_cpu"], "loop": base["loop"]["throughput_cpu"], "simpy": base["simpy"]["throughput_cpu"], "floor_minimal": floor_tp["minimal"], "floor_keyed": floor_tp["keyed"]},
+        "throughput": {
+            "engine": eng["throughput_cpu"],
+            "loop": base["loop"]["throughput_cpu"],
+            "simpy": base["simpy"]["throughput_cpu"],
+            "floor_minimal": floor_tp["minimal"],
+            "floor_keyed": floor_tp["keyed"],
+        },
         "ratio": {
             "engine_vs_loop": eng["throughput_cpu"] / base["loop"]["throughput_cpu"],
             "engine_vs_simpy": eng["throughput_cpu"] / base["simpy"]["throughput_cpu"],
@@ -201,9 +261,23 @@ def ratios(cfg: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 def headline_run(cfg: dict[str, Any], seed: int) -> dict[str, Any]:
-    _say(f"[headline] scenarios/baseline.toml, {cfg['customers']:,} customers, {cfg['periods']} periods, {cfg['replications']:,} replications, {cfg['workers']} workers")
-    res = measure.in_child("engine", {"scenario": "headline", "customers": cfg["customers"], "periods": cfg["periods"], "replications": cfg["replications"], "workers": cfg["workers"], "seed": seed})
-    _say(f"  {res['wall_s']:.1f} s, peak memory {res['memory']['peak_rss_tree_mb']:.0f} MB (RSS, process tree), {res['memory']['peak_pss_tree_mb']:.0f} MB (PSS)")
+    _say(
+        f"[headline] scenarios/baseline.toml, {cfg['customers']:,} customers, {cfg['periods']} periods, {cfg['replications']:,} replications, {cfg['workers']} workers"
+    )
+    res = measure.in_child(
+        "engine",
+        {
+            "scenario": "headline",
+            "customers": cfg["customers"],
+            "periods": cfg["periods"],
+            "replications": cfg["replications"],
+            "workers": cfg["workers"],
+            "seed": seed,
+        },
+    )
+    _say(
+        f"  {res['wall_s']:.1f} s, peak memory {res['memory']['peak_rss_tree_mb']:.0f} MB (RSS, process tree), {res['memory']['peak_pss_tree_mb']:.0f} MB (PSS)"
+    )
     return res
 
 
@@ -225,12 +299,32 @@ def scaling(cfg: dict[str, Any], seed: int, headline: dict[str, Any] | None) -> 
     for dim in ("customers", "periods", "replications"):
         rows = []
         for x in cfg[dim]:
-            spec = {"scenario": "headline", "customers": base["customers"], "periods": base["periods"], "replications": base["replications"], "workers": 2, "seed": seed}
+            spec = {
+                "scenario": "headline",
+                "customers": base["customers"],
+                "periods": base["periods"],
+                "replications": base["replications"],
+                "workers": 2,
+                "seed": seed,
+            }
             spec[dim] = x
-            same = headline is not None and all(headline["spec"][k] == spec[k] for k in ("customers", "periods", "replications", "workers"))
+            same = headline is not None and all(
+                headline["spec"][k] == spec[k] for k in ("customers", "periods", "replications", "workers")
+            )
             res = headline if same else measure.in_child("engine", spec)
-            rows.append({"x": x, "wall_s": res["wall_s"], "peak_rss_tree_mb": res["memory"]["peak_rss_tree_mb"], "peak_pss_tree_mb": res["memory"]["peak_pss_tree_mb"], "active_customer_periods": res["active_customer_periods"], "slots": res["slots"]})
-            _say(f"[scaling] {dim} = {x:>6,}: {res['wall_s']:6.1f} s, peak memory {res['memory']['peak_rss_tree_mb']:.0f} MB")
+            rows.append(
+                {
+                    "x": x,
+                    "wall_s": res["wall_s"],
+                    "peak_rss_tree_mb": res["memory"]["peak_rss_tree_mb"],
+                    "peak_pss_tree_mb": res["memory"]["peak_pss_tree_mb"],
+                    "active_customer_periods": res["active_customer_periods"],
+                    "slots": res["slots"],
+                }
+            )
+            _say(
+                f"[scaling] {dim} = {x:>6,}: {res['wall_s']:6.1f} s, peak memory {res['memory']['peak_rss_tree_mb']:.0f} MB"
+            )
         xs = [r["x"] for r in rows]
         fit = _fit(xs, [r["wall_s"] for r in rows])
         mem = [r["peak_rss_tree_mb"] for r in rows]
@@ -247,20 +341,44 @@ def scaling(cfg: dict[str, Any], seed: int, headline: dict[str, Any] | None) -> 
 def evaluate(res: dict[str, Any], headline_is_target: bool) -> dict[str, Any]:
     r = res["ratios"]["ratio"]
     t: dict[str, Any] = {
-        "engine >= 50x the simpy baseline": {"measured": r["engine_vs_simpy"], "target": TARGETS["vs_simpy_min"], "met": r["engine_vs_simpy"] >= TARGETS["vs_simpy_min"]},
-        "engine within 4x of the random-number floor (minimal)": {"measured": r["engine_vs_floor_minimal"], "target": TARGETS["vs_floor_max"], "met": r["engine_vs_floor_minimal"] <= TARGETS["vs_floor_max"]},
+        "engine >= 50x the simpy baseline": {
+            "measured": r["engine_vs_simpy"],
+            "target": TARGETS["vs_simpy_min"],
+            "met": r["engine_vs_simpy"] >= TARGETS["vs_simpy_min"],
+        },
+        "engine within 4x of the random-number floor (minimal)": {
+            "measured": r["engine_vs_floor_minimal"],
+            "target": TARGETS["vs_floor_max"],
+            "met": r["engine_vs_floor_minimal"] <= TARGETS["vs_floor_max"],
+        },
     }
     h = res["headline"]
     if headline_is_target:
-        t["headline wall time under 60 s"] = {"measured": h["wall_s"], "target": TARGETS["headline_wall_s_max"], "met": h["wall_s"] < TARGETS["headline_wall_s_max"]}
+        t["headline wall time under 60 s"] = {
+            "measured": h["wall_s"],
+            "target": TARGETS["headline_wall_s_max"],
+            "met": h["wall_s"] < TARGETS["headline_wall_s_max"],
+        }
         mem = h["memory"]["peak_rss_tree_mb"]
-        t["headline peak memory under 1 GB"] = {"measured": mem, "target": TARGETS["headline_peak_memory_mb_max"], "met": mem < TARGETS["headline_peak_memory_mb_max"]}
+        t["headline peak memory under 1 GB"] = {
+            "measured": mem,
+            "target": TARGETS["headline_peak_memory_mb_max"],
+            "met": mem < TARGETS["headline_peak_memory_mb_max"],
+        }
     s = res.get("scaling")
     if s:
         for dim, ser in s["series"].items():
-            t[f"time linear in {dim} (R^2 of a line >= 0.99)"] = {"measured": ser["time_fit"]["r2"], "target": 0.99, "met": ser["time_fit"]["r2"] >= 0.99}
+            t[f"time linear in {dim} (R^2 of a line >= 0.99)"] = {
+                "measured": ser["time_fit"]["r2"],
+                "target": 0.99,
+                "met": ser["time_fit"]["r2"] >= 0.99,
+            }
         mr = s["series"]["replications"]["memory_ratio_last_first"]
-        t["peak memory independent of replications (last/first <= 1.15)"] = {"measured": mr, "target": 1.15, "met": mr <= 1.15}
+        t["peak memory independent of replications (last/first <= 1.15)"] = {
+            "measured": mr,
+            "target": 1.15,
+            "met": mr <= 1.15,
+        }
     return t
 
 
@@ -280,10 +398,12 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = QUICK if args.quick else FULL
     mach = measure.machine()
-    _say(f"machine: {mach['cpu']}, {mach['cpus_usable']} CPUs, {mach['memory_gb']} GB; Python {mach['python']}, numpy {mach['numpy']}; valuecapture at {mach['git_commit']}")
+    _say(
+        f"machine: {mach['cpu']}, {mach['cpus_usable']} CPUs, {mach['memory_gb']} GB; Python {mach['python']}, numpy {mach['numpy']}; valuecapture at {mach['git_commit']}"
+    )
     res: dict[str, Any] = {
         "mode": "quick" if args.quick else "full",
-        "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "generated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": "python benchmarks/run.py" + (" --quick" if args.quick else ""),
         "machine": mach,
         "targets": TARGETS,
@@ -304,7 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     stem.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
     if "scaling" in res:
         report.plot(res, stem.with_suffix(".png"))
-    stem.with_suffix(".md").write_text(report.markdown(res, stem.with_suffix(".png").name if "scaling" in res else None))
+    stem.with_suffix(".md").write_text(
+        report.markdown(res, stem.with_suffix(".png").name if "scaling" in res else None)
+    )
     _say("")
     _say(stem.with_suffix(".md").read_text())
     return 0

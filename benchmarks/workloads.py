@@ -50,7 +50,9 @@ NEUTRAL: dict[str, Any] = {
 }
 
 
-def comparison(customers: int = HEADLINE["customers"], periods: int = HEADLINE["periods"], base: vc.Scenario | None = None) -> vc.Scenario:
+def comparison(
+    customers: int = HEADLINE["customers"], periods: int = HEADLINE["periods"], base: vc.Scenario | None = None
+) -> vc.Scenario:
     """The headline firm reduced to the core model (see the module docstring)."""
     sc = headline(customers, periods) if base is None else base
     standard = dict(sc.business_models[0], capital_intensity=0.0, setup_cost=0.0, switching_cost=0.0)
@@ -66,10 +68,16 @@ def check_neutral(sc: vc.Scenario) -> None:
     checks = {
         "one business model": len(t) == 1,
         "policy 'single'": sc.get("choices.policy") == "single",
-        "no capital intensity, set-up or switching cost": not (t.capital_intensity.any() or t.setup_cost.any() or t.switching_cost.any()),
+        "no capital intensity, set-up or switching cost": not (
+            t.capital_intensity.any() or t.setup_cost.any() or t.switching_cost.any()
+        ),
         "no account manager needed": not t.needs_manager.any(),
-        "no capability spending": not (p.insight_cost_period or p.account_managers or p.platform_level or p.review_cost),
-        "alignment off, no portfolio tracking, no interaction spaces": not (p.alignment or p.portfolio_models or p.interactions),
+        "no capability spending": not (
+            p.insight_cost_period or p.account_managers or p.platform_level or p.review_cost
+        ),
+        "alignment off, no portfolio tracking, no interaction spaces": not (
+            p.alignment or p.portfolio_models or p.interactions
+        ),
     }
     missing = [name for name, ok in checks.items() if not ok]
     if missing:

@@ -583,10 +583,13 @@ means.
 3. explain why common random numbers make comparisons precise;
 4. tell a difference in *mean* from a difference in *risk*.
 """),
-    code(SETUP + """
+    code(
+        SETUP
+        + """
 
 from valuecapture.analysis.compare import compare, comparison_text, paired_differences
-from valuecapture.model.policies import describe, registered_policies"""),
+from valuecapture.model.policies import describe, registered_policies"""
+    ),
     md("""
 ## 1. Three business models
 """),
@@ -774,9 +777,12 @@ conceptual): treat the numbers as a way to think, and sweep them.
 3. weigh what interaction spaces cost against what they bring, on the same futures;
 4. discuss why a policy that listens to customers is not automatically better.
 """),
-    code(SETUP + """
+    code(
+        SETUP
+        + """
 
-from valuecapture.analysis.compare import compare, comparison_text"""),
+from valuecapture.analysis.compare import compare, comparison_text"""
+    ),
     md("""
 ## 1. The firm, with and without interaction spaces
 

@@ -56,7 +56,16 @@ def steady(**values: Any) -> vc.Scenario:
         "acquisition.referral_rate": 0.0,
         "heterogeneity.interdependence": False,
         "correlations": [],
-        "choices.business_models": [{"name": "standard", "quality": quality, "adaptation": adaptation, "service_cost": 3000.0, "fixed_cost": 50000.0, "capital_intensity": 0.0}],
+        "choices.business_models": [
+            {
+                "name": "standard",
+                "quality": quality,
+                "adaptation": adaptation,
+                "service_cost": 3000.0,
+                "fixed_cost": 50000.0,
+                "capital_intensity": 0.0,
+            }
+        ],
         "business.fit_cost": 0.0,
         "business.fit_quality": 0.0,
         "capabilities.insight_cost": 0.0,
@@ -73,13 +82,45 @@ def classroom_path() -> Path:
 
 
 THREE_MODELS = [
-    {"name": "standard", "quality": 0.65, "adaptation": 0.3, "service_cost": 3000.0, "fixed_cost": 50000.0, "channel": "field_sales", "account_management": 0.4},
-    {"name": "key_account", "quality": 0.85, "adaptation": 0.7, "service_cost": 20000.0, "price_factor": 1.04, "cost_to_serve_factor": 1.1,
-     "channel": "key_account_team", "account_management": 0.9, "capital_intensity": 0.25, "platform": "dedicated", "fixed_cost": 80000.0,
-     "setup_cost": 100000.0, "switching_cost": 2000.0},
-    {"name": "transactional", "quality": 0.45, "adaptation": 0.0, "service_cost": 800.0, "price_factor": 0.95, "cost_to_serve_factor": 0.8,
-     "channel": "e_channel", "account_management": 0.0, "capital_intensity": 0.02, "platform": "standard", "fixed_cost": 30000.0,
-     "setup_cost": 50000.0, "switching_cost": 300.0},
+    {
+        "name": "standard",
+        "quality": 0.65,
+        "adaptation": 0.3,
+        "service_cost": 3000.0,
+        "fixed_cost": 50000.0,
+        "channel": "field_sales",
+        "account_management": 0.4,
+    },
+    {
+        "name": "key_account",
+        "quality": 0.85,
+        "adaptation": 0.7,
+        "service_cost": 20000.0,
+        "price_factor": 1.04,
+        "cost_to_serve_factor": 1.1,
+        "channel": "key_account_team",
+        "account_management": 0.9,
+        "capital_intensity": 0.25,
+        "platform": "dedicated",
+        "fixed_cost": 80000.0,
+        "setup_cost": 100000.0,
+        "switching_cost": 2000.0,
+    },
+    {
+        "name": "transactional",
+        "quality": 0.45,
+        "adaptation": 0.0,
+        "service_cost": 800.0,
+        "price_factor": 0.95,
+        "cost_to_serve_factor": 0.8,
+        "channel": "e_channel",
+        "account_management": 0.0,
+        "capital_intensity": 0.02,
+        "platform": "standard",
+        "fixed_cost": 30000.0,
+        "setup_cost": 50000.0,
+        "switching_cost": 300.0,
+    },
 ]
 
 

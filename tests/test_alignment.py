@@ -8,14 +8,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import three_models
 
 import valuecapture as vc
 from valuecapture.model.policies import BasePolicy, PortfolioPolicy, SinglePolicy
-from valuecapture.run.policy_check import check_policy
 from valuecapture.model.portfolio_models import BUILTIN, get_portfolio_model
 from valuecapture.run.batch import run_batch
-
-from conftest import three_models
+from valuecapture.run.policy_check import check_policy
 
 #: Every alignment effect off: the module tracks views but changes nothing.
 EFFECTS_OFF = {
@@ -25,7 +24,9 @@ EFFECTS_OFF = {
     "alignment.waste": 0.0,
     "alignment.downgrade_trust_loss": 0.0,
 }
-REVIEW_ALL = [{"name": "account_review", "cadence": 1, "cost_per_contact": 500.0, "p_align": 0.5, "step": 0.4, "trust_boost": 0.0}]
+REVIEW_ALL = [
+    {"name": "account_review", "cadence": 1, "cost_per_contact": 500.0, "p_align": 0.5, "step": 0.4, "trust_boost": 0.0}
+]
 
 
 def aligned(**values: Any) -> vc.Scenario:
@@ -62,17 +63,31 @@ def test_turnbull_three_dimensions() -> None:
     v = _view(price=[1.2, 0.8, 1.2, 0.8], cost_to_serve=[0.05, 0.3, 0.3, 0.05], observed_profit=[5e4, -1e3, -1e3, 5e4])
     m = get_portfolio_model("turnbull")
     names = [m.classes[c] for c in m.classify(v)[0]]
-    assert names == ["high_price_low_cost_high_value", "low_price_high_cost_low_value", "high_price_high_cost_low_value", "low_price_low_cost_high_value"]
+    assert names == [
+        "high_price_low_cost_high_value",
+        "low_price_high_cost_low_value",
+        "high_price_high_cost_low_value",
+        "low_price_low_cost_high_value",
+    ]
     assert m.importance[m.classes.index(names[0])] == 1.0 and m.importance[m.classes.index(names[1])] == 0.0
 
 
 def test_fiocca_two_steps() -> None:
     """Step 1 splits by importance (revenue) and difficulty (cost to serve); step 2 only the
     key accounts, by relationship strength (trust) and business attractiveness (growth)."""
-    v = _view(revenue=[9, 8, 7, 6, 1, 2, 1.5, 0.5], cost_to_serve=[0.1, 0.1, 0.1, 0.1, 0.4, 0.01, 0.4, 0.01], trust=[0.9, 0.9, 0.3, 0.3, 0.9, 0.9, 0.1, 0.1],
-              growth=[0.05, -0.02, 0.05, -0.02, 0.05, 0.05, -0.1, -0.1])
+    v = _view(
+        revenue=[9, 8, 7, 6, 1, 2, 1.5, 0.5],
+        cost_to_serve=[0.1, 0.1, 0.1, 0.1, 0.4, 0.01, 0.4, 0.01],
+        trust=[0.9, 0.9, 0.3, 0.3, 0.9, 0.9, 0.1, 0.1],
+        growth=[0.05, -0.02, 0.05, -0.02, 0.05, 0.05, -0.1, -0.1],
+    )
     m = get_portfolio_model("fiocca")
-    assert [m.classes[c] for c in m.classify(v)[0]] == ["key_strong_attractive", "key_strong_unattractive", "key_weak_attractive", "key_weak_unattractive"] + ["nonkey_difficult", "nonkey_easy"] * 2
+    assert [m.classes[c] for c in m.classify(v)[0]] == [
+        "key_strong_attractive",
+        "key_strong_unattractive",
+        "key_weak_attractive",
+        "key_weak_unattractive",
+    ] + ["nonkey_difficult", "nonkey_easy"] * 2
 
 
 def test_campbell_life_cycle() -> None:
@@ -91,11 +106,16 @@ def test_class_shares_sum_to_one() -> None:
     ds = vc.simulate(aligned(**{"portfolio.track": True, "choices.policy": "tiered"}), 3, 2)
     counts = ds["portfolio_class_count"]
     for model in BUILTIN:
-        share = counts.sel(portfolio_class=counts["portfolio_model"] == model).sum("portfolio_class") / ds["customers_active"]
+        share = (
+            counts.sel(portfolio_class=counts["portfolio_model"] == model).sum("portfolio_class")
+            / ds["customers_active"]
+        )
         np.testing.assert_allclose(share, 1.0, rtol=0, atol=1e-12)
     tr = ds["portfolio_transitions"]
     assert int(tr.sum()) > 0
-    cross = tr.sel(portfolio_class=tr["portfolio_model"] == "shapiro").sel(portfolio_class_to=[c for c in tr["portfolio_class_to"].values if not c.startswith("shapiro")])
+    cross = tr.sel(portfolio_class=tr["portfolio_model"] == "shapiro").sel(
+        portfolio_class_to=[c for c in tr["portfolio_class_to"].values if not c.startswith("shapiro")]
+    )
     assert int(cross.sum()) == 0
 
 
@@ -127,7 +147,12 @@ def test_misalignment_does_not_improve_without_interaction_spaces_and_does_with_
     their structural level: the change of mean misalignment is not significantly negative
     (> -3 s.e.).  With a quarterly account review for everyone it falls by more than 3 s.e.,
     and the reviews are paid for (contacts x cost per contact, lowering firm value)."""
-    closed = {"acquisition.prospects_per_year": 0.0, "acquisition.referral_rate": 0.0, "alignment.churn_effect": 0.0, "horizon.periods": 12}
+    closed = {
+        "acquisition.prospects_per_year": 0.0,
+        "acquisition.referral_rate": 0.0,
+        "alignment.churn_effect": 0.0,
+        "horizon.periods": 12,
+    }
     without = vc.simulate(aligned(**closed), 30, 3)
     with_spaces = vc.simulate(aligned(**closed, interactions=REVIEW_ALL), 30, 3)
     d0, se0 = _misalignment_change(without)
@@ -154,11 +179,21 @@ def test_an_explained_downgrade_loses_less_trust_than_an_unexplained_one() -> No
     whether a contact makes the downgrade legitimate.  Trust falls by
     loss x (t_old - t_new) x (1 - legitimacy) when explained, loss x (t_old - t_new) when not:
     here 0.2 x 0.5 x 0.7 = 0.07 more trust is kept, exactly, in the downgrade period."""
-    sc = aligned(**{"alignment.downgrade_trust_loss": 0.2, "capabilities.review_interval": 1, "acquisition.prospects_per_year": 0.0, "acquisition.referral_rate": 0.0}, interactions=REVIEW_ALL)
+    sc = aligned(
+        **{
+            "alignment.downgrade_trust_loss": 0.2,
+            "capabilities.review_interval": 1,
+            "acquisition.prospects_per_year": 0.0,
+            "acquisition.referral_rate": 0.0,
+        },
+        interactions=REVIEW_ALL,
+    )
     explained = run_batch(sc.with_values({"alignment.legitimacy": 0.7}), 5, 0, 3, policy=_DowngradeAt(3))
     unexplained = run_batch(sc.with_values({"alignment.legitimacy": 0.0}), 5, 0, 3, policy=_DowngradeAt(3))
     np.testing.assert_array_equal(explained["mean_trust"][:, :2], unexplained["mean_trust"][:, :2])
-    np.testing.assert_allclose(explained["mean_trust"][:, 2] - unexplained["mean_trust"][:, 2], 0.2 * 0.5 * 0.7, rtol=1e-9)
+    np.testing.assert_allclose(
+        explained["mean_trust"][:, 2] - unexplained["mean_trust"][:, 2], 0.2 * 0.5 * 0.7, rtol=1e-9
+    )
     # on average: in a single replication the kept trust can also keep a value-destroying customer
     assert explained["firm_value"].mean() > unexplained["firm_value"].mean()
 
@@ -183,7 +218,10 @@ def test_misalignment_costs_value() -> None:
 
 def test_portfolio_policy_uses_portfolio_models_and_invests_in_interaction_spaces() -> None:
     check_policy(PortfolioPolicy)
-    sc = aligned(interactions=[dict(REVIEW_ALL[0], models=["key_account"])], **{"capabilities.review_interval": 1, "capabilities.account_managers": 100})
+    sc = aligned(
+        interactions=[dict(REVIEW_ALL[0], models=["key_account"])],
+        **{"capabilities.review_interval": 1, "capabilities.account_managers": 100},
+    )
     by_models = run_batch(sc, 1, 0, 2, policy=PortfolioPolicy("turnbull"))
     invited = run_batch(sc, 1, 0, 2, policy=PortfolioPolicy("turnbull", reviews="account_review"))
     # the policy invites every active relationship from its first review on; the space alone only key accounts
@@ -200,7 +238,10 @@ def test_customer_view_is_known_only_after_a_contact() -> None:
             seen.append((view.period, np.isfinite(view.customer_view[view.active]).mean()))
             return super().decide(view)
 
-    sc = aligned(interactions=[dict(REVIEW_ALL[0], cadence=2)], **{"capabilities.review_interval": 1, "alignment.legitimacy_window": 1})
+    sc = aligned(
+        interactions=[dict(REVIEW_ALL[0], cadence=2)],
+        **{"capabilities.review_interval": 1, "alignment.legitimacy_window": 1},
+    )
     run_batch(sc, 1, 0, 1, policy=Look())
     known = dict(seen)
     assert known[1] == 0.0 and known[2] == 0.0  # first contact at the end of period 2

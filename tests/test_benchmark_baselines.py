@@ -109,7 +109,9 @@ def test_revision_comparison_runs_another_revision_beside_the_working_tree() -> 
 
     root = Path(__file__).resolve().parents[1]
     try:
-        git = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD", "--", "src/valuecapture"], capture_output=True)
+        git = subprocess.run(
+            ["git", "-C", str(root), "diff", "--quiet", "HEAD", "--", "src/valuecapture"], capture_output=True
+        )
     except FileNotFoundError:
         pytest.skip("git is not installed")
     if git.returncode not in (0, 1):

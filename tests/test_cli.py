@@ -9,20 +9,23 @@ from pathlib import Path
 
 import pytest
 import xarray as xr
-
 from conftest import SCENARIOS
 
 
 def vc_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONHASHSEED="0")
-    return subprocess.run([sys.executable, "-m", "valuecapture", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "valuecapture", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 SMALL = ["--set", "customers.count=80", "--set", "horizon.periods=8", "--replications", "30"]
 
 
 def test_run_show_reproduce(tmp_path: Path) -> None:
-    r = vc_cli("run", str(SCENARIOS / "classroom.toml"), *SMALL, "--seed", "4", "--workers", "2", "--out", "out", cwd=tmp_path)
+    r = vc_cli(
+        "run", str(SCENARIOS / "classroom.toml"), *SMALL, "--seed", "4", "--workers", "2", "--out", "out", cwd=tmp_path
+    )
     assert r.returncode == 0, r.stderr
     assert "Firm value" in r.stdout and "± MC s.e." in r.stdout and "P(firm value < 0)" in r.stdout
     run = tmp_path / "out" / "classroom"

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
+from conftest import three_models, tiny
 
 import valuecapture as vc
-
-from conftest import three_models, tiny
 
 
 def test_identical_for_workers_and_batch_sizes() -> None:
     sc = tiny(**{"outputs.relationship_detail": 5})
     ref = vc.simulate(sc, replications=12, seed=42, workers=1, batch_size=12)
-    for kwargs in ({"workers": 1, "batch_size": 1}, {"workers": 1, "batch_size": 5}, {"workers": 2, "batch_size": 4, "executor": "process"}):
+    for kwargs in (
+        {"workers": 1, "batch_size": 1},
+        {"workers": 1, "batch_size": 5},
+        {"workers": 2, "batch_size": 4, "executor": "process"},
+    ):
         other = vc.simulate(sc, replications=12, seed=42, **kwargs)
         assert ref.identical(other), kwargs
 

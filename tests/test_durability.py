@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SCENARIOS, tiny
 
 import valuecapture as vc
 from valuecapture.report.files import run_to_folder
@@ -18,12 +19,23 @@ from valuecapture.run.folder import Interrupted
 from valuecapture.run.simulate import open_store
 from valuecapture.run.store import StoreError, store_dir
 
-from conftest import SCENARIOS, tiny
-
 PY = sys.executable
 CLASSROOM = str(SCENARIOS / "classroom.toml")
 #: a run long enough to be interrupted: 60 batches of 10 replications of a small firm
-LONG = ["-n", "600", "--batch-size", "10", "--set", "customers.count=100", "--set", "horizon.periods=12", "-j", "1", "--no-figures", "-q"]
+LONG = [
+    "-n",
+    "600",
+    "--batch-size",
+    "10",
+    "--set",
+    "customers.count=100",
+    "--set",
+    "horizon.periods=12",
+    "-j",
+    "1",
+    "--no-figures",
+    "-q",
+]
 
 
 def _scenario() -> vc.Scenario:
@@ -31,7 +43,13 @@ def _scenario() -> vc.Scenario:
 
 
 def _start(out: Path, *extra: str, **kw: object) -> subprocess.Popen[str]:
-    return subprocess.Popen([PY, "-m", "valuecapture", "run", CLASSROOM, *LONG, "--out", str(out), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)  # type: ignore[call-overload]
+    return subprocess.Popen(
+        [PY, "-m", "valuecapture", "run", CLASSROOM, *LONG, "--out", str(out), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )  # type: ignore[call-overload]
 
 
 def _wait_for_batches(store: Path, n: int, proc: subprocess.Popen[str], timeout: float = 120.0) -> None:
@@ -57,7 +75,9 @@ def reference() -> object:
 
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "SIGINT"])
-def test_a_killed_run_keeps_its_batches_and_resumes_to_the_identical_result(tmp_path: Path, reference: object, how: str) -> None:
+def test_a_killed_run_keeps_its_batches_and_resumes_to_the_identical_result(
+    tmp_path: Path, reference: object, how: str
+) -> None:
     out = tmp_path / "out"
     store = store_dir(out, "classroom")
     proc = _start(out)
@@ -76,7 +96,12 @@ def test_a_killed_run_keeps_its_batches_and_resumes_to_the_identical_result(tmp_
     reps = partial["replication"].values
     np.testing.assert_array_equal(partial["firm_value"].values, reference["firm_value"].values[reps])  # type: ignore[index]
     assert not (out / "classroom").exists()  # no half-written result under the final name
-    again = subprocess.run([PY, "-m", "valuecapture", "run", CLASSROOM, *LONG, "--out", str(out), "--resume"], capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [PY, "-m", "valuecapture", "run", CLASSROOM, *LONG, "--out", str(out), "--resume"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0, again.stderr
     final = vc.open_run(out / "classroom")
     assert _same_data(final, reference)
@@ -87,8 +112,13 @@ def test_ctrl_c_with_a_process_pool_stops_the_workers(tmp_path: Path) -> None:
     """Ctrl-C reaches the whole process group; workers leave it to the parent, which stops them."""
     out = tmp_path / "out"
     store = store_dir(out, "classroom")
-    proc = subprocess.Popen([PY, "-m", "valuecapture", "run", CLASSROOM, *LONG[:-4], "-j", "2", "--no-figures", "-q", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [PY, "-m", "valuecapture", "run", CLASSROOM, *LONG[:-4], "-j", "2", "--no-figures", "-q", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     _wait_for_batches(store, 2, proc)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -109,7 +139,12 @@ def test_an_existing_interrupted_run_needs_resume_or_fresh(tmp_path: Path) -> No
         run_to_folder(sc, out, 6, 1, figures=False)
     ds, final = run_to_folder(sc, out, 6, 1, figures=False, fresh=True)
     assert final == out / sc.name and not path.exists()
-    r = subprocess.run([PY, "-m", "valuecapture", "run", CLASSROOM, "-n", "4", "--out", str(out), "--resume", "-q"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [PY, "-m", "valuecapture", "run", CLASSROOM, "-n", "4", "--out", str(out), "--resume", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "no interrupted run" in r.stderr
 
 
@@ -149,7 +184,11 @@ def test_a_full_disk_fails_clearly_and_loses_nothing_written(tmp_path: Path, mon
     with pytest.raises(OSError) as err:
         run_to_folder(sc, tmp_path, 10, 5, batch_size=2, figures=False, resume_hint="valuecapture run x --resume")
     msg = str(err.value)
-    assert "No space left on device" in msg and "4 replications already saved" in msg and "valuecapture run x --resume" in msg
+    assert (
+        "No space left on device" in msg
+        and "4 replications already saved" in msg
+        and "valuecapture run x --resume" in msg
+    )
     assert "\n" not in msg
     kept = open_store(store_dir(tmp_path, sc.name))
     assert kept.attrs["replications_done"] == 4
@@ -161,7 +200,12 @@ def test_a_full_disk_fails_clearly_and_loses_nothing_written(tmp_path: Path, mon
 def test_an_unwritable_output_folder_is_a_one_line_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    r = subprocess.run([PY, "-m", "valuecapture", "run", CLASSROOM, "-n", "2", "--out", str(blocker / "sub"), "-q"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [PY, "-m", "valuecapture", "run", CLASSROOM, "-n", "2", "--out", str(blocker / "sub"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "cannot write results" in r.stderr, r.stderr
 
 
@@ -179,15 +223,60 @@ def test_cli_sends_batches_to_an_existing_dask_scheduler(tmp_path: Path) -> None
     """A LocalCluster on loopback stands in for a remote cluster; the CLI connects with --scheduler."""
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
-        r = subprocess.run([PY, "-m", "valuecapture", "run", CLASSROOM, "-n", "12", "--batch-size", "4", "--set", "customers.count=60",
-                            "--scheduler", cluster.scheduler_address, "--out", str(tmp_path), "--no-figures", "-q"], capture_output=True, text=True, timeout=180)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        r = subprocess.run(
+            [
+                PY,
+                "-m",
+                "valuecapture",
+                "run",
+                CLASSROOM,
+                "-n",
+                "12",
+                "--batch-size",
+                "4",
+                "--set",
+                "customers.count=60",
+                "--scheduler",
+                cluster.scheduler_address,
+                "--out",
+                str(tmp_path),
+                "--no-figures",
+                "-q",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
     assert r.returncode == 0, r.stderr
     sc = vc.load_scenario(CLASSROOM).with_values({"customers.count": 60})
     assert _same_data(vc.open_run(tmp_path / "classroom"), vc.simulate(sc, 12, sc.get("run.seed")))
-    bad = subprocess.run([PY, "-m", "valuecapture", "run", CLASSROOM, "-n", "2", "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "x"), "-q"],
-                         capture_output=True, text=True, timeout=180)
-    assert bad.returncode == 2 and "cannot reach the Dask scheduler tcp://127.0.0.1:9" in bad.stderr and bad.stderr.count("\n") == 1
+    bad = subprocess.run(
+        [
+            PY,
+            "-m",
+            "valuecapture",
+            "run",
+            CLASSROOM,
+            "-n",
+            "2",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--out",
+            str(tmp_path / "x"),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert (
+        bad.returncode == 2
+        and "cannot reach the Dask scheduler tcp://127.0.0.1:9" in bad.stderr
+        and bad.stderr.count("\n") == 1
+    )
     assert not (tmp_path / "x").exists()  # no store left to block the next run (docs/safety.md)
 
 

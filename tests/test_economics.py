@@ -6,10 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from conftest import steady
 
 import valuecapture as vc
-
-from conftest import steady
 
 
 def hand_economic_profit(sc: vc.Scenario) -> float:
@@ -19,13 +18,30 @@ def hand_economic_profit(sc: vc.Scenario) -> float:
     dt = 1.0 / g("horizon.periods_per_year")
     trust = g("uncertainties.initial_trust").mean()
     adapt = g("uncertainties.initial_adaptation").mean()
-    sow = 1.0 / (1.0 + math.exp(-(g("relationship.sow_intercept") + g("relationship.sow_trust") * trust + g("relationship.sow_adaptation") * adapt)))
+    sow = 1.0 / (
+        1.0
+        + math.exp(
+            -(
+                g("relationship.sow_intercept")
+                + g("relationship.sow_trust") * trust
+                + g("relationship.sow_adaptation") * adapt
+            )
+        )
+    )
     volume = g("uncertainties.wallet").mean() * dt * sow
     revenue = volume * g("uncertainties.price").mean() * bm["price_factor"]
     cogs = volume * g("economics.cogs_ratio")
-    cts = revenue * g("uncertainties.cost_to_serve").mean() * bm["cost_to_serve_factor"] * (1 + g("relationship.adaptation_cost") * adapt)
+    cts = (
+        revenue
+        * g("uncertainties.cost_to_serve").mean()
+        * bm["cost_to_serve_factor"]
+        * (1 + g("relationship.adaptation_cost") * adapt)
+    )
     nopat = (revenue - cogs - cts - bm["service_cost"] * dt) * (1 - g("economics.tax_rate"))
-    capital = revenue / dt * (g("economics.dso_days") / 365 + g("relationship.dedicated_assets") * adapt) + cogs / dt * g("economics.inventory_days") / 365
+    capital = (
+        revenue / dt * (g("economics.dso_days") / 365 + g("relationship.dedicated_assets") * adapt)
+        + cogs / dt * g("economics.inventory_days") / 365
+    )
     i = (1 + g("economics.wacc")) ** dt - 1
     return nopat - i * capital
 
@@ -58,7 +74,9 @@ def test_runoff_terminal_value_of_a_steady_firm_is_a_perpetuity() -> None:
     fixed = sc.get("choices.fixed_cost") + sc.business_models[0]["fixed_cost"]
     # no churn: each relationship is worth EP / i; fixed costs run off with revenue, which never shrinks
     np.testing.assert_allclose(ds["relationship_value"].values[0, :n], ep / i, rtol=1e-10)
-    np.testing.assert_allclose(ds["firm_value"].values, n * ep / i - (1 - sc.get("economics.tax_rate")) * fixed / i, rtol=1e-10)
+    np.testing.assert_allclose(
+        ds["firm_value"].values, n * ep / i - (1 - sc.get("economics.tax_rate")) * fixed / i, rtol=1e-10
+    )
 
 
 @pytest.mark.parametrize("terminal", ["runoff", "none"])
@@ -71,7 +89,14 @@ def test_mean_relationship_value_matches_textbook_clv(terminal: str) -> None:
     sd / sqrt(N R); we allow 4 standard errors (two-sided false-alarm probability 6e-5).
     """
     churn = 0.2
-    sc = steady(**{"uncertainties.churn": {"dist": "fixed", "value": churn}, "economics.terminal_value": terminal, "customers.count": 400, "horizon.periods": 15})
+    sc = steady(
+        **{
+            "uncertainties.churn": {"dist": "fixed", "value": churn},
+            "economics.terminal_value": terminal,
+            "customers.count": 400,
+            "horizon.periods": 15,
+        }
+    )
     ds = vc.simulate(sc, replications=40, seed=11)
     m = hand_economic_profit(sc)
     r = 1 - churn
@@ -93,7 +118,14 @@ def test_expected_lifetime_is_one_over_one_minus_r() -> None:
     E[min(L, T)] = (1 - r^T) / (1 - r); with r = 0.75 and T = 60 the truncation is below 1e-7.
     Tolerance: 4 Monte Carlo standard errors of the mean lifetime.
     """
-    sc = steady(**{"uncertainties.churn": {"dist": "fixed", "value": 0.25}, "customers.count": 500, "horizon.periods": 60, "economics.terminal_value": "none"})
+    sc = steady(
+        **{
+            "uncertainties.churn": {"dist": "fixed", "value": 0.25},
+            "customers.count": 500,
+            "horizon.periods": 60,
+            "economics.terminal_value": "none",
+        }
+    )
     ds = vc.simulate(sc, replications=20, seed=5)
     filled = ds["acquired_period"].values >= 0
     life = ds["periods_active"].values[filled].astype(float)
@@ -110,7 +142,14 @@ def test_churn_rate_is_converted_per_period() -> None:
 
     The fraction of 2,000 x 10 customers alive after 4 quarters is binomial; tolerance 4 s.e.
     """
-    sc = steady(**{"uncertainties.churn": {"dist": "fixed", "value": 0.3}, "customers.count": 2000, "horizon.periods": 4, "horizon.periods_per_year": 4})
+    sc = steady(
+        **{
+            "uncertainties.churn": {"dist": "fixed", "value": 0.3},
+            "customers.count": 2000,
+            "horizon.periods": 4,
+            "horizon.periods_per_year": 4,
+        }
+    )
     ds = vc.simulate(sc, replications=10, seed=2)
     alive = ds["customers_active"].isel(period=-1).values.sum() / (2000 * 10)
     se = math.sqrt(0.7 * 0.3 / 20000)

@@ -17,15 +17,31 @@ class Recorder(Component):
 
 
 def test_cadence_and_phase_order() -> None:
-    comps = [Recorder("yearly", 5, cadence=4), Recorder("b", 30), Recorder("a", 20), Recorder("once", 95, cadence=6, start=6)]
+    comps = [
+        Recorder("yearly", 5, cadence=4),
+        Recorder("b", 30),
+        Recorder("a", 20),
+        Recorder("once", 95, cadence=6, start=6),
+    ]
     log: list = []
     trace = Engine(comps, periods=6).run(log)
     assert log == trace
     assert log == [
-        (1, "yearly"), (1, "a"), (1, "b"),
-        (2, "a"), (2, "b"), (3, "a"), (3, "b"), (4, "a"), (4, "b"),
-        (5, "yearly"), (5, "a"), (5, "b"),
-        (6, "a"), (6, "b"), (6, "once"),
+        (1, "yearly"),
+        (1, "a"),
+        (1, "b"),
+        (2, "a"),
+        (2, "b"),
+        (3, "a"),
+        (3, "b"),
+        (4, "a"),
+        (4, "b"),
+        (5, "yearly"),
+        (5, "a"),
+        (5, "b"),
+        (6, "a"),
+        (6, "b"),
+        (6, "once"),
     ]
 
 
@@ -36,6 +52,14 @@ def test_duplicate_phases_rejected() -> None:
 
 def test_default_components_declare_state() -> None:
     comps = default_components(4, 40)
-    assert [c.name for c in sorted(comps, key=lambda c: c.phase)] == ["review", "acquisition", "demand", "economics", "relationship", "retention", "valuation"]
+    assert [c.name for c in sorted(comps, key=lambda c: c.phase)] == [
+        "review",
+        "acquisition",
+        "demand",
+        "economics",
+        "relationship",
+        "retention",
+        "valuation",
+    ]
     for c in comps:
         assert c.writes, c.name

@@ -19,15 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from conftest import SCENARIOS
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from test_safety import tree
 
 from valuecapture import cli
 from valuecapture.model.params import slot_count
 from valuecapture.scenario.load import FIELDS, ScenarioError, load_scenario
-
-from conftest import SCENARIOS
-from test_safety import tree
 
 BASE = tomllib.loads((SCENARIOS / "classroom.toml").read_text())
 BASE["customers"]["count"] = 40
@@ -38,7 +37,9 @@ PATHS = [f.path for f in FIELDS]
 #: Runs above this many slot-periods x replications are validated instead of run (keeps the test fast).
 RUN_LIMIT = 400_000
 
-weird_text = st.sampled_from(["", ".", "..", "../x", "/etc", "a/b", "a\nb", "\x00", "é", "x" * 200, "classroom", "tiered", "nan", "1e999"])
+weird_text = st.sampled_from(
+    ["", ".", "..", "../x", "/etc", "a/b", "a\nb", "\x00", "é", "x" * 200, "classroom", "tiered", "nan", "1e999"]
+)
 values = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.sampled_from([0, 1, -1, 2**63, 10**7, 10**9]),
@@ -46,8 +47,16 @@ values = st.one_of(
     st.booleans(),
     weird_text,
     st.lists(st.one_of(st.integers(-3, 3), weird_text), max_size=3),
-    st.fixed_dictionaries({"dist": st.sampled_from(["norm", "lognorm", "beta", "fixed", "evil", "os.system"])},
-                          optional={"s": st.floats(-2, 5), "scale": st.floats(-1, 1e6), "a": st.floats(-1, 5), "b": st.floats(-1, 5), "value": st.floats(-1, 2)}),
+    st.fixed_dictionaries(
+        {"dist": st.sampled_from(["norm", "lognorm", "beta", "fixed", "evil", "os.system"])},
+        optional={
+            "s": st.floats(-2, 5),
+            "scale": st.floats(-1, 1e6),
+            "a": st.floats(-1, 5),
+            "b": st.floats(-1, 5),
+            "value": st.floats(-1, 2),
+        },
+    ),
 )
 
 
@@ -69,9 +78,26 @@ mutation = st.one_of(
 )
 ARGS = st.lists(
     st.one_of(
-        st.tuples(st.sampled_from(["-n", "--seed", "--batch-size", "--workers"]), st.sampled_from(["0", "-1", "2", "3", "x", "1e3", str(2**64), "10000001"])),
-        st.tuples(st.just("--set"), st.sampled_from(["customers.count=50", "customers.count.x=1", "scenario.name=../up", "=3", "horizon.periods=2",
-                                                     "uncertainties.wallet.s=-1", "choices.policy=evil", "x", "customers.max_slots=50000000"])),
+        st.tuples(
+            st.sampled_from(["-n", "--seed", "--batch-size", "--workers"]),
+            st.sampled_from(["0", "-1", "2", "3", "x", "1e3", str(2**64), "10000001"]),
+        ),
+        st.tuples(
+            st.just("--set"),
+            st.sampled_from(
+                [
+                    "customers.count=50",
+                    "customers.count.x=1",
+                    "scenario.name=../up",
+                    "=3",
+                    "horizon.periods=2",
+                    "uncertainties.wallet.s=-1",
+                    "choices.policy=evil",
+                    "x",
+                    "customers.max_slots=50000000",
+                ]
+            ),
+        ),
         st.tuples(st.just("--out"), st.sampled_from(["out", "out/sub", "out/../out", "out/" + "y" * 50])),
         st.tuples(st.sampled_from(["--overwrite", "--fresh", "--resume", "--bogus"]), st.none()),
     ),
@@ -80,8 +106,15 @@ ARGS = st.lists(
 
 
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(mutations=st.lists(mutation, max_size=3), args=ARGS, command=st.sampled_from(["run", "validate", "run", "compare"]), garbage=st.booleans())
-def test_no_traceback_and_nothing_outside_out(mutations: list[tuple[str, str, Any]], args: list[tuple[str, str | None]], command: str, garbage: bool) -> None:
+@given(
+    mutations=st.lists(mutation, max_size=3),
+    args=ARGS,
+    command=st.sampled_from(["run", "validate", "run", "compare"]),
+    garbage=st.booleans(),
+)
+def test_no_traceback_and_nothing_outside_out(
+    mutations: list[tuple[str, str, Any]], args: list[tuple[str, str | None]], command: str, garbage: bool
+) -> None:
     raw = tomllib.loads(tomli_w.dumps(BASE))
     for kind, path, value in mutations:
         if kind == "drop":

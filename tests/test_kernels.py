@@ -12,12 +12,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from valuecapture.model.kernels import kernel, exp, expm1
+from valuecapture.model.kernels import exp, expm1, kernel
+from valuecapture.model.state import ACTIVE, LOST, NOT_YET
 from valuecapture.model.submodels.demand import step_demand
 from valuecapture.model.submodels.economics import step_economics
 from valuecapture.model.submodels.relationship import step_relationship
 from valuecapture.model.submodels.retention import step_retention
-from valuecapture.model.state import ACTIVE, LOST, NOT_YET
 
 
 @kernel
@@ -48,7 +48,9 @@ def test_exp_is_within_one_ulp_of_numpy_over_its_range():
 
 
 def test_expm1_is_accurate_for_small_and_large_arguments():
-    x = np.concatenate([np.geomspace(1e-300, 1.0, 20_001), -np.geomspace(1e-300, 1.0, 20_001), np.linspace(-40.0, 40.0, 80_001)])
+    x = np.concatenate(
+        [np.geomspace(1e-300, 1.0, 20_001), -np.geomspace(1e-300, 1.0, 20_001), np.linspace(-40.0, 40.0, 80_001)]
+    )
     out = np.empty_like(x)
     _expm1_all(x, out)
     # relative to the result, also where exp(x) - 1 would have lost every digit
@@ -85,7 +87,27 @@ def test_relationship_kernel_equals_the_documented_equations():
     sow, noise, m = np.zeros((B, N)), rng.standard_normal((B, W)), rng.random((B, N))
     par = dict(aq=0.2, qn=0.15, up=0.3, down=0.6, ar=0.25, a=-1.0, bt=2.5, ca=0.8, te=0.4, se=0.7)
     t0, a0 = trust.copy(), adaptation.copy()
-    step_relationship(FILLED, trust, adaptation, sow, bq, ba, noise, m, par["aq"], par["qn"], par["up"], par["down"], par["ar"], par["a"], par["bt"], par["ca"], True, par["te"], par["se"])
+    step_relationship(
+        FILLED,
+        trust,
+        adaptation,
+        sow,
+        bq,
+        ba,
+        noise,
+        m,
+        par["aq"],
+        par["qn"],
+        par["up"],
+        par["down"],
+        par["ar"],
+        par["a"],
+        par["bt"],
+        par["ca"],
+        True,
+        par["te"],
+        par["se"],
+    )
     t0, a0, bq, ba, m = (x[:, :W] for x in (t0, a0, bq, ba, m))
     q = np.clip(bq + par["aq"] * a0 + par["qn"] * noise, 0.0, 1.0)
     gap = q - t0
@@ -110,7 +132,9 @@ def test_demand_kernel_steps_the_ar1_and_starts_new_customers_stationary():
     step_demand(FILLED, idio, demand, wallet, growth, segment, z, fresh_from, level, phi, s_e, stat, years)
     fresh = np.arange(W)[None, :] >= fresh_from[:, None]
     x = np.where(fresh, s_e * stat * z, phi * i0[:, :W] + s_e * z)
-    want = wallet[:, :W] * np.exp(np.take_along_axis(level, segment[:, :W].astype(np.intp), axis=1) + x + years * growth[:, :W])
+    want = wallet[:, :W] * np.exp(
+        np.take_along_axis(level, segment[:, :W].astype(np.intp), axis=1) + x + years * growth[:, :W]
+    )
     np.testing.assert_array_equal(idio[:, :W], x)
     np.testing.assert_allclose(demand[:, :W], want, rtol=1e-13, atol=0)
     np.testing.assert_array_equal(idio[:, W:], i0[:, W:])
@@ -134,7 +158,25 @@ def test_retention_kernel_churns_by_the_cloglog_hazard_and_spreads_contagion():
     hazard, churned, active = np.zeros((B, N)), np.zeros(B, dtype=np.int64), np.zeros(B, dtype=np.int64)
     s0, c0 = status.copy(), contagion.copy()
     te, lc, ce, decay = 0.9, np.log(1.5), 0.6, 0.7
-    step_retention(FILLED, status, trust, contagion, m, log_survival, hazard, u, te, lc, True, ce, decay, indptr, indices, churned, active)
+    step_retention(
+        FILLED,
+        status,
+        trust,
+        contagion,
+        m,
+        log_survival,
+        hazard,
+        u,
+        te,
+        lc,
+        True,
+        ce,
+        decay,
+        indptr,
+        indices,
+        churned,
+        active,
+    )
     eta = te * (trust[:, :W] - 0.5) + lc * c0[:, :W] + ce * m[:, :W]
     h = -np.expm1(log_survival[:, :W] * np.exp(eta))
     np.testing.assert_allclose(hazard[:, :W], h, rtol=1e-13, atol=0)
@@ -161,7 +203,31 @@ def test_economics_kernel_sums_by_replication_and_business_model():
     periods_active = np.zeros((B, N), dtype=np.int32)
     counts, ep_by_model, sums = np.zeros((B, 2), dtype=np.int64), np.zeros((B, 2)), np.zeros((B, 5))
     v0, df = value.copy(), 0.9
-    step_economics(FILLED, status, demand, sow, adaptation, trust, price, mb, ma, cb, ca, service, bm, extra, True, df, revenue, value, periods_active, ep_now, counts, ep_by_model, sums)
+    step_economics(
+        FILLED,
+        status,
+        demand,
+        sow,
+        adaptation,
+        trust,
+        price,
+        mb,
+        ma,
+        cb,
+        ca,
+        service,
+        bm,
+        extra,
+        True,
+        df,
+        revenue,
+        value,
+        periods_active,
+        ep_now,
+        counts,
+        ep_by_model,
+        sums,
+    )
     alive = status[:, :W] == ACTIVE
     c = lambda x: x[:, :W]  # noqa: E731
     vol = c(demand) * c(sow) * alive
@@ -199,7 +265,22 @@ def test_economics_reads_nothing_beyond_the_filled_slots():
             st[b, f:] = ACTIVE if junk else NOT_YET
         sums = np.zeros((B, 5))
         ep = np.zeros((B, N))
-        step_economics(filled, st, *a, bm, np.zeros((1, 1)), False, 1.0, np.zeros((B, N)), np.zeros((B, N)), np.zeros((B, N), dtype=np.int32), ep, np.zeros((B, 1), dtype=np.int64), np.zeros((B, 1)), sums)
+        step_economics(
+            filled,
+            st,
+            *a,
+            bm,
+            np.zeros((1, 1)),
+            False,
+            1.0,
+            np.zeros((B, N)),
+            np.zeros((B, N)),
+            np.zeros((B, N), dtype=np.int32),
+            ep,
+            np.zeros((B, 1), dtype=np.int64),
+            np.zeros((B, 1)),
+            sums,
+        )
         out.append((sums, ep))
     np.testing.assert_array_equal(out[0][0], out[1][0])
     np.testing.assert_array_equal(out[0][1], out[1][1])
@@ -250,15 +331,21 @@ def test_segment_partners_pick_the_uniforms_slot_within_the_segment():
     np.testing.assert_array_equal(segment_partners(i, inside, u, anyone, segment, k), np.where(inside, same, anyone))
 
 
-@given(st.sampled_from(["beta", "gamma", "norm", "uniform", "expon"]), st.floats(0.2, 5.0), st.floats(0.2, 5.0), st.floats(-2.0, 2.0), st.floats(0.1, 10.0))
+@given(
+    st.sampled_from(["beta", "gamma", "norm", "uniform", "expon"]),
+    st.floats(0.2, 5.0),
+    st.floats(0.2, 5.0),
+    st.floats(-2.0, 2.0),
+    st.floats(0.1, 10.0),
+)
 @settings(max_examples=40, deadline=None)
 def test_direct_draws_are_the_numbers_scipy_draws(name, a, b, loc, scale):
     """population._draw calls numpy's Generator directly for these families: the same
     numbers as scipy.stats' rvs from the same generator state, bit for bit."""
     from scipy import stats
 
-    from valuecapture.scenario.distributions import Distribution
     from valuecapture.model.population import _draw
+    from valuecapture.scenario.distributions import Distribution
 
     shape = {"beta": {"a": a, "b": b}, "gamma": {"a": a}}.get(name, {})
     kw = dict(shape, loc=loc, scale=scale)

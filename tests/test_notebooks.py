@@ -41,7 +41,9 @@ def test_committed_without_outputs(path: Path) -> None:
     assert nb.metadata["kernelspec"]["name"] == "python3"
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
-            assert cell.outputs == [], f"{path.name} cell {i} has outputs: strip them (regenerate with notebooks/make_notebooks.py)"
+            assert cell.outputs == [], (
+                f"{path.name} cell {i} has outputs: strip them (regenerate with notebooks/make_notebooks.py)"
+            )
             assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
     assert any(c.cell_type == "markdown" and "Exercises" in c.source for c in nb.cells), f"{path.name} has no exercises"
 
@@ -61,14 +63,18 @@ def test_notebook_runs_top_to_bottom(path: Path) -> None:
         nb,
         kernel_name="python3",
         timeout=NOTEBOOK_TIMEOUT,
-        timeout_func=lambda cell: max(1, math.ceil(deadline - time.monotonic())),  # what is left of the notebook's budget
+        timeout_func=lambda cell: max(
+            1, math.ceil(deadline - time.monotonic())
+        ),  # what is left of the notebook's budget
         startup_timeout=KERNEL_STARTUP_TIMEOUT,
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
     )
     client.execute()  # raises CellExecutionError, with the cell and its traceback, if a cell fails
     assert time.monotonic() <= deadline
     prefix = "".join(o.get("text", "") for o in nb.cells[-1].outputs).strip()
-    assert Path(prefix).resolve() == Path(sys.prefix).resolve(), f"the kernel ran {prefix}, not this environment's Python ({sys.prefix})"
+    assert Path(prefix).resolve() == Path(sys.prefix).resolve(), (
+        f"the kernel ran {prefix}, not this environment's Python ({sys.prefix})"
+    )
     checks = [c for c in nb.cells if c.cell_type == "code" and "check(" in c.source and "def check" not in c.source]
     assert checks, f"{path.name} has no cell that checks its text"
     assert all(any("holds:" in o.get("text", "") for o in c.outputs) for c in checks)

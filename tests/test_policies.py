@@ -13,23 +13,24 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import ROOT, THREE_MODELS, steady, three_models
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import valuecapture as vc
-from valuecapture.model.business_models import complexity_cost, internal_fit
 from valuecapture.analysis.compare import compare, paired_differences
+from valuecapture.model.business_models import complexity_cost, internal_fit
 from valuecapture.model.policies import BUILTIN, BasePolicy, Decision, SinglePolicy, get_policy
-from valuecapture.run.policy_check import check_policy
 from valuecapture.run.batch import run_batch
-
-from conftest import ROOT, THREE_MODELS, steady, three_models
+from valuecapture.run.policy_check import check_policy
 
 PY = sys.executable
 
 
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PY, "-m", "valuecapture", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    return subprocess.run(
+        [PY, "-m", "valuecapture", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
 
 
 # ---------------------------------------------------------------- contract
@@ -87,8 +88,24 @@ def test_bad_decisions_are_reported() -> None:
 
 
 def test_internal_fit_is_high_for_consistent_models_and_low_for_mixed_ones() -> None:
-    key_account = {"adaptation": 0.9, "price_factor": 1.2, "quality": 0.9, "channel": "key_account_team", "account_management": 1.0, "capital_intensity": 0.3, "platform": "dedicated"}
-    lean = {"adaptation": 0.0, "price_factor": 0.8, "quality": 0.1, "channel": "e_channel", "account_management": 0.0, "capital_intensity": 0.0, "platform": "standard"}
+    key_account = {
+        "adaptation": 0.9,
+        "price_factor": 1.2,
+        "quality": 0.9,
+        "channel": "key_account_team",
+        "account_management": 1.0,
+        "capital_intensity": 0.3,
+        "platform": "dedicated",
+    }
+    lean = {
+        "adaptation": 0.0,
+        "price_factor": 0.8,
+        "quality": 0.1,
+        "channel": "e_channel",
+        "account_management": 0.0,
+        "capital_intensity": 0.0,
+        "platform": "standard",
+    }
     mixed = dict(key_account, channel="e_channel", account_management=0.0, platform="standard")
     assert internal_fit(key_account) > 0.9 and internal_fit(lean) > 0.9
     assert internal_fit(mixed) < 0.5
@@ -96,7 +113,12 @@ def test_internal_fit_is_high_for_consistent_models_and_low_for_mixed_ones() -> 
 
 def test_misfit_raises_cost_and_lowers_quality() -> None:
     fitted = three_models()
-    misfit = three_models(**{"choices.business_models": [dict(THREE_MODELS[0], channel="e_channel", platform="dedicated")] + THREE_MODELS[1:]})
+    misfit = three_models(
+        **{
+            "choices.business_models": [dict(THREE_MODELS[0], channel="e_channel", platform="dedicated")]
+            + THREE_MODELS[1:]
+        }
+    )
     from valuecapture.model.params import ModelParams
 
     a, b = ModelParams.from_scenario(fitted).business_models, ModelParams.from_scenario(misfit).business_models
@@ -119,9 +141,18 @@ def test_complexity_cost_grows_with_k_as_configured() -> None:
     c1, b = 100000.0, 0.35
     assert complexity_cost(1, c1, b) == 0.0
     np.testing.assert_allclose(complexity_cost(np.arange(2, 6), c1, b), c1 * np.arange(2, 6) ** b, rtol=1e-14)
-    np.testing.assert_allclose(complexity_cost(3, c1, b, platform_level=0.5, platform_effect=0.4), c1 * 3**b * 0.8, rtol=1e-14)
+    np.testing.assert_allclose(
+        complexity_cost(3, c1, b, platform_level=0.5, platform_effect=0.4), c1 * 3**b * 0.8, rtol=1e-14
+    )
     # in the engine: K models in use cost C1 K^b a year, every period (capacity large enough for all)
-    sc = three_models(**{"capabilities.account_managers": 100, "capabilities.platform_level": 0.0, "business.complexity_exponent": b, "business.complexity_cost": c1})
+    sc = three_models(
+        **{
+            "capabilities.account_managers": 100,
+            "capabilities.platform_level": 0.0,
+            "business.complexity_exponent": b,
+            "business.complexity_cost": c1,
+        }
+    )
     dt = 0.25
     costs = []
     for k in (1, 2, 3):
@@ -137,7 +168,9 @@ def test_value_by_model_adds_up_to_value_capture() -> None:
     ds = vc.simulate(three_models(**{"choices.policy": "tiered"}), 6, 3)
     np.testing.assert_allclose(ds["value_by_model"].sum("business_model"), ds["value_capture"], rtol=1e-9)
     assert (np.abs(ds["value_by_model"]) > 0).all()
-    np.testing.assert_array_equal(ds["customers_by_model"].sum("business_model"), ds["customers_active"] + ds["churned"])
+    np.testing.assert_array_equal(
+        ds["customers_by_model"].sum("business_model"), ds["customers_active"] + ds["churned"]
+    )
 
 
 # ---------------------------------------------------------------- capabilities
@@ -147,7 +180,13 @@ def test_value_by_model_adds_up_to_value_capture() -> None:
 @given(managers=st.integers(0, 3), per_manager=st.integers(1, 12), seed=st.integers(0, 2**32 - 1))
 def test_account_manager_capacity_is_never_exceeded(managers: int, per_manager: int, seed: int) -> None:
     """Everyone is asked for the key-account model; at most managers x accounts are served by it."""
-    sc = three_models(**{"capabilities.account_managers": managers, "capabilities.accounts_per_manager": per_manager, "capabilities.review_interval": 1})
+    sc = three_models(
+        **{
+            "capabilities.account_managers": managers,
+            "capabilities.accounts_per_manager": per_manager,
+            "capabilities.review_interval": 1,
+        }
+    )
     out = run_batch(sc, seed, 0, 2, policy=SinglePolicy(model="key_account"))
     key = out["customers_by_model"][:, :, 1]
     assert key.max() <= managers * per_manager
@@ -189,12 +228,27 @@ class _Capture(BasePolicy):
 
 def test_insight_level_sets_noise_and_lag_of_observed_profit() -> None:
     """Full insight sees last period's economic profit exactly; none sees it lagged and noisy."""
-    sc = steady(**{"uncertainties.churn": {"dist": "fixed", "value": 0.0}, "capabilities.review_interval": 1, "horizon.periods": 4, "demand.volatility": 0.2})
+    sc = steady(
+        **{
+            "uncertainties.churn": {"dist": "fixed", "value": 0.0},
+            "capabilities.review_interval": 1,
+            "horizon.periods": 4,
+            "demand.volatility": 0.2,
+        }
+    )
     _Capture.views = []
     run_batch(sc.with_values({"capabilities.insight_level": 1.0}), 5, 0, 1, policy=_Capture())
     full = {p: o for p, o, _ in _Capture.views}
     _Capture.views = []
-    run_batch(sc.with_values({"capabilities.insight_level": 0.0, "capabilities.insight_lag": 2, "capabilities.insight_noise": 0.5}), 5, 0, 1, policy=_Capture())
+    run_batch(
+        sc.with_values(
+            {"capabilities.insight_level": 0.0, "capabilities.insight_lag": 2, "capabilities.insight_noise": 0.5}
+        ),
+        5,
+        0,
+        1,
+        policy=_Capture(),
+    )
     none = {p: o for p, o, _ in _Capture.views}
     n = sc.get("customers.count")
     assert (full[1][0, :n] == 0).all() and (none[3][0, :n] == 0).all()  # nothing observed yet
@@ -209,7 +263,8 @@ def test_insight_level_sets_noise_and_lag_of_observed_profit() -> None:
 def _write_plugin(folder: Path) -> None:
     pkg = folder / "vc_test_plugin"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text(textwrap.dedent('''
+    (pkg / "__init__.py").write_text(
+        textwrap.dedent('''
         import numpy as np
         from valuecapture.model.policies import BasePolicy
 
@@ -221,7 +276,8 @@ def _write_plugin(folder: Path) -> None:
 
             def decide(self, view):
                 return np.full(view.shape, view.richest_to_leanest()[-1], dtype=np.int16)
-    '''))
+    ''')
+    )
     dist = folder / "vc_test_plugin-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: vc-test-plugin\nVersion: 0.1\n")
@@ -234,20 +290,51 @@ def test_entry_point_policy_is_found_by_name_and_run(tmp_path: Path, monkeypatch
     cls = get_policy("always_lean")
     check_policy(type(cls))
     ds = vc.simulate(three_models(**{"choices.policy": "always_lean"}), 3, 1)
-    share = ds["customers_by_model"].sel(business_model="transactional") / ds["customers_by_model"].sum("business_model")
+    share = ds["customers_by_model"].sel(business_model="transactional") / ds["customers_by_model"].sum(
+        "business_model"
+    )
     assert float(share.min()) == 1.0
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     listing = cli("policies", cwd=tmp_path, env=env)
     assert listing.returncode == 0
-    assert re.search(r"^always_lean\s+Test plugin: every relationship in the leanest business model\.\s+\[from vc_test_plugin\]$", listing.stdout, re.M), listing.stdout
-    r = cli("compare", str(ROOT / "scenarios" / "baseline.toml"), "--policies", "single,always_lean", "-n", "2", "--set", "customers.count=100",
-            "--set", "horizon.periods=4", "--no-figures", "--out", str(tmp_path / "out"), cwd=tmp_path, env=env)
+    assert re.search(
+        r"^always_lean\s+Test plugin: every relationship in the leanest business model\.\s+\[from vc_test_plugin\]$",
+        listing.stdout,
+        re.M,
+    ), listing.stdout
+    r = cli(
+        "compare",
+        str(ROOT / "scenarios" / "baseline.toml"),
+        "--policies",
+        "single,always_lean",
+        "-n",
+        "2",
+        "--set",
+        "customers.count=100",
+        "--set",
+        "horizon.periods=4",
+        "--no-figures",
+        "--out",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     assert "always_lean" in r.stdout
 
 
 def test_unknown_policy_lists_the_known_ones_exit_2(tmp_path: Path) -> None:
-    r = cli("compare", str(ROOT / "scenarios" / "classroom.toml"), "--policies", "single,nonesuch", "-n", "2", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    r = cli(
+        "compare",
+        str(ROOT / "scenarios" / "classroom.toml"),
+        "--policies",
+        "single,nonesuch",
+        "-n",
+        "2",
+        "--out",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+    )
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0
     assert "unknown policy 'nonesuch'; known: single, tiered, matrix, adaptive, harvest" in r.stderr
@@ -287,10 +374,31 @@ def test_common_random_numbers_reduce_the_standard_error() -> None:
 
 
 def test_compare_cli_writes_one_dataset_with_a_policy_dimension(tmp_path: Path) -> None:
-    r = cli("compare", str(ROOT / "scenarios" / "baseline.toml"), "--policies", "single,tiered,harvest", "-n", "4", "--seed", "7",
-            "--set", "customers.count=150", "--set", "horizon.periods=8", "--out", str(tmp_path), cwd=tmp_path)
+    r = cli(
+        "compare",
+        str(ROOT / "scenarios" / "baseline.toml"),
+        "--policies",
+        "single,tiered,harvest",
+        "-n",
+        "4",
+        "--seed",
+        "7",
+        "--set",
+        "customers.count=150",
+        "--set",
+        "horizon.periods=8",
+        "--out",
+        str(tmp_path),
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
-    for needle in ("Firm value by policy", "single - tiered", "P(A>B)", "Ranking by mean firm value", "Share of active relationships"):
+    for needle in (
+        "Firm value by policy",
+        "single - tiered",
+        "P(A>B)",
+        "Ranking by mean firm value",
+        "Share of active relationships",
+    ):
         assert needle in r.stdout
     run = tmp_path / "baseline-compare"
     ds = vc.open_run(run)

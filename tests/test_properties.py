@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from conftest import tiny
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import valuecapture as vc
-
-from conftest import tiny
 
 PROPERTY = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -22,7 +21,9 @@ worlds = st.fixed_dictionaries(
         "contagion.multiplier": st.floats(1, 5),
         "demand.volatility": st.floats(0, 0.8),
         "network.generator": st.sampled_from(["none", "random", "segment_clusters", "small_world"]),
-        "uncertainties.churn": st.builds(lambda a, b: {"dist": "beta", "a": a, "b": b}, st.floats(0.5, 5), st.floats(0.5, 20)),
+        "uncertainties.churn": st.builds(
+            lambda a, b: {"dist": "beta", "a": a, "b": b}, st.floats(0.5, 5), st.floats(0.5, 20)
+        ),
     }
 )
 
@@ -61,7 +62,9 @@ def test_customer_counts_are_conserved(values: dict, seed: int) -> None:
 
 @PROPERTY
 @given(values=worlds, low=st.floats(0.01, 0.3), step=st.floats(0.001, 0.3), seed=st.integers(0, 2**32))
-def test_higher_wacc_never_raises_a_positive_profit_relationship(values: dict, low: float, step: float, seed: int) -> None:
+def test_higher_wacc_never_raises_a_positive_profit_relationship(
+    values: dict, low: float, step: float, seed: int
+) -> None:
     """Same world, higher WACC: every relationship with positive economic profit is worth less.
 
     Margins are made positive in every period (cheap goods, low cost to serve, no service

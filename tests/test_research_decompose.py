@@ -7,11 +7,18 @@ import itertools
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import tiny
 
 import valuecapture as vc
-from valuecapture.analysis.decompose import METRICS, SOURCES, attribution, attribution_text, configurations, decompose, shapley
-
-from conftest import tiny
+from valuecapture.analysis.decompose import (
+    METRICS,
+    SOURCES,
+    attribution,
+    attribution_text,
+    configurations,
+    decompose,
+    shapley,
+)
 
 
 def test_shapley_values_of_a_known_game() -> None:
@@ -42,9 +49,14 @@ def test_decomposition_dataset_and_common_random_numbers(decomposition: xr.Datas
         assert key in ds.attrs
     # the all-on configuration is the scenario itself, replication by replication
     plain = vc.simulate(tiny(), 60, 5)
-    np.testing.assert_array_equal(ds["firm_value"].sel(configuration="customer+relationship+interdependence").values, plain["firm_value"].values)
+    np.testing.assert_array_equal(
+        ds["firm_value"].sel(configuration="customer+relationship+interdependence").values, plain["firm_value"].values
+    )
     # switching customer heterogeneity off makes every customer the mean customer: the spread of relationship value falls
-    assert ds["relationship_value_sd"].sel(configuration="none").mean() < ds["relationship_value_sd"].sel(configuration="customer").mean()
+    assert (
+        ds["relationship_value_sd"].sel(configuration="none").mean()
+        < ds["relationship_value_sd"].sel(configuration="customer").mean()
+    )
 
 
 @pytest.mark.parametrize("metric", list(METRICS))
@@ -69,7 +81,9 @@ def test_a_source_switched_off_gets_a_share_of_zero() -> None:
         assert att.estimate["shapley_relationship"] == 0.0
         assert att.low["shapley_relationship"] == 0.0 == att.high["shapley_relationship"]
         assert att.low["share_customer"] > 0.5
-    assert "relationship heterogeneity is off in the scenario" in attribution_text(ds, ["firm_value_variance"], n_resamples=200)
+    assert "relationship heterogeneity is off in the scenario" in attribution_text(
+        ds, ["firm_value_variance"], n_resamples=200
+    )
 
 
 def test_decomposition_does_not_depend_on_workers_or_batches() -> None:

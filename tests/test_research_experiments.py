@@ -7,12 +7,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-
-import valuecapture as vc
-from valuecapture.analysis.experiments import ExperimentError, design, hypothesis_tests, load_experiment, loads_experiment, point_scenario, regress, sensitivity, sweep
-
 from conftest import ROOT, SCENARIOS
 from test_research_stats import run_main
+
+import valuecapture as vc
+from valuecapture.analysis.experiments import (
+    ExperimentError,
+    design,
+    hypothesis_tests,
+    load_experiment,
+    loads_experiment,
+    point_scenario,
+    regress,
+    sensitivity,
+    sweep,
+)
 
 TINY_SET = """
 [set]
@@ -24,8 +33,16 @@ TINY_SET = """
 """
 
 
-def experiment_text(design_kind: str, points: str = "", factors: str = "", replications: int = 20, responses: str = '["mean_firm_value", "sd_firm_value"]') -> str:
-    factors = factors or """
+def experiment_text(
+    design_kind: str,
+    points: str = "",
+    factors: str = "",
+    replications: int = 20,
+    responses: str = '["mean_firm_value", "sd_firm_value"]',
+) -> str:
+    factors = (
+        factors
+        or """
 [[factors]]
 field = "network.rewire"
 name = "rewire"
@@ -36,10 +53,11 @@ field = "demand.volatility"
 name = "volatility"
 range = [0.0, 0.6]
 """
+    )
     return f"""
 [experiment]
 name = "t"
-scenario = "{SCENARIOS / 'classroom.toml'}"
+scenario = "{SCENARIOS / "classroom.toml"}"
 design = "{design_kind}"
 {points}
 replications = {replications}
@@ -112,7 +130,9 @@ def test_regression_effects_and_hypotheses(sobol_sweep: xr.Dataset) -> None:
 def test_latin_hypercube_regression_indices_of_an_ignored_field() -> None:
     """Regression-based indices (adjusted R^2) of an ignored field are 0 up to chance fit; their 95% bootstrap CI
     contains 0 for this fixed seed, and so does the CI of its effect."""
-    ds = sweep(loads_experiment(experiment_text("latin_hypercube", "points = 24", responses='["sd_firm_value"]'), "lhs.toml"))
+    ds = sweep(
+        loads_experiment(experiment_text("latin_hypercube", "points = 24", responses='["sd_firm_value"]'), "lhs.toml")
+    )
     s = sensitivity(ds, "sd_firm_value", n_resamples=200)
     idx = {i.factor: i for i in s.indices}
     assert idx["rewire"].first_low <= 0.0 <= idx["rewire"].first_high
@@ -140,13 +160,20 @@ field = "heterogeneity.interdependence"
 name = "interdependence"
 levels = [false, true]
 """
-    e = loads_experiment(experiment_text("full_factorial", factors=factors, replications=10, responses='["sd_firm_value"]').replace('factor = "rewire"', 'factor = "interdependence"'), "ff.toml")
+    e = loads_experiment(
+        experiment_text("full_factorial", factors=factors, replications=10, responses='["sd_firm_value"]').replace(
+            'factor = "rewire"', 'factor = "interdependence"'
+        ),
+        "ff.toml",
+    )
     table = design(e)
     assert len(table.values) == 2 * 3 * 2
     assert sorted({row[1] for row in table.values}) == [0.0, 0.2, 0.4]
     ds = sweep(e)
     s = {i.factor: i for i in sensitivity(ds, "sd_firm_value", n_resamples=200).indices}
-    assert abs(s["rewire"].first) < 1e-12 and abs(s["rewire"].total) < 1e-12  # zero up to rounding: the responses do not depend on it
+    assert (
+        abs(s["rewire"].first) < 1e-12 and abs(s["rewire"].total) < 1e-12
+    )  # zero up to rounding: the responses do not depend on it
     assert s["volatility"].total > 0.0
     assert ds["interdependence"].dtype == bool
 
@@ -169,20 +196,30 @@ GOOD = experiment_text("sobol", "points = 8")
         (GOOD.replace("seed = 11", "seed = -1"), "experiment.seed", "must be an integer"),
         (GOOD.replace('name = "t"', 'name = "t"\nscenari = "x"'), "experiment.scenari", "did you mean 'scenario'"),
         (GOOD.replace(str(SCENARIOS / "classroom.toml"), "nowhere.toml"), "experiment.scenario", "file not found"),
-        (GOOD.replace('"mean_firm_value", ', '"mean_firm_valeu", '), "experiment.responses[0]", "did you mean 'mean_firm_value'"),
+        (
+            GOOD.replace('"mean_firm_value", ', '"mean_firm_valeu", '),
+            "experiment.responses[0]",
+            "did you mean 'mean_firm_value'",
+        ),
         (GOOD.replace('field = "network.rewire"', 'field = "network.rewiring"'), "factors[0].range", "unknown key"),
         (GOOD.replace('field = "network.rewire"', 'field = "run.seed"'), "factors[0].field", "cannot be a factor"),
         (GOOD.replace("range = [0.0, 0.6]", "range = [0.6, 0.0]"), "factors[1].range", "low must be below high"),
         (GOOD.replace("range = [0.0, 0.6]", "range = [0.0, 9.0]"), "factors[1].range", "demand.volatility = 9"),
         (GOOD.replace("range = [0.0, 0.6]", 'levels = ["low", "high"]'), "factors[1].levels", "must be a number"),
-        (GOOD.replace("range = [0.0, 0.6]", "range = [0.0, 0.6]\nlevels = [0.1, 0.2]"), "factors[1]", "exactly one of range"),
+        (
+            GOOD.replace("range = [0.0, 0.6]", "range = [0.0, 0.6]\nlevels = [0.1, 0.2]"),
+            "factors[1]",
+            "exactly one of range",
+        ),
         (GOOD.replace('direction = "increase"', 'direction = "up"'), "hypotheses[0].direction", "unknown direction"),
         (GOOD.replace('factor = "volatility"', 'factor = "growth"'), "hypotheses[0].factor", "is not a factor"),
-        (GOOD.replace("[set]", "[set]\n\"demand.rho_across\" = 0.9"), "set.demand.rho_across", "must not exceed"),
+        (GOOD.replace("[set]", '[set]\n"demand.rho_across" = 0.9'), "set.demand.rho_across", "must not exceed"),
         (GOOD + "\n[extra]\nx = 1\n", "extra", "unknown section"),
     ],
 )
-def test_bad_experiment_files_give_one_line_naming_file_and_field(tmp_path: Path, text: str, field: str, fragment: str) -> None:
+def test_bad_experiment_files_give_one_line_naming_file_and_field(
+    tmp_path: Path, text: str, field: str, fragment: str
+) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(ExperimentError) as info:
@@ -203,14 +240,30 @@ range = [0.2, 0.5]
 field = "demand.rho_across"
 range = [0.0, 0.4]
 """
-    text = experiment_text("latin_hypercube", "points = 16", factors=factors).replace('factor = "volatility"', 'factor = "demand.rho_within"').replace('factor = "rewire"', 'factor = "demand.rho_across"')
-    (tmp_path / "e.toml").write_text(text)  # each extreme alone is valid; some combinations put rho_across above rho_within
-    with pytest.raises(ExperimentError, match=r"e.toml: factors: design point \d+ .* demand.rho_across: must not exceed"):
+    text = (
+        experiment_text("latin_hypercube", "points = 16", factors=factors)
+        .replace('factor = "volatility"', 'factor = "demand.rho_within"')
+        .replace('factor = "rewire"', 'factor = "demand.rho_across"')
+    )
+    (tmp_path / "e.toml").write_text(
+        text
+    )  # each extreme alone is valid; some combinations put rho_across above rho_within
+    with pytest.raises(
+        ExperimentError, match=r"e.toml: factors: design point \d+ .* demand.rho_across: must not exceed"
+    ):
         load_experiment(tmp_path / "e.toml")
 
 
-@pytest.mark.parametrize("text, fragment", [(GOOD.replace("points = 8", "points = 6"), "experiment.points: must be a power of 2"), ("[experiment]\n", "experiment.scenario: required")])
-def test_cli_bad_experiment_exit_2_one_line_no_output(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, fragment: str) -> None:
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        (GOOD.replace("points = 8", "points = 6"), "experiment.points: must be a power of 2"),
+        ("[experiment]\n", "experiment.scenario: required"),
+    ],
+)
+def test_cli_bad_experiment_exit_2_one_line_no_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, fragment: str
+) -> None:
     (tmp_path / "bad.toml").write_text(text)
     code = run_main(["sweep", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err

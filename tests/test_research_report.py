@@ -10,17 +10,16 @@ from pathlib import Path
 
 import pytest
 import xarray as xr
+from conftest import tiny
+from test_research_experiments import experiment_text
+from test_research_stats import run_main
 
 import valuecapture as vc
 from valuecapture.analysis.compare import compare
 from valuecapture.analysis.decompose import attribution_text, decompose
 from valuecapture.analysis.experiments import loads_experiment, sweep, sweep_text
-from valuecapture.report.html import kind_of, write_report
 from valuecapture.report.files import write_run
-
-from conftest import tiny
-from test_research_experiments import experiment_text
-from test_research_stats import run_main
+from valuecapture.report.html import kind_of, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -84,16 +83,29 @@ def test_run_report(tmp_path: Path) -> None:
     folder = write_report(ds, run, n_resamples=200)
     assert folder == run / "report"
     html = check_report(folder)
-    for needle in ("Stobachoff", "value at risk", "expected shortfall", "P(value &lt; 0)", "--seed 3 --replications 40", "Gini"):
+    for needle in (
+        "Stobachoff",
+        "value at risk",
+        "expected shortfall",
+        "P(value &lt; 0)",
+        "--seed 3 --replications 40",
+        "Gini",
+    ):
         assert needle in html, needle
-    assert {p.name for p in (folder / "figures").iterdir()} >= {f"{s}.{e}" for s in ("firm_value", "convergence", "heterogeneity") for e in ("png", "svg")}
+    assert {p.name for p in (folder / "figures").iterdir()} >= {
+        f"{s}.{e}" for s in ("firm_value", "convergence", "heterogeneity") for e in ("png", "svg")
+    }
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # nothing half-written left behind
 
 
 def test_comparison_decomposition_and_sweep_reports(tmp_path: Path) -> None:
     cmp_ = compare(tiny(), ["single", "harvest"], 20, 2)
     dec = decompose(tiny(), 20, 2)
-    swp = sweep(loads_experiment(experiment_text("sobol", "points = 4", replications=10, responses='["sd_firm_value"]'), "e.toml"))
+    swp = sweep(
+        loads_experiment(
+            experiment_text("sobol", "points = 4", replications=10, responses='["sd_firm_value"]'), "e.toml"
+        )
+    )
     for name, ds, summary, needle in (
         ("cmp", cmp_, None, "Paired differences"),
         ("dec", dec, attribution_text(dec, n_resamples=100), "Shapley"),

@@ -7,15 +7,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tiny
+from test_cli import SCENARIOS, vc_cli
 
 import valuecapture as vc
-from valuecapture.analysis.heterogeneity import gini, lorenz_curve, relationship_stats, stobachoff_curve, top_share, whale_curve
+from valuecapture.analysis.heterogeneity import (
+    gini,
+    lorenz_curve,
+    relationship_stats,
+    stobachoff_curve,
+    top_share,
+    whale_curve,
+)
+from valuecapture.analysis.stats import describe, expected_shortfall, precision_met, running_mean, wilson_interval
 from valuecapture.model.batch import heterogeneity_summary
 from valuecapture.run.precision import StoppingRule, simulate_to_precision
-from valuecapture.analysis.stats import describe, expected_shortfall, precision_met, running_mean, wilson_interval
-
-from conftest import tiny
-from test_cli import vc_cli, SCENARIOS
 
 # ---------------------------------------------------------------------------
 # Heterogeneity of relationship value: exact small cases
@@ -54,7 +60,10 @@ def test_per_replication_statistics_agree_with_the_runner_and_brute_force() -> N
     v[:, 31:] = np.nan
     v[2, 5:] = np.nan
     st = relationship_stats(v)
-    brute = [np.abs(r[:, None] - r[None, :]).sum() / (2 * r.size * np.abs(r).sum()) for r in (row[np.isfinite(row)] for row in v)]
+    brute = [
+        np.abs(r[:, None] - r[None, :]).sum() / (2 * r.size * np.abs(r).sum())
+        for r in (row[np.isfinite(row)] for row in v)
+    ]
     np.testing.assert_allclose(st["relationship_value_gini"], brute, rtol=1e-12)
     np.testing.assert_allclose(st["relationship_value_sd"], np.nanstd(v, axis=1, ddof=1), rtol=1e-12)
     summ = heterogeneity_summary(np.nan_to_num(v), np.isfinite(v))
@@ -73,7 +82,9 @@ def test_per_replication_statistics_agree_with_the_runner_and_brute_force() -> N
 def test_value_at_risk_and_expected_shortfall_exact() -> None:
     x = np.arange(1.0, 101.0)
     assert expected_shortfall(x, 0.05) == 3.0  # mean of the 5 worst
-    assert expected_shortfall(x, 0.033) == pytest.approx((1 + 2 + 3 + 0.3 * 4) / 3.3, rel=1e-12)  # fractional weight on the 4th
+    assert expected_shortfall(x, 0.033) == pytest.approx(
+        (1 + 2 + 3 + 0.3 * 4) / 3.3, rel=1e-12
+    )  # fractional weight on the 4th
     d = describe(x, seed=1)
     assert d.var.value == pytest.approx(np.quantile(x, 0.05)) and d.es.value == 3.0
     assert d.p_negative.value == 0.0 and d.p_negative.low == 0.0 and 0 < d.p_negative.high < 0.05
@@ -121,7 +132,9 @@ def test_precision_stops_reproducibly_and_equals_a_fixed_run() -> None:
     n = ds.sizes["replication"]
     assert n % 20 == 0 and 20 <= n < 2000 and ds.attrs["precision_reached"] == 1
     fv = ds["firm_value"].values
-    assert precision_met(fv, 0.12)[0] and not precision_met(fv[: n - 20], 0.12)[0]  # stopped at the first boundary that meets it
+    assert (
+        precision_met(fv, 0.12)[0] and not precision_met(fv[: n - 20], 0.12)[0]
+    )  # stopped at the first boundary that meets it
     fixed = vc.simulate(sc, n, 3)
     same = ds.copy()
     same.attrs = fixed.attrs
@@ -132,7 +145,10 @@ def test_precision_stops_reproducibly_and_equals_a_fixed_run() -> None:
 
 def test_tighter_precision_never_yields_fewer_replications() -> None:
     sc = tiny()
-    ns = [simulate_to_precision(sc, StoppingRule(p, chunk=25, max_replications=1000), seed=8).sizes["replication"] for p in (0.4, 0.25, 0.15, 0.1)]
+    ns = [
+        simulate_to_precision(sc, StoppingRule(p, chunk=25, max_replications=1000), seed=8).sizes["replication"]
+        for p in (0.4, 0.25, 0.15, 0.1)
+    ]
     assert ns == sorted(ns) and ns[0] < ns[-1], ns
     capped = simulate_to_precision(sc, StoppingRule(1e-4, chunk=25, max_replications=60), seed=8)
     assert capped.sizes["replication"] == 60 and capped.attrs["precision_reached"] == 0
@@ -140,12 +156,25 @@ def test_tighter_precision_never_yields_fewer_replications() -> None:
 
 def test_cli_precision_run_and_its_bad_options(tmp_path: Path) -> None:
     small = ["--set", "customers.count=60", "--set", "horizon.periods=8"]
-    r = vc_cli("run", str(SCENARIOS / "classroom.toml"), *small, "--precision", "0.1", "--chunk", "20", "--seed", "2", "--no-figures", "--out", "out", cwd=tmp_path)
+    r = vc_cli(
+        "run",
+        str(SCENARIOS / "classroom.toml"),
+        *small,
+        "--precision",
+        "0.1",
+        "--chunk",
+        "20",
+        "--seed",
+        "2",
+        "--no-figures",
+        "--out",
+        "out",
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert "stopped after" in r.stdout and "of |mean| (target 10.000%" in r.stdout
     ds = vc.open_run(tmp_path / "out" / "classroom")
     assert ds.sizes["replication"] % 20 == 0 and ds.attrs["precision"] == 0.1
-
 
 
 @pytest.mark.parametrize(
@@ -157,7 +186,9 @@ def test_cli_precision_run_and_its_bad_options(tmp_path: Path) -> None:
         (["--precision", "0.1", "--chunk", "1"], "at least 2"),
     ],
 )
-def test_cli_bad_precision_options_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: list[str], fragment: str) -> None:
+def test_cli_bad_precision_options_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: list[str], fragment: str
+) -> None:
     code = run_main(["run", str(SCENARIOS / "classroom.toml"), *bad, "--out", str(tmp_path / "bad")])
     err = capsys.readouterr().err
     assert code == 2 and fragment in err and "Traceback" not in err, err

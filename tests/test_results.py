@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import tiny
 
 import valuecapture as vc
 from valuecapture.report.files import write_run
 from valuecapture.run.load import open_run
-
-from conftest import tiny
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,9 @@ def test_result_file_alone_reproduces_the_run(tmp_path: Path, ds: xr.Dataset) ->
     write_run(ds, tmp_path / "run", figures=False)
     back = open_run(tmp_path / "run")
     assert back.identical(ds)
-    again = vc.simulate(vc.scenario_of(back), replications=int(back.attrs["replications"]), seed=int(back.attrs["seed"]))
+    again = vc.simulate(
+        vc.scenario_of(back), replications=int(back.attrs["replications"]), seed=int(back.attrs["seed"])
+    )
     assert again.identical(ds)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import signal
 import subprocess
 import sys
 import time
@@ -18,21 +17,33 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import SCENARIOS
 
 import valuecapture as vc
 from valuecapture.run.outputs import OutputError, RunLock
-
-from conftest import SCENARIOS
 
 PY = sys.executable
 CLASSROOM = str(SCENARIOS / "classroom.toml")
 SMALL = ["--set", "customers.count=60", "--set", "horizon.periods=8", "-n", "6", "--no-figures", "-q"]
 #: a run that lasts a few seconds: 120 batches of 5 replications of a small firm
-LONG = ["-n", "600", "--batch-size", "5", "--set", "customers.count=100", "--set", "horizon.periods=12", "--no-figures", "-q"]
+LONG = [
+    "-n",
+    "600",
+    "--batch-size",
+    "5",
+    "--set",
+    "customers.count=100",
+    "--set",
+    "horizon.periods=12",
+    "--no-figures",
+    "-q",
+]
 
 
 def cli(*args: str, cwd: Path, timeout: float = 300, **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PY, "-m", "valuecapture", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, **kw)  # type: ignore[call-overload]
+    return subprocess.run(
+        [PY, "-m", "valuecapture", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, **kw
+    )  # type: ignore[call-overload]
 
 
 def inproc(*args: str, cwd: Path, **_: object) -> subprocess.CompletedProcess[str]:
@@ -60,7 +71,9 @@ def inproc(*args: str, cwd: Path, **_: object) -> subprocess.CompletedProcess[st
 def one_line_error(r: subprocess.CompletedProcess[str], code: int = 2) -> str:
     assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
     assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
-    assert r.stderr.startswith("valuecapture") and ": error: " in r.stderr, r.stderr  # ours, or argparse's "valuecapture run: error:"
+    assert r.stderr.startswith("valuecapture") and ": error: " in r.stderr, (
+        r.stderr
+    )  # ours, or argparse's "valuecapture run: error:"
     return r.stderr
 
 
@@ -165,7 +178,9 @@ def test_report_markdown_shows_a_description_as_text(tmp_path: Path) -> None:
     from valuecapture.report.html import write_report
 
     desc = "Evil <script>alert(1)</script> *bold* [link](http://x) | pipe\n# heading\n```\nfence"
-    sc = vc.load_scenario(CLASSROOM).with_values({"scenario.description": desc, "customers.count": 60, "horizon.periods": 8})
+    sc = vc.load_scenario(CLASSROOM).with_values(
+        {"scenario.description": desc, "customers.count": 60, "horizon.periods": 8}
+    )
     ds = vc.simulate(sc, 6, 1)
     folder = write_report(ds, None, tmp_path / "rep", n_resamples=50)
     md = (folder / "report.md").read_text()
@@ -182,7 +197,12 @@ def test_report_markdown_shows_a_description_as_text(tmp_path: Path) -> None:
 def test_a_live_run_cannot_be_restarted_resumed_or_joined(tmp_path: Path) -> None:
     out = tmp_path / "out"
     longer = [a if a != "600" else "3000" for a in LONG]  # outlives the three attempts below
-    proc = subprocess.Popen([PY, "-m", "valuecapture", "run", CLASSROOM, *longer, "-j", "1", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [PY, "-m", "valuecapture", "run", CLASSROOM, *longer, "-j", "1", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     store = out / ".classroom.inprogress" / "batches"
     deadline = time.monotonic() + 120
     while not (store.is_dir() and any(store.glob("*.h5"))):
@@ -243,8 +263,24 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("executor", ["process", "dask"])
 def test_workers_die_with_their_parent(tmp_path: Path, executor: str) -> None:
-    proc = subprocess.Popen([PY, "-m", "valuecapture", "run", CLASSROOM, *LONG, "-j", "2", "--executor", executor, "--out", str(tmp_path / "out")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "valuecapture",
+            "run",
+            CLASSROOM,
+            *LONG,
+            "-j",
+            "2",
+            "--executor",
+            executor,
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     store = tmp_path / "out" / ".classroom.inprogress" / "batches"
     deadline = time.monotonic() + 120
     while not (store.is_dir() and any(store.glob("*.h5"))):
@@ -269,8 +305,23 @@ def test_impossible_runs_are_refused_before_they_allocate(tmp_path: Path) -> Non
         (["run", CLASSROOM, "--seed", str(2**63)], "must be an integer in [0, 9223372036854775807]"),
         (["run", CLASSROOM, "--set", "run.seed=-1"], "run.seed: must be an integer"),
         (["run", CLASSROOM, "--set", "customers.max_slots=50000000", "-n", "4"], "refused before it starts"),
-        (["run", CLASSROOM, "--set", "acquisition.prospects_per_year=10000000", "--set", "horizon.periods=2400", "-n", "2"], "refused before it starts"),
-        (["run", CLASSROOM, "--set", "outputs.relationship_detail=1000000", "-n", "10000000"], "refused before it starts"),
+        (
+            [
+                "run",
+                CLASSROOM,
+                "--set",
+                "acquisition.prospects_per_year=10000000",
+                "--set",
+                "horizon.periods=2400",
+                "-n",
+                "2",
+            ],
+            "refused before it starts",
+        ),
+        (
+            ["run", CLASSROOM, "--set", "outputs.relationship_detail=1000000", "-n", "10000000"],
+            "refused before it starts",
+        ),
         (["validate", CLASSROOM, "--set", "customers.max_slots=50000000"], "refused before it starts"),
         (["run", "/dev/zero"], "/dev/zero: is not a regular file"),
     ]
@@ -278,7 +329,9 @@ def test_impossible_runs_are_refused_before_they_allocate(tmp_path: Path) -> Non
         start = time.monotonic()
         r = inproc(*args, "--out", "out", cwd=tmp_path) if args[0] == "run" else inproc(*args, cwd=tmp_path)
         assert fragment in one_line_error(r), (args, r.stderr)
-        assert time.monotonic() - start < 60, args  # refused at once, not after allocating (a loose bound: CI machines are slow)
+        assert time.monotonic() - start < 60, (
+            args
+        )  # refused at once, not after allocating (a loose bound: CI machines are slow)
     big = tmp_path / "big.toml"
     with open(big, "wb") as f:
         f.truncate(17 * 2**20)  # sparse: 17 MiB of zeros
@@ -304,9 +357,16 @@ base = hwm()
 run_batch(sc, 1, 0, 8)
 print(json.dumps([hwm() - base, batch_bytes(sc, 8)]))
 """
-    cases = [("baseline.toml", {}), ("baseline.toml", {"network.mean_degree": 30.0}), ("alignment.toml", {}), ("baseline.toml", {"capabilities.insight_lag": 20})]
+    cases = [
+        ("baseline.toml", {}),
+        ("baseline.toml", {"network.mean_degree": 30.0}),
+        ("alignment.toml", {}),
+        ("baseline.toml", {"capabilities.insight_lag": 20}),
+    ]
     for name, values in cases:
-        r = subprocess.run([PY, "-c", code, str(SCENARIOS / name), json.dumps(values)], capture_output=True, text=True, timeout=300)
+        r = subprocess.run(
+            [PY, "-c", code, str(SCENARIOS / name), json.dumps(values)], capture_output=True, text=True, timeout=300
+        )
         assert r.returncode == 0, r.stderr
         measured, estimate = json.loads(r.stdout)
         print(name, values, measured, estimate, estimate / measured)
@@ -319,7 +379,10 @@ print(json.dumps([hwm() - base, batch_bytes(sc, 8)]))
 def test_bad_overrides_and_empty_files_get_one_line(tmp_path: Path) -> None:
     (tmp_path / "empty.toml").write_text("# nothing here\n")
     cases = [
-        (["validate", CLASSROOM, "--set", "customers.count.x=5"], "customers.count.x: customers.count is a value, not a section"),
+        (
+            ["validate", CLASSROOM, "--set", "customers.count.x=5"],
+            "customers.count.x: customers.count is a value, not a section",
+        ),
         (["validate", CLASSROOM, "--set", "=5"], "an override must name a field"),
         (["validate", CLASSROOM, "--set", "customers..count=5"], "an override must name a field"),
         (["validate", "empty.toml"], "empty.toml: is empty"),
@@ -371,8 +434,16 @@ def test_bad_result_files_get_one_line(tmp_path: Path, good_result: Path) -> Non
     r = inproc("reproduce", str(bad_policies), "--out", "again", cwd=tmp_path)
     assert "attribute policies must be a JSON list" in one_line_error(r)
     for cmd in ("show", "report", "reproduce"):
-        r = cli(cmd, str(loose), "--out", "again", cwd=tmp_path) if cmd == "reproduce" else cli(cmd, str(loose), cwd=tmp_path)  # a subprocess: HDF5 may crash on it
-        assert r.returncode in (0, 1, 2) and "Traceback" not in r.stderr, (cmd, r.returncode, r.stderr)  # HDF5 may read a flipped data byte
+        r = (
+            cli(cmd, str(loose), "--out", "again", cwd=tmp_path)
+            if cmd == "reproduce"
+            else cli(cmd, str(loose), cwd=tmp_path)
+        )  # a subprocess: HDF5 may crash on it
+        assert r.returncode in (0, 1, 2) and "Traceback" not in r.stderr, (
+            cmd,
+            r.returncode,
+            r.stderr,
+        )  # HDF5 may read a flipped data byte
         assert r.returncode == 0 or r.stderr.count("\n") == 1, (cmd, r.stderr)
 
 
@@ -390,14 +461,33 @@ def _limit_file_size(limit: int):  # type: ignore[no-untyped-def]
 def test_a_full_disk_exits_1_with_the_resume_command_and_resume_finishes_identically(tmp_path: Path) -> None:
     """RLIMIT_FSIZE stands in for a full disk (Python ignores SIGXFSZ, so a write past the
     limit fails with EFBIG).  Small batch files fit, the consolidated result.nc does not."""
-    args = ["run", CLASSROOM, "-n", "40", "--batch-size", "4", "--set", "outputs.relationship_detail=40", "--out", "out", "--no-figures", "-q"]
+    args = [
+        "run",
+        CLASSROOM,
+        "-n",
+        "40",
+        "--batch-size",
+        "4",
+        "--set",
+        "outputs.relationship_detail=40",
+        "--out",
+        "out",
+        "--no-figures",
+        "-q",
+    ]
     r = cli(*args, cwd=tmp_path, preexec_fn=_limit_file_size(400_000))
     err = one_line_error(r, code=1)
-    assert "cannot write the result to out/classroom" in err and "all 40 replications are kept" in err and "--resume" in err
+    assert (
+        "cannot write the result to out/classroom" in err
+        and "all 40 replications are kept" in err
+        and "--resume" in err
+    )
     assert not (tmp_path / "out" / "classroom").exists()
     again = cli(*args, "--resume", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     sc = vc.load_scenario(CLASSROOM).with_values({"outputs.relationship_detail": 40})
-    assert vc.open_run(tmp_path / "out" / "classroom")["firm_value"].equals(vc.simulate(sc, 40, sc.get("run.seed"))["firm_value"])
+    assert vc.open_run(tmp_path / "out" / "classroom")["firm_value"].equals(
+        vc.simulate(sc, 40, sc.get("run.seed"))["firm_value"]
+    )
     tiny = cli(*args, cwd=tmp_path / "out", preexec_fn=_limit_file_size(5_000))  # even the batches do not fit
     assert "cannot write to" in one_line_error(tiny, code=1) and "--resume" in tiny.stderr

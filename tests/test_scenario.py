@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, SCENARIOS
 
 import valuecapture as vc
 from valuecapture.scenario.load import FIELDS, ScenarioError
-
-from conftest import ROOT, SCENARIOS
 
 
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.toml")), ids=lambda p: p.name)
@@ -26,7 +25,10 @@ def test_defaults_and_round_trip_through_toml() -> None:
 
 
 def test_overrides_are_applied_and_validated() -> None:
-    sc = vc.load_scenario(SCENARIOS / "baseline.toml", overrides=["customers.count=5000", "horizon.periods=60", "scenario.name=big", "uncertainties.wallet.s=1.5"])
+    sc = vc.load_scenario(
+        SCENARIOS / "baseline.toml",
+        overrides=["customers.count=5000", "horizon.periods=60", "scenario.name=big", "uncertainties.wallet.s=1.5"],
+    )
     assert sc.get("customers.count") == 5000 and sc.get("horizon.periods") == 60 and sc.name == "big"
     assert sc.get("uncertainties.wallet").kwargs["s"] == 1.5
     with pytest.raises(ScenarioError, match=r"customers\.count: must be an integer"):
@@ -44,13 +46,33 @@ BAD = {
     "nan": ("[economics]\nwacc = nan\n", "economics.wacc", "finite"),
     "inf": ("[economics]\ntax_rate = inf\n", "economics.tax_rate", "finite"),
     "negative_count": ("[customers]\ncount = -5\n", "customers.count", "[1, 1e+07]"),
-    "retention_above_one": ('[uncertainties.churn]\ndist = "fixed"\nvalue = -0.2\n', "uncertainties.churn.value", "must be in [0, 1], got -0.2"),
-    "churn_above_one": ('[uncertainties.churn]\ndist = "uniform"\nloc = 0.5\nscale = 0.8\n', "uncertainties.churn", "above the allowed maximum 1"),
+    "retention_above_one": (
+        '[uncertainties.churn]\ndist = "fixed"\nvalue = -0.2\n',
+        "uncertainties.churn.value",
+        "must be in [0, 1], got -0.2",
+    ),
+    "churn_above_one": (
+        '[uncertainties.churn]\ndist = "uniform"\nloc = 0.5\nscale = 0.8\n',
+        "uncertainties.churn",
+        "above the allowed maximum 1",
+    ),
     "horizon_zero": ("[horizon]\nperiods = 0\n", "horizon.periods", "[1, 2400]"),
-    "unknown_dist": ('[uncertainties.wallet]\ndist = "lognormal"\ns = 1\n', "uncertainties.wallet.dist", "allowed: fixed"),
-    "dist_param": ('[uncertainties.wallet]\ndist = "lognorm"\nsigma = 1\n', "uncertainties.wallet.sigma", "allowed: s, loc, scale"),
+    "unknown_dist": (
+        '[uncertainties.wallet]\ndist = "lognormal"\ns = 1\n',
+        "uncertainties.wallet.dist",
+        "allowed: fixed",
+    ),
+    "dist_param": (
+        '[uncertainties.wallet]\ndist = "lognorm"\nsigma = 1\n',
+        "uncertainties.wallet.sigma",
+        "allowed: s, loc, scale",
+    ),
     "impossible_rho": ("[demand]\nrho_within = 0.1\nrho_across = 0.3\n", "demand.rho_across", "must not exceed"),
-    "weights_length": ('[customers]\nsegments = ["a", "b"]\nsegment_weights = [1.0]\n', "customers.segment_weights", "one weight per segment"),
+    "weights_length": (
+        '[customers]\nsegments = ["a", "b"]\nsegment_weights = [1.0]\n',
+        "customers.segment_weights",
+        "one weight per segment",
+    ),
     "enum": ('[economics]\nterminal_value = "gordon"\n', "economics.terminal_value", "allowed: none, runoff"),
     "bool": ("[heterogeneity]\ncustomer = 1\n", "heterogeneity.customer", "true or false"),
     "correlation_pd": (
@@ -58,8 +80,16 @@ BAD = {
         "correlations",
         "not positive definite",
     ),
-    "correlation_name": ('[[correlations]]\nbetween = ["wallet", "prize"]\nrho = 0.2\n', "correlations[0].between", "did you mean 'price'"),
-    "bm_key": ('[[choices.business_models]]\nname = "x"\nqualty = 0.5\n', "choices.business_models[0].qualty", "did you mean 'quality'"),
+    "correlation_name": (
+        '[[correlations]]\nbetween = ["wallet", "prize"]\nrho = 0.2\n',
+        "correlations[0].between",
+        "did you mean 'price'",
+    ),
+    "bm_key": (
+        '[[choices.business_models]]\nname = "x"\nqualty = 0.5\n',
+        "choices.business_models[0].qualty",
+        "did you mean 'quality'",
+    ),
     "section_scalar": ("horizon = 5\n", "horizon", "is a section"),
 }
 
@@ -78,12 +108,21 @@ def test_bad_input_names_file_and_field(tmp_path: Path, case: str) -> None:
     assert fragment in msg, msg
 
 
-@pytest.mark.parametrize("text, field, fragment", [
-    ('[choices]\npolicy = "nonesuch"\n', "choices.policy", "known: single"),
-    ('[portfolio]\nmodels = ["shapiro", "nope"]\n', "portfolio.models", "unknown portfolio model 'nope'"),
-    ('[alignment]\nenabled = true\nsales_model = "kraljic"\n', "alignment.sales_model", "must be a supplier-side portfolio model"),
-])
-def test_plugins_a_scenario_names_are_checked_by_the_model(tmp_path: Path, text: str, field: str, fragment: str) -> None:
+@pytest.mark.parametrize(
+    "text, field, fragment",
+    [
+        ('[choices]\npolicy = "nonesuch"\n', "choices.policy", "known: single"),
+        ('[portfolio]\nmodels = ["shapiro", "nope"]\n', "portfolio.models", "unknown portfolio model 'nope'"),
+        (
+            '[alignment]\nenabled = true\nsales_model = "kraljic"\n',
+            "alignment.sales_model",
+            "must be a supplier-side portfolio model",
+        ),
+    ],
+)
+def test_plugins_a_scenario_names_are_checked_by_the_model(
+    tmp_path: Path, text: str, field: str, fragment: str
+) -> None:
     """The scenario layer checks structure; which policies and portfolio models exist is the
     model's to say (model.validate.check_scenario), before every run and in validate."""
     from valuecapture.model.validate import check_scenario

@@ -58,16 +58,30 @@ def test_classroom_scenario_runs_with_its_defaults(path: Path) -> None:
 
 # ---- valuecapture play ----------------------------------------------------------------------
 
-SCRIPT = "\n".join([
-    # round 1
-    "tiered", "0.8", "2", "", "on",
-    # round 2, with a bad answer to every question first
-    "foo", "adaptive",
-    "1.5", "0.9",
-    "-1", "3",
-    "abc", "1",
-    "maybe", "off",
-]) + "\n"
+SCRIPT = (
+    "\n".join(
+        [
+            # round 1
+            "tiered",
+            "0.8",
+            "2",
+            "",
+            "on",
+            # round 2, with a bad answer to every question first
+            "foo",
+            "adaptive",
+            "1.5",
+            "0.9",
+            "-1",
+            "3",
+            "abc",
+            "1",
+            "maybe",
+            "off",
+        ]
+    )
+    + "\n"
+)
 
 
 def _play(stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -81,8 +95,14 @@ def test_play_scripted_through_stdin(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert "Your firm as it is today: policy single, insight 0.2, 1 account manager" in out
-    assert "Round 1: policy tiered, insight 0.8, 2 account managers, review every 2 periods (1 y), interaction spaces on" in out
-    assert "Round 2: policy adaptive, insight 0.9, 3 account managers, review every 1 period (0.5 y), interaction spaces off" in out
+    assert (
+        "Round 1: policy tiered, insight 0.8, 2 account managers, review every 2 periods (1 y), interaction spaces on"
+        in out
+    )
+    assert (
+        "Round 2: policy adaptive, insight 0.9, 3 account managers, review every 1 period (0.5 y), interaction spaces off"
+        in out
+    )
     # every bad answer: one line saying what is allowed, then the question again
     complaints = [line for line in out.splitlines() if line.strip().startswith("->")]
     assert len(complaints) == 5, complaints
@@ -115,7 +135,9 @@ def test_play_quits_on_q() -> None:
 def test_play_bad_scenario_is_a_one_line_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[scenario]\nname = "x"\n[customers]\ncount = -3\n')
-    res = subprocess.run([sys.executable, "-m", "valuecapture", "play", str(bad)], input="", capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "valuecapture", "play", str(bad)], input="", capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 2
     assert len(res.stderr.strip().splitlines()) == 1 and "customers.count" in res.stderr
 

@@ -44,7 +44,7 @@ class PairedDifference:
     p_ties: float  # share of replications with exactly equal firm value
 
     @classmethod
-    def of(cls, a: str, b: str, xa: np.ndarray, xb: np.ndarray, level: float = 0.95) -> "PairedDifference":
+    def of(cls, a: str, b: str, xa: np.ndarray, xb: np.ndarray, level: float = 0.95) -> PairedDifference:
         d = np.asarray(xa, dtype=float) - np.asarray(xb, dtype=float)
         n = d.size
         mean = float(d.mean())
@@ -76,7 +76,9 @@ def check_policy_names(names: Sequence[str]) -> None:
         raise ValueError(f"no policies to compare; known: {', '.join(known)}")
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"unknown polic{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+        raise ValueError(
+            f"unknown polic{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))}; known: {', '.join(known)}"
+        )
 
 
 def compare(
@@ -106,9 +108,27 @@ def compare(
     check_policy_names(names)
     labels = policy_labels(names)
     variants = {lab: scenario.with_values({"choices.policy": name}) for lab, name in zip(labels, names, strict=True)}
-    ds = simulate_variants(variants, "policy", replications, seed, workers=workers, batch_size=batch_size, executor=executor, scheduler=scheduler,
-                           progress=progress, store=store, resume=resume, stop=stop)
-    ds = ds.assign_coords(policy=("policy", np.array(labels, dtype=object), {"description": "Business-model policy, by registered name (repeats get #2, #3...)."}))
+    ds = simulate_variants(
+        variants,
+        "policy",
+        replications,
+        seed,
+        workers=workers,
+        batch_size=batch_size,
+        executor=executor,
+        scheduler=scheduler,
+        progress=progress,
+        store=store,
+        resume=resume,
+        stop=stop,
+    )
+    ds = ds.assign_coords(
+        policy=(
+            "policy",
+            np.array(labels, dtype=object),
+            {"description": "Business-model policy, by registered name (repeats get #2, #3...)."},
+        )
+    )
     base = dict(ds.attrs)
     ds.attrs.update(
         {
@@ -128,7 +148,7 @@ def paired_differences(ds: xr.Dataset, var: str = "firm_value") -> list[PairedDi
     labels = [str(p) for p in ds["policy"].values]
     out = []
     for i, a in enumerate(labels):
-        for b in labels[i + 1:]:
+        for b in labels[i + 1 :]:
             out.append(PairedDifference.of(a, b, ds[var].sel(policy=a).values, ds[var].sel(policy=b).values))
     return out
 
@@ -153,7 +173,11 @@ def comparison_text(ds: xr.Dataset) -> str:
     lines += [head, "-" * len(head)]
     for p in labels:
         s = Stats.of(ds["firm_value"].sel(policy=p).values)
-        lines.append(f"{p:16s}" + "".join(f"{_fmt(v, True):>12s}" for v in (s.mean, s.mcse, s.p5, s.p50, s.p95)) + f"{s.p_negative:>8.3f}")
+        lines.append(
+            f"{p:16s}"
+            + "".join(f"{_fmt(v, True):>12s}" for v in (s.mean, s.mcse, s.p5, s.p50, s.p95))
+            + f"{s.p_negative:>8.3f}"
+        )
     pairs = paired_differences(ds)
     if pairs:
         lines += ["", "Paired differences of firm value (A - B), 95% confidence interval, P(A beats B)"]
@@ -162,7 +186,9 @@ def comparison_text(ds: xr.Dataset) -> str:
         for d in pairs:
             ci = f"[{_fmt(d.ci_low, True)}, {_fmt(d.ci_high, True)}]"
             mark = "" if d.significant else "  (CI contains 0)"
-            lines.append(f"{d.a + ' - ' + d.b:30s}{_fmt(d.mean, True):>12s}{_fmt(d.mcse, True):>12s}{ci:>26s}{d.p_a_beats_b:>9.3f}{mark}")
+            lines.append(
+                f"{d.a + ' - ' + d.b:30s}{_fmt(d.mean, True):>12s}{_fmt(d.mcse, True):>12s}{ci:>26s}{d.p_a_beats_b:>9.3f}{mark}"
+            )
     rank = ranking(ds)
     lines += ["", "Ranking by mean firm value"]
     by_pair = {(d.a, d.b): d for d in pairs}
@@ -181,5 +207,8 @@ def comparison_text(ds: xr.Dataset) -> str:
         last = ds["customers_by_model"].isel(period=-1)
         share = (last / last.sum("business_model").where(last.sum("business_model") > 0)).mean("replication")
         for p in labels:
-            lines.append(f"{p:16s}" + "".join(f"{float(share.sel(policy=p, business_model=m)):>15.3f}" for m in ds["business_model"].values))
+            lines.append(
+                f"{p:16s}"
+                + "".join(f"{float(share.sel(policy=p, business_model=m)):>15.3f}" for m in ds["business_model"].values)
+            )
     return "\n".join(lines)

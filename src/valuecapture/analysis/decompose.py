@@ -31,8 +31,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from dataclasses import dataclass
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,13 +110,45 @@ def decompose(
     base_on = {s: bool(scenario.get(f"heterogeneity.{s}")) for s in SOURCES}
     combos = configurations()
     labels = [label(on) for on in combos]
-    variants = {lab: scenario.with_values({f"heterogeneity.{s}": bool(o and base_on[s]) for s, o in zip(SOURCES, on, strict=True)})
-                for lab, on in zip(labels, combos, strict=True)}
-    out = simulate_variants(variants, "configuration", replications, seed, keep="replication", reduce=RELATIONSHIP_REDUCER, workers=workers,
-                            batch_size=batch_size, executor=executor, scheduler=scheduler, progress=progress, store=store, resume=resume, stop=stop)
-    out = out.assign_coords(configuration=("configuration", np.array(labels, dtype=object), {"description": "Sources of heterogeneity switched on (as in the scenario); 'none': all three off."}))
+    variants = {
+        lab: scenario.with_values(
+            {f"heterogeneity.{s}": bool(o and base_on[s]) for s, o in zip(SOURCES, on, strict=True)}
+        )
+        for lab, on in zip(labels, combos, strict=True)
+    }
+    out = simulate_variants(
+        variants,
+        "configuration",
+        replications,
+        seed,
+        keep="replication",
+        reduce=RELATIONSHIP_REDUCER,
+        workers=workers,
+        batch_size=batch_size,
+        executor=executor,
+        scheduler=scheduler,
+        progress=progress,
+        store=store,
+        resume=resume,
+        stop=stop,
+    )
+    out = out.assign_coords(
+        configuration=(
+            "configuration",
+            np.array(labels, dtype=object),
+            {"description": "Sources of heterogeneity switched on (as in the scenario); 'none': all three off."},
+        )
+    )
     for j, s in enumerate(SOURCES):
-        out = out.assign_coords({s: ("configuration", np.array([bool(on[j] and base_on[s]) for on in combos]), {"description": f"heterogeneity.{s} in this configuration."})})
+        out = out.assign_coords(
+            {
+                s: (
+                    "configuration",
+                    np.array([bool(on[j] and base_on[s]) for on in combos]),
+                    {"description": f"heterogeneity.{s} in this configuration."},
+                )
+            }
+        )
     out.attrs.update(
         {
             "title": f"valuecapture decomposition of scenario {scenario.name!r} into its sources of heterogeneity",
@@ -157,9 +189,23 @@ def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 #: What can be attributed: name -> metric.
 METRICS: dict[str, Metric] = {
-    "firm_value_variance": Metric("firm_value_variance", "Variance of firm value across replications", "firm_value", "currency^2", _var),
-    "relationship_value_sd": Metric("relationship_value_sd", "Spread of relationship value: mean within-replication sd", "relationship_value_sd", "currency", _mean),
-    "relationship_value_gini": Metric("relationship_value_gini", "Inequality of relationship value: mean within-replication Gini", "relationship_value_gini", "index 0-1", _mean),
+    "firm_value_variance": Metric(
+        "firm_value_variance", "Variance of firm value across replications", "firm_value", "currency^2", _var
+    ),
+    "relationship_value_sd": Metric(
+        "relationship_value_sd",
+        "Spread of relationship value: mean within-replication sd",
+        "relationship_value_sd",
+        "currency",
+        _mean,
+    ),
+    "relationship_value_gini": Metric(
+        "relationship_value_gini",
+        "Inequality of relationship value: mean within-replication Gini",
+        "relationship_value_gini",
+        "index 0-1",
+        _mean,
+    ),
 }
 
 #: Rows of an attribution, in the order of :func:`_attribution_stat`'s output.
@@ -175,7 +221,10 @@ ROWS: tuple[str, ...] = (
 
 def _attribution_stat(metric: Metric, combos: Sequence[tuple[bool, ...]]) -> Callable[..., np.ndarray]:
     def stat(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
-        v = {frozenset(s for s, o in zip(SOURCES, on) if o): metric.reduce(x, axis=axis) for on, x in zip(combos, samples)}
+        v = {
+            frozenset(s for s, o in zip(SOURCES, on) if o): metric.reduce(x, axis=axis)
+            for on, x in zip(combos, samples)
+        }
         phi = shapley(v)
         total = v[frozenset(SOURCES)]
         base = v[frozenset()]
@@ -207,7 +256,14 @@ class Attribution:
         return sum(self.estimate[f"shapley_{s}"] for s in SOURCES)
 
 
-def attribution(ds: xr.Dataset, metric: str = "firm_value_variance", *, level: float = 0.95, n_resamples: int = 2000, seed: int | None = None) -> Attribution:
+def attribution(
+    ds: xr.Dataset,
+    metric: str = "firm_value_variance",
+    *,
+    level: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int | None = None,
+) -> Attribution:
     """Shapley attribution of ``metric`` (see :data:`METRICS`) from a :func:`decompose` Dataset.
 
     Intervals: paired bootstrap over replications (the same replication indices
@@ -263,27 +319,42 @@ def attribution_text(ds: xr.Dataset, metrics: Sequence[str] = tuple(METRICS), *,
     base_on = json.loads(a.get("sources_on_in_scenario", "{}"))
     off = [s for s, on in base_on.items() if not on]
     if off:
-        lines.append(f"note: {', '.join(off)} heterogeneity is off in the scenario itself, so its share is 0 by construction")
+        lines.append(
+            f"note: {', '.join(off)} heterogeneity is off in the scenario itself, so its share is 0 by construction"
+        )
     for name in metrics:
         att = attribution(ds, name, n_resamples=n_resamples)
         u = att.metric.units
-        lines += ["", f"{att.metric.title} [{u}]: Shapley attribution, {att.level:.0%} paired-bootstrap CI over {att.n} replications"]
+        lines += [
+            "",
+            f"{att.metric.title} [{u}]: Shapley attribution, {att.level:.0%} paired-bootstrap CI over {att.n} replications",
+        ]
         head = f"{'source':28s}{'Shapley value':>16s}{'CI low':>12s}{'CI high':>12s}{'% of total':>12s}{'CI':>18s}"
         lines += [head, "-" * len(head)]
         for s in SOURCES:
             sh = f"[{100 * att.low['share_' + s]:.1f}, {100 * att.high['share_' + s]:.1f}]"
-            lines.append(f"{s:28s}{_num(att.estimate['shapley_' + s], u):>16s}{_num(att.low['shapley_' + s], u):>12s}{_num(att.high['shapley_' + s], u):>12s}"
-                         f"{100 * att.estimate['share_' + s]:>11.1f}%{sh:>18s}")
+            lines.append(
+                f"{s:28s}{_num(att.estimate['shapley_' + s], u):>16s}{_num(att.low['shapley_' + s], u):>12s}{_num(att.high['shapley_' + s], u):>12s}"
+                f"{100 * att.estimate['share_' + s]:>11.1f}%{sh:>18s}"
+            )
         sh = f"[{100 * att.low['share_baseline']:.1f}, {100 * att.high['share_baseline']:.1f}]"
-        lines.append(f"{'none (all sources off)':28s}{_num(att.estimate['baseline'], u):>16s}{_num(att.low['baseline'], u):>12s}{_num(att.high['baseline'], u):>12s}"
-                     f"{100 * att.estimate['share_baseline']:>11.1f}%{sh:>18s}")
-        lines.append(f"{'total (all sources on)':28s}{_num(att.estimate['total'], u):>16s}{_num(att.low['total'], u):>12s}{_num(att.high['total'], u):>12s}{100.0:>11.1f}%")
-        lines.append(f"explained = total - none = {_num(att.estimate['explained'], u)} = sum of the Shapley values ({_num(att.share_sum(), u)})")
+        lines.append(
+            f"{'none (all sources off)':28s}{_num(att.estimate['baseline'], u):>16s}{_num(att.low['baseline'], u):>12s}{_num(att.high['baseline'], u):>12s}"
+            f"{100 * att.estimate['share_baseline']:>11.1f}%{sh:>18s}"
+        )
+        lines.append(
+            f"{'total (all sources on)':28s}{_num(att.estimate['total'], u):>16s}{_num(att.low['total'], u):>12s}{_num(att.high['total'], u):>12s}{100.0:>11.1f}%"
+        )
+        lines.append(
+            f"explained = total - none = {_num(att.estimate['explained'], u)} = sum of the Shapley values ({_num(att.share_sum(), u)})"
+        )
     fv = ds["firm_value"]
     lines += ["", "Firm value by configuration", f"{'configuration':40s}{'mean':>12s}{'± MC s.e.':>12s}{'sd':>12s}"]
     from valuecapture.analysis.summary import _fmt
 
     for lab in ds["configuration"].values:
         x = fv.sel(configuration=lab).values
-        lines.append(f"{str(lab):40s}{_fmt(float(x.mean()), True):>12s}{_fmt(float(x.std(ddof=1) / math.sqrt(x.size)), True):>12s}{_fmt(float(x.std(ddof=1)), True):>12s}")
+        lines.append(
+            f"{str(lab):40s}{_fmt(float(x.mean()), True):>12s}{_fmt(float(x.std(ddof=1) / math.sqrt(x.size)), True):>12s}{_fmt(float(x.std(ddof=1)), True):>12s}"
+        )
     return "\n".join(lines)

@@ -40,9 +40,10 @@ import json
 import math
 import re
 import tomllib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -51,7 +52,16 @@ from scipy import stats as sps
 from valuecapture.analysis.heterogeneity import RELATIONSHIP_REDUCER, RELATIONSHIP_STATS
 from valuecapture.run.load import scenario_of
 from valuecapture.run.simulate import simulate_variants
-from valuecapture.scenario.load import BUSINESS_MODEL_FIELDS, hint, NAME_RULE, Scenario, ScenarioError, field_by_path, is_safe_name, read_input
+from valuecapture.scenario.load import (
+    BUSINESS_MODEL_FIELDS,
+    NAME_RULE,
+    Scenario,
+    ScenarioError,
+    field_by_path,
+    hint,
+    is_safe_name,
+    read_input,
+)
 
 DESIGNS: tuple[str, ...] = ("full_factorial", "latin_hypercube", "sobol")
 DIRECTIONS: tuple[str, ...] = ("increase", "decrease", "any")
@@ -108,20 +118,65 @@ class Response:
 
 
 #: The responses an experiment can analyse, by name.
-RESPONSES: dict[str, Response] = {r.name: r for r in (
-    Response("mean_firm_value", "firm_value", "currency", "Mean firm value", _mean),
-    Response("sd_firm_value", "firm_value", "currency", "Standard deviation of firm value across replications", _sd),
-    Response("cv_firm_value", "firm_value", "ratio", "Coefficient of variation of firm value (sd / |mean|): risk relative to value", _cv),
-    Response("p5_firm_value", "firm_value", "currency", "5% quantile of firm value (value at risk)", _p5),
-    Response("es5_firm_value", "firm_value", "currency", "Expected shortfall of firm value (mean of the worst 5%)", _es5),
-    Response("p_loss", "firm_value", "probability", "P(firm value < 0)", _p_loss),
-    Response("mean_value_created", "value_created", "currency", "Mean value created by value-creating relationships", _mean),
-    Response("mean_value_destroyed", "value_destroyed", "currency", "Mean value destroyed by value-destroying relationships", _mean),
-    Response("mean_stobachoff_index", "stobachoff_index", "ratio", "Mean Stobachoff index (value destroyed / value created)", _mean),
-    Response("mean_top20_share", "top20_share", "fraction of total", "Mean share of value of the top 20% of relationships", _mean),
-    Response("mean_gini", "relationship_value_gini", "index 0-1", "Mean Gini coefficient of relationship value", _mean),
-    Response("mean_relationship_sd", "relationship_value_sd", "currency", "Mean within-replication sd of relationship value", _mean),
-)}
+RESPONSES: dict[str, Response] = {
+    r.name: r
+    for r in (
+        Response("mean_firm_value", "firm_value", "currency", "Mean firm value", _mean),
+        Response(
+            "sd_firm_value", "firm_value", "currency", "Standard deviation of firm value across replications", _sd
+        ),
+        Response(
+            "cv_firm_value",
+            "firm_value",
+            "ratio",
+            "Coefficient of variation of firm value (sd / |mean|): risk relative to value",
+            _cv,
+        ),
+        Response("p5_firm_value", "firm_value", "currency", "5% quantile of firm value (value at risk)", _p5),
+        Response(
+            "es5_firm_value", "firm_value", "currency", "Expected shortfall of firm value (mean of the worst 5%)", _es5
+        ),
+        Response("p_loss", "firm_value", "probability", "P(firm value < 0)", _p_loss),
+        Response(
+            "mean_value_created",
+            "value_created",
+            "currency",
+            "Mean value created by value-creating relationships",
+            _mean,
+        ),
+        Response(
+            "mean_value_destroyed",
+            "value_destroyed",
+            "currency",
+            "Mean value destroyed by value-destroying relationships",
+            _mean,
+        ),
+        Response(
+            "mean_stobachoff_index",
+            "stobachoff_index",
+            "ratio",
+            "Mean Stobachoff index (value destroyed / value created)",
+            _mean,
+        ),
+        Response(
+            "mean_top20_share",
+            "top20_share",
+            "fraction of total",
+            "Mean share of value of the top 20% of relationships",
+            _mean,
+        ),
+        Response(
+            "mean_gini", "relationship_value_gini", "index 0-1", "Mean Gini coefficient of relationship value", _mean
+        ),
+        Response(
+            "mean_relationship_sd",
+            "relationship_value_sd",
+            "currency",
+            "Mean within-replication sd of relationship value",
+            _mean,
+        ),
+    )
+}
 DEFAULT_RESPONSES = ("mean_firm_value", "sd_firm_value", "mean_gini")
 
 
@@ -244,7 +299,9 @@ def _show(v: Any) -> str:
 
 
 def _type(v: Any) -> str:
-    return {bool: "boolean", int: "integer", float: "number", str: "text", list: "list", dict: "table"}.get(type(v), type(v).__name__)
+    return {bool: "boolean", int: "integer", float: "number", str: "text", list: "list", dict: "table"}.get(
+        type(v), type(v).__name__
+    )
 
 
 EXPERIMENT_KEYS = ("name", "description", "scenario", "design", "points", "replications", "seed", "responses")
@@ -254,10 +311,13 @@ TOP_KEYS = ("experiment", "set", "factors", "hypotheses")
 
 
 def _reserved_names() -> set[str]:
-    from valuecapture.analysis.heterogeneity import RELATIONSHIP_STATS
     from valuecapture.run.results import REPLICATION_VARS
 
-    return set(REPLICATION_VARS) | set(RELATIONSHIP_STATS) | {"design_point", "replication", "sobol_block", "sobol_row", "sobol_column"}
+    return (
+        set(REPLICATION_VARS)
+        | set(RELATIONSHIP_STATS)
+        | {"design_point", "replication", "sobol_block", "sobol_row", "sobol_column"}
+    )
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -300,7 +360,9 @@ def _field_info(path: str) -> tuple[str, str, str]:
     return "float", "-", path
 
 
-def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Path = ".", base: Scenario | None = None) -> Experiment:
+def loads_experiment(
+    text: str, source: str = "<experiment>", base_dir: str | Path = ".", base: Scenario | None = None
+) -> Experiment:
     """Parse and validate an experiment from TOML text.
 
     The base scenario path is relative to ``base_dir`` (the experiment file's
@@ -329,7 +391,9 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
     scen = exp.get("scenario")
     if base is None:
         if not isinstance(scen, str) or not scen:
-            raise bad("experiment.scenario", "required: the path of the base scenario file (relative to the experiment file)")
+            raise bad(
+                "experiment.scenario", "required: the path of the base scenario file (relative to the experiment file)"
+            )
         scen_path = Path(scen) if Path(scen).is_absolute() else Path(base_dir) / scen
         from valuecapture.scenario.load import load_scenario
 
@@ -354,8 +418,15 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
     # -- scalars --------------------------------------------------------------
     design_kind = exp.get("design")
     if not isinstance(design_kind, str) or design_kind not in DESIGNS:
-        got = f"unknown design {design_kind!r}" if isinstance(design_kind, str) else ("required" if design_kind is None else f"must be text, got {_type(design_kind)}")
-        raise bad("experiment.design", got + (hint(design_kind, DESIGNS) if isinstance(design_kind, str) else f"; allowed: {', '.join(DESIGNS)}"))
+        got = (
+            f"unknown design {design_kind!r}"
+            if isinstance(design_kind, str)
+            else ("required" if design_kind is None else f"must be text, got {_type(design_kind)}")
+        )
+        raise bad(
+            "experiment.design",
+            got + (hint(design_kind, DESIGNS) if isinstance(design_kind, str) else f"; allowed: {', '.join(DESIGNS)}"),
+        )
 
     def integer(key: str, default: Any, lo: int, hi: int) -> Any:
         v = exp.get(key, default)
@@ -377,17 +448,27 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
     seed = integer("seed", int(base.get("run.seed")), 0, 2**63 - 1)
     points = integer("points", None, 2, MAX_POINTS)
     if design_kind == "full_factorial" and points is not None:
-        raise bad("experiment.points", "is not used by a full_factorial design (its size is the product of the factors' levels); remove it")
+        raise bad(
+            "experiment.points",
+            "is not used by a full_factorial design (its size is the product of the factors' levels); remove it",
+        )
     if design_kind == "latin_hypercube" and points is None:
-        raise bad("experiment.points", "required for a latin_hypercube design: the number of design points (an integer >= 2)")
+        raise bad(
+            "experiment.points", "required for a latin_hypercube design: the number of design points (an integer >= 2)"
+        )
     if design_kind == "sobol":
         if points is None:
-            raise bad("experiment.points", "required for a sobol design: the base sample size N, a power of 2 (the design has N x (factors + 2) points)")
+            raise bad(
+                "experiment.points",
+                "required for a sobol design: the base sample size N, a power of 2 (the design has N x (factors + 2) points)",
+            )
         if points & (points - 1):
             raise bad("experiment.points", f"must be a power of 2 for a sobol design (e.g. 16, 32, 64), got {points}")
     resp = exp.get("responses", list(DEFAULT_RESPONSES))
     if not isinstance(resp, list) or not resp or not all(isinstance(r, str) for r in resp):
-        raise bad("experiment.responses", f"must be a non-empty list of response names; allowed: {', '.join(RESPONSES)}")
+        raise bad(
+            "experiment.responses", f"must be a non-empty list of response names; allowed: {', '.join(RESPONSES)}"
+        )
     for i, r in enumerate(resp):
         if r not in RESPONSES:
             raise bad(f"experiment.responses[{i}]", f"unknown response {r!r}" + hint(r, list(RESPONSES)))
@@ -406,9 +487,14 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
                 raise bad(f"{where}.{k}", "unknown key" + hint(k, FACTOR_KEYS))
         path = f.get("field")
         if not isinstance(path, str) or not path:
-            raise bad(f"{where}.field", "required: the scenario field to vary, e.g. \"uncertainties.wallet.s\" or \"demand.rho_within\"")
+            raise bad(
+                f"{where}.field",
+                'required: the scenario field to vary, e.g. "uncertainties.wallet.s" or "demand.rho_within"',
+            )
         if path.split(".")[0] in ("scenario", "run"):
-            raise bad(f"{where}.field", f"{path!r} cannot be a factor (name, replications and seed are set by the experiment)")
+            raise bad(
+                f"{where}.field", f"{path!r} cannot be a factor (name, replications and seed are set by the experiment)"
+            )
         if any(g.field == path for g in factors):
             raise bad(f"{where}.field", f"{path!r} is already a factor")
         ftype, unit, doc = _field_info(path)
@@ -429,8 +515,12 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
             raise bad(f"{where}.steps", f"must be an integer in [2, 1000], got {steps!r}")
         if "range" in f:
             r = f["range"]
-            if (not isinstance(r, list) or len(r) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r)
-                    or not all(math.isfinite(v) for v in r)):
+            if (
+                not isinstance(r, list)
+                or len(r) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r)
+                or not all(math.isfinite(v) for v in r)
+            ):
                 raise bad(f"{where}.range", f"must be two finite numbers [low, high], got {r!r}")
             if not r[0] < r[1]:
                 raise bad(f"{where}.range", f"low must be below high, got {r!r}")
@@ -439,8 +529,22 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
             if scale == "log" and r[0] <= 0:
                 raise bad(f"{where}.scale", f"a log scale needs a positive range, got {r!r}")
             if design_kind == "full_factorial" and steps is None:
-                raise bad(f"{where}.steps", "required for a range in a full_factorial design (levels evenly spaced over the range)")
-            factor = Factor(path, fname, "int" if ftype == "int" else "float", float(r[0]), float(r[1]), None, scale, steps, unit, doc)
+                raise bad(
+                    f"{where}.steps",
+                    "required for a range in a full_factorial design (levels evenly spaced over the range)",
+                )
+            factor = Factor(
+                path,
+                fname,
+                "int" if ftype == "int" else "float",
+                float(r[0]),
+                float(r[1]),
+                None,
+                scale,
+                steps,
+                unit,
+                doc,
+            )
         else:
             lv = f["levels"]
             if not isinstance(lv, list) or len(lv) < 2:
@@ -450,14 +554,22 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
                 raise bad(f"{where}.levels", f"must all be of one type, got {lv!r}")
             if any(isinstance(v, (dict, list)) for v in lv):
                 raise bad(f"{where}.levels", f"must be numbers, true/false or text, got {lv!r}")
-            if len({json.dumps(v) for v in lv}) != len(lv) or (kinds <= {int, float} and len(set(float(v) for v in lv)) != len(lv)):
+            if len({json.dumps(v) for v in lv}) != len(lv) or (
+                kinds <= {int, float} and len(set(float(v) for v in lv)) != len(lv)
+            ):
                 raise bad(f"{where}.levels", f"must be distinct, got {lv!r}")
             if "scale" in f:
                 raise bad(f"{where}.scale", "applies to a range only")
             if steps is not None:
                 raise bad(f"{where}.steps", "applies to a range only")
             first = lv[0]
-            kind = "bool" if isinstance(first, bool) else "str" if isinstance(first, str) else ("int" if ftype == "int" else "float")
+            kind = (
+                "bool"
+                if isinstance(first, bool)
+                else "str"
+                if isinstance(first, str)
+                else ("int" if ftype == "int" else "float")
+            )
             levels = tuple(float(v) if kind == "float" else v for v in lv)
             factor = Factor(path, fname, kind, None, None, levels, "linear", None, unit, doc)
         # each extreme must give a valid scenario on its own
@@ -466,7 +578,12 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
                 base.with_values({path: v})
             except ScenarioError as exc:
                 key = "range" if factor.is_range else "levels"
-                raise bad(f"{where}.{key}", f"{path} = {_show(v)} is not valid: {exc.field}: {exc.problem}" if exc.field != path else f"{path} = {_show(v)}: {exc.problem}") from None
+                raise bad(
+                    f"{where}.{key}",
+                    f"{path} = {_show(v)} is not valid: {exc.field}: {exc.problem}"
+                    if exc.field != path
+                    else f"{path} = {_show(v)}: {exc.problem}",
+                ) from None
         factors.append(factor)
 
     # -- hypotheses -----------------------------------------------------------
@@ -482,10 +599,20 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
                 raise bad(f"{where}.{k}", "unknown key" + hint(k, HYPOTHESIS_KEYS))
         r = h.get("response")
         if r not in RESPONSES:
-            raise bad(f"{where}.response", (f"unknown response {r!r}" + hint(str(r), list(RESPONSES))) if r is not None else "required: a response name")
+            raise bad(
+                f"{where}.response",
+                (f"unknown response {r!r}" + hint(str(r), list(RESPONSES)))
+                if r is not None
+                else "required: a response name",
+            )
         fk = h.get("factor")
         if fk not in names:
-            raise bad(f"{where}.factor", (f"{fk!r} is not a factor" + hint(str(fk), names)) if fk is not None else "required: a factor's field or name")
+            raise bad(
+                f"{where}.factor",
+                (f"{fk!r} is not a factor" + hint(str(fk), names))
+                if fk is not None
+                else "required: a factor's field or name",
+            )
         fac = next(f for f in factors if fk in (f.name, f.field))
         if not fac.numeric:
             raise bad(f"{where}.factor", f"{fk!r} has text levels; a hypothesis needs a numeric or true/false factor")
@@ -496,7 +623,21 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
         if r not in resp:
             resp.append(r)
 
-    e = Experiment(name, description, source, scenario_path, base, design_kind, points, replications, seed, tuple(factors), tuple(resp), tuple(hypotheses), text)
+    e = Experiment(
+        name,
+        description,
+        source,
+        scenario_path,
+        base,
+        design_kind,
+        points,
+        replications,
+        seed,
+        tuple(factors),
+        tuple(resp),
+        tuple(hypotheses),
+        text,
+    )
     n = design_size(e)
     if n > MAX_POINTS:
         raise bad("factors", f"the design has {n} points; at most {MAX_POINTS} are allowed")
@@ -507,7 +648,9 @@ def loads_experiment(text: str, source: str = "<experiment>", base_dir: str | Pa
             point_scenario(e, row)
         except ScenarioError as exc:
             setting = ", ".join(f"{f.field}={_show(v)}" for f, v in zip(e.factors, row))
-            raise bad("factors", f"design point {p} ({setting}) is not a valid scenario: {exc.field}: {exc.problem}") from None
+            raise bad(
+                "factors", f"design point {p} ({setting}) is not a valid scenario: {exc.field}: {exc.problem}"
+            ) from None
     return e
 
 
@@ -591,9 +734,20 @@ def point_scenario(e: Experiment, row: Sequence[Any]) -> Scenario:
 # ---------------------------------------------------------------------------
 
 
-def sweep(e: Experiment, replications: int | None = None, seed: int | None = None, *, workers: int = 1, batch_size: int | None = None,
-          executor: str | None = None, scheduler: str | None = None, progress: bool = False, store: str | Path | None = None, resume: bool = False,
-          stop: Callable[[], bool] | None = None) -> xr.Dataset:
+def sweep(
+    e: Experiment,
+    replications: int | None = None,
+    seed: int | None = None,
+    *,
+    workers: int = 1,
+    batch_size: int | None = None,
+    executor: str | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+    store: str | Path | None = None,
+    resume: bool = False,
+    stop: Callable[[], bool] | None = None,
+) -> xr.Dataset:
     """Run every design point of ``e`` (same seed: common random numbers) and return one Dataset.
 
     Dims ``design_point`` x ``replication``; every per-replication output of
@@ -609,27 +763,88 @@ def sweep(e: Experiment, replications: int | None = None, seed: int | None = Non
         raise ValueError(f"a sweep needs at least 2 replications per design point, got {reps}")
     table = design(e)
     scenarios = [point_scenario(e, row) for row in table.values]
-    out = simulate_variants({str(i): sc for i, sc in enumerate(scenarios)}, "design_point", reps, seed, keep="replication", reduce=RELATIONSHIP_REDUCER,
-                            workers=workers, batch_size=batch_size, executor=executor, scheduler=scheduler, progress=progress, store=store, resume=resume,
-                            stop=stop)
+    out = simulate_variants(
+        {str(i): sc for i, sc in enumerate(scenarios)},
+        "design_point",
+        reps,
+        seed,
+        keep="replication",
+        reduce=RELATIONSHIP_REDUCER,
+        workers=workers,
+        batch_size=batch_size,
+        executor=executor,
+        scheduler=scheduler,
+        progress=progress,
+        store=store,
+        resume=resume,
+        stop=stop,
+    )
     ref = dict(out.attrs)
-    coords: dict[str, Any] = {"design_point": ("design_point", np.arange(len(scenarios)), {"description": "Design point: a synthetic firm (the base scenario with the factors set as in the factor coordinates)."})}
+    coords: dict[str, Any] = {
+        "design_point": (
+            "design_point",
+            np.arange(len(scenarios)),
+            {
+                "description": "Design point: a synthetic firm (the base scenario with the factors set as in the factor coordinates)."
+            },
+        )
+    }
     for j, f in enumerate(e.factors):
         vals = [row[j] for row in table.values]
-        arr = np.array(vals, dtype=object if f.kind == "str" else (bool if f.kind == "bool" else (np.int64 if f.kind == "int" else float)))
-        fattrs: dict[str, Any] = {"field": f.field, "units": f.units, "design": f.describe(), "description": f"Factor {f.field} ({f.describe()}): {f.doc}"}
+        arr = np.array(
+            vals,
+            dtype=object
+            if f.kind == "str"
+            else (bool if f.kind == "bool" else (np.int64 if f.kind == "int" else float)),
+        )
+        fattrs: dict[str, Any] = {
+            "field": f.field,
+            "units": f.units,
+            "design": f.describe(),
+            "description": f"Factor {f.field} ({f.describe()}): {f.doc}",
+        }
         if f.is_range:
             fattrs.update({"range_low": f.low, "range_high": f.high})
         coords[f.name] = ("design_point", arr, fattrs)
     if e.design == "sobol":
-        coords["sobol_block"] = ("design_point", np.array(table.block, dtype=object), {"description": "Saltelli scheme: 'A', 'B' or 'AB' (A with one factor's column from B)."})
-        coords["sobol_row"] = ("design_point", np.array(table.row), {"description": "Row of the base matrices A and B."})
-        coords["sobol_column"] = ("design_point", np.array(table.column), {"description": "For 'AB' points, the index of the factor taken from B; -1 otherwise."})
+        coords["sobol_block"] = (
+            "design_point",
+            np.array(table.block, dtype=object),
+            {"description": "Saltelli scheme: 'A', 'B' or 'AB' (A with one factor's column from B)."},
+        )
+        coords["sobol_row"] = (
+            "design_point",
+            np.array(table.row),
+            {"description": "Row of the base matrices A and B."},
+        )
+        coords["sobol_column"] = (
+            "design_point",
+            np.array(table.column),
+            {"description": "For 'AB' points, the index of the factor taken from B; -1 otherwise."},
+        )
     out = out.assign_coords(coords)
-    base_attrs = {**ref, "scenario_name": e.base.name, "scenario_source": e.base.source, "scenario_overrides": json.dumps(list(e.base.overrides)),
-                  "scenario_toml": e.base.to_toml()}
-    attrs = {key: base_attrs[key] for key in ("scenario_name", "scenario_source", "scenario_overrides", "scenario_toml", "root_entropy", "seed_scheme",
-                                              "valuecapture_version", "numpy_version", "currency") if key in base_attrs}
+    base_attrs = {
+        **ref,
+        "scenario_name": e.base.name,
+        "scenario_source": e.base.source,
+        "scenario_overrides": json.dumps(list(e.base.overrides)),
+        "scenario_toml": e.base.to_toml(),
+    }
+    attrs = {
+        key: base_attrs[key]
+        for key in (
+            "scenario_name",
+            "scenario_source",
+            "scenario_overrides",
+            "scenario_toml",
+            "root_entropy",
+            "seed_scheme",
+            "valuecapture_version",
+            "numpy_version",
+            "currency",
+        )
+        if key in base_attrs
+    }
     attrs.update(
         {
             "title": f"valuecapture experiment {e.name!r}: {e.design} design over {', '.join(f.field for f in e.factors)}",
@@ -642,7 +857,9 @@ def sweep(e: Experiment, replications: int | None = None, seed: int | None = Non
             "design_points": int(len(scenarios)),
             "factors": json.dumps([f.name for f in e.factors]),
             "responses": json.dumps(list(e.responses)),
-            "hypotheses": json.dumps([{"response": h.response, "factor": h.factor, "direction": h.direction} for h in e.hypotheses]),
+            "hypotheses": json.dumps(
+                [{"response": h.response, "factor": h.factor, "direction": h.direction} for h in e.hypotheses]
+            ),
             "seed": seed,
             "replications": reps,
             "comparison": "common random numbers: every design point ran the same replications with the same seed",
@@ -659,7 +876,9 @@ def experiment_of(ds: xr.Dataset) -> Experiment:
     The stored base scenario (with ``[set]`` already applied; applying it again
     changes nothing) replaces the scenario file, which may have changed or moved.
     """
-    return loads_experiment(ds.attrs["experiment_toml"], source=ds.attrs.get("experiment_source", "<result>"), base=scenario_of(ds))
+    return loads_experiment(
+        ds.attrs["experiment_toml"], source=ds.attrs.get("experiment_source", "<result>"), base=scenario_of(ds)
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -677,7 +896,11 @@ def responses(ds: xr.Dataset, names: Sequence[str] | None = None) -> xr.Dataset:
     out = {}
     for n in names:
         r = RESPONSES[n]
-        out[n] = xr.Variable(("design_point",), r.reduce(ds[r.variable].values.astype(float), axis=-1), {"units": r.units, "description": r.title})
+        out[n] = xr.Variable(
+            ("design_point",),
+            r.reduce(ds[r.variable].values.astype(float), axis=-1),
+            {"units": r.units, "description": r.title},
+        )
     return xr.Dataset(out, coords={c: ds[c] for c in ds.coords if ds[c].dims == ("design_point",)})
 
 
@@ -704,7 +927,9 @@ class Sensitivity:
     note: str = ""
 
 
-def sensitivity(ds: xr.Dataset, response: str, *, level: float = 0.95, n_resamples: int = 1000, seed: int | None = None) -> Sensitivity:
+def sensitivity(
+    ds: xr.Dataset, response: str, *, level: float = 0.95, n_resamples: int = 1000, seed: int | None = None
+) -> Sensitivity:
     """First-order and total sensitivity indices of ``response`` with bootstrap CIs.
 
     * Sobol designs: first order by Saltelli (2010), ``S_i = mean(f(B) (f(AB_i) - f(A))) / V``,
@@ -736,7 +961,9 @@ def sensitivity(ds: xr.Dataset, response: str, *, level: float = 0.95, n_resampl
         n = int(row.max()) + 1
         fa = y[block == "A"][np.argsort(row[block == "A"])]
         fb = y[block == "B"][np.argsort(row[block == "B"])]
-        fab = [y[(block == "AB") & (col == k)][np.argsort(row[(block == "AB") & (col == k)])] for k in range(len(names))]
+        fab = [
+            y[(block == "AB") & (col == k)][np.argsort(row[(block == "AB") & (col == k)])] for k in range(len(names))
+        ]
         d = len(names)
 
         def stat(*s: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -754,7 +981,18 @@ def sensitivity(ds: xr.Dataset, response: str, *, level: float = 0.95, n_resampl
         low, high = bootstrap_ci(data, stat, seed=seed, level=level, n_resamples=n_resamples, paired=True)
         var = float(np.var(np.concatenate([fa, fb]), ddof=1))
         method = f"Saltelli (2010) first order, Jansen (1999) total; N = {n} base rows, {len(y)} points; CI: bootstrap over base rows"
-        idx = [SensitivityIndex(names[k], float(point[k]), float(low[k]), float(high[k]), float(point[d + k]), float(low[d + k]), float(high[d + k])) for k in range(d)]
+        idx = [
+            SensitivityIndex(
+                names[k],
+                float(point[k]),
+                float(low[k]),
+                float(high[k]),
+                float(point[d + k]),
+                float(low[d + k]),
+                float(high[d + k]),
+            )
+            for k in range(d)
+        ]
         return Sensitivity(response, method, idx, var, level)
     codes = [_codes(ds, f) for f in names]
     if design_kind == "full_factorial":
@@ -769,7 +1007,18 @@ def sensitivity(ds: xr.Dataset, response: str, *, level: float = 0.95, n_resampl
         point = stat_ff(*[q[None, :] for q in data])[:, 0]
         low, high = bootstrap_ci(data, stat_ff, seed=seed, level=level, n_resamples=n_resamples, paired=True)
         method = f"ANOVA decomposition of the full factorial grid ({len(y)} points); CI: bootstrap over replications (same indices at every point)"
-        idx = [SensitivityIndex(names[k], float(point[k]), float(low[k]), float(high[k]), float(point[d + k]), float(low[d + k]), float(high[d + k])) for k in range(d)]
+        idx = [
+            SensitivityIndex(
+                names[k],
+                float(point[k]),
+                float(low[k]),
+                float(high[k]),
+                float(point[d + k]),
+                float(low[d + k]),
+                float(high[d + k]),
+            )
+            for k in range(d)
+        ]
         return Sensitivity(response, method, idx, float(np.var(y)), level)
     # latin hypercube: regression-based
     cats = [ds[f].dtype == object or ds[f].dtype == bool for f in names]
@@ -790,9 +1039,22 @@ def sensitivity(ds: xr.Dataset, response: str, *, level: float = 0.95, n_resampl
 
     point = stat_lhs(pts)
     low, high = bootstrap_ci((pts,), stat_lhs, seed=seed, level=level, n_resamples=n_resamples, method="percentile")
-    method = (f"regression-based (adjusted R^2; {'with' if interactions else 'without'} pairwise interactions) on {n_pts} Latin hypercube points; "
-              "CI: bootstrap over design points")
-    idx = [SensitivityIndex(names[k], float(point[k]), float(low[k]), float(high[k]), float(point[d + k]), float(low[d + k]), float(high[d + k])) for k in range(d)]
+    method = (
+        f"regression-based (adjusted R^2; {'with' if interactions else 'without'} pairwise interactions) on {n_pts} Latin hypercube points; "
+        "CI: bootstrap over design points"
+    )
+    idx = [
+        SensitivityIndex(
+            names[k],
+            float(point[k]),
+            float(low[k]),
+            float(high[k]),
+            float(point[d + k]),
+            float(low[d + k]),
+            float(high[d + k]),
+        )
+        for k in range(d)
+    ]
     return Sensitivity(response, method, idx, float(np.var(y, ddof=1)), level)
 
 
@@ -821,7 +1083,9 @@ def _anova_indices(y: np.ndarray, keys: list[np.ndarray]) -> list[np.ndarray]:
             if d == 1:
                 group = np.zeros(y.shape[-1], dtype=int)
             else:
-                group = np.unique(np.stack([keys[j] for j in range(d) if j != k], axis=1), axis=0, return_inverse=True)[1].ravel()
+                group = np.unique(np.stack([keys[j] for j in range(d) if j != k], axis=1), axis=0, return_inverse=True)[
+                    1
+                ].ravel()
             w = np.zeros_like(y)
             for g in np.unique(group):
                 sel = group == g
@@ -837,7 +1101,9 @@ def _basis(code: np.ndarray, categorical: bool) -> np.ndarray:
         if lv.size <= 2 and not categorical:
             z = (code - code.mean()) / (code.std() or 1.0)
             return z[:, None]
-        return np.stack([(code == v).astype(float) for v in lv[1:]], axis=1) if lv.size > 1 else np.zeros((code.size, 0))
+        return (
+            np.stack([(code == v).astype(float) for v in lv[1:]], axis=1) if lv.size > 1 else np.zeros((code.size, 0))
+        )
     z = (code - code.mean()) / (code.std() or 1.0)
     return np.stack([z, z * z - 1.0], axis=1) if lv.size > 2 else z[:, None]
 
@@ -856,7 +1122,9 @@ def _adj_r2(y: np.ndarray, cols: list[np.ndarray]) -> float:
     return 1.0 - (rss / (n - p)) / (tss / (n - 1))
 
 
-def _regression_indices(y: np.ndarray, bases: list[np.ndarray], codes: list[np.ndarray], interactions: bool) -> np.ndarray:
+def _regression_indices(
+    y: np.ndarray, bases: list[np.ndarray], codes: list[np.ndarray], interactions: bool
+) -> np.ndarray:
     d = len(bases)
     lin = [(c - c.mean()) / (c.std() or 1.0) for c in codes]
 
@@ -928,7 +1196,9 @@ def regress(ds: xr.Dataset, response: str, factors: Sequence[str] | None = None,
     r = RESPONSES[response]
     names = list(factors or factor_names(ds))
     y_all = r.reduce(ds[r.variable].values.astype(float), axis=-1)
-    rows = np.isin(ds["sobol_block"].values, ["A", "B"]) if "sobol_block" in ds.coords else np.ones(y_all.size, dtype=bool)
+    rows = (
+        np.isin(ds["sobol_block"].values, ["A", "B"]) if "sobol_block" in ds.coords else np.ones(y_all.size, dtype=bool)
+    )
     y = y_all[rows]
     n = y.size
     base: list[np.ndarray] = [np.ones(n)]
@@ -964,7 +1234,7 @@ def regress(ds: xr.Dataset, response: str, factors: Sequence[str] | None = None,
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
     resid = y - X @ beta
     tss = float(((y - y.mean()) ** 2).sum())
-    r2 = 1.0 - float((resid ** 2).sum()) / tss if tss > 0 else float("nan")
+    r2 = 1.0 - float((resid**2).sum()) / tss if tss > 0 else float("nan")
     if df > 0:
         xtxi = np.linalg.pinv(X.T @ X)
         h = np.einsum("ij,jk,ik->i", X, xtxi, X)
@@ -988,10 +1258,30 @@ def regress(ds: xr.Dataset, response: str, factors: Sequence[str] | None = None,
             lo = float(ds[f].attrs.get("range_low", ds[f].values.astype(float).min()))
             hi = float(ds[f].attrs.get("range_high", ds[f].values.astype(float).max()))
             span = (hi - lo) or 1.0
-        effects.append(Effect(response, term, f, eff / span, se, eff - tq * se, eff + tq * se, float(t), pval, eff, eff - tq * se, eff + tq * se, label,
-                              eff / sd_y if sd_y > 0 else float("nan")))
-    model = ("linear + quadratic" + (" + pairwise interactions" if with_inter else "") + " in factors coded to [-1, 1]; HC3 standard errors; "
-             + (f"{n} Sobol A and B rows" if "sobol_block" in ds.coords else f"{n} design points"))
+        effects.append(
+            Effect(
+                response,
+                term,
+                f,
+                eff / span,
+                se,
+                eff - tq * se,
+                eff + tq * se,
+                float(t),
+                pval,
+                eff,
+                eff - tq * se,
+                eff + tq * se,
+                label,
+                eff / sd_y if sd_y > 0 else float("nan"),
+            )
+        )
+    model = (
+        "linear + quadratic"
+        + (" + pairwise interactions" if with_inter else "")
+        + " in factors coded to [-1, 1]; HC3 standard errors; "
+        + (f"{n} Sobol A and B rows" if "sobol_block" in ds.coords else f"{n} design points")
+    )
     return Regression(response, n, r2, effects, level, df, model)
 
 
@@ -1009,8 +1299,10 @@ class HypothesisResult:
         e = self.effect
         ci = f"[{_num(e.effect_low)}, {_num(e.effect_high)}]"
         verdict = "supported" if self.supported else "not supported"
-        return (f"H: {h.factor} {verb} {h.response}: effect {e.effect_label} = {_num(e.effect)} {ci} "
-                f"({'one' if h.direction != 'any' else 'two'}-sided p = {self.p:.3g}): {verdict} at {self.alpha:g}")
+        return (
+            f"H: {h.factor} {verb} {h.response}: effect {e.effect_label} = {_num(e.effect)} {ci} "
+            f"({'one' if h.direction != 'any' else 'two'}-sided p = {self.p:.3g}): {verdict} at {self.alpha:g}"
+        )
 
 
 def _num(v: float) -> str:
@@ -1023,7 +1315,9 @@ def _num(v: float) -> str:
     return _fmt(v, abs(v) >= 1000)
 
 
-def hypothesis_tests(ds: xr.Dataset, hypotheses: Sequence[Hypothesis] | None = None, *, alpha: float = 0.05) -> list[HypothesisResult]:
+def hypothesis_tests(
+    ds: xr.Dataset, hypotheses: Sequence[Hypothesis] | None = None, *, alpha: float = 0.05
+) -> list[HypothesisResult]:
     """Test each hypothesis with :func:`regress` (all factors in the model)."""
     if hypotheses is None:
         hypotheses = [Hypothesis(**h) for h in json.loads(ds.attrs.get("hypotheses", "[]"))]
@@ -1063,7 +1357,9 @@ def sweep_text(ds: xr.Dataset, *, n_resamples: int = 1000) -> str:
         head = f"{'factor':28s}{'first order':>12s}{'CI':>20s}{'total':>10s}{'CI':>20s}"
         lines += [head, "-" * len(head)]
         for i in s.indices:
-            lines.append(f"{i.factor:28s}{i.first:>12.3f}{f'[{i.first_low:.3f}, {i.first_high:.3f}]':>20s}{i.total:>10.3f}{f'[{i.total_low:.3f}, {i.total_high:.3f}]':>20s}")
+            lines.append(
+                f"{i.factor:28s}{i.first:>12.3f}{f'[{i.first_low:.3f}, {i.first_high:.3f}]':>20s}{i.total:>10.3f}{f'[{i.total_low:.3f}, {i.total_high:.3f}]':>20s}"
+            )
     for r in resp:
         reg = regress(ds, r)
         lines += ["", f"Effects on {r}: regression across design points (R^2 = {reg.r2:.3f}; {reg.model})"]
@@ -1071,7 +1367,9 @@ def sweep_text(ds: xr.Dataset, *, n_resamples: int = 1000) -> str:
         lines += [head, "-" * len(head)]
         for e in reg.effects:
             ci = f"[{_num(e.effect_low)}, {_num(e.effect_high)}]"
-            lines.append(f"{e.term:28s}{_num(e.effect):>18s}{ci:>26s}{e.p:>10.3g}{e.standardized:>11.3f}   ({e.effect_label})")
+            lines.append(
+                f"{e.term:28s}{_num(e.effect):>18s}{ci:>26s}{e.p:>10.3g}{e.standardized:>11.3f}   ({e.effect_label})"
+            )
     hyps = hypothesis_tests(ds)
     if hyps:
         lines += ["", "Hypotheses"]

@@ -158,10 +158,19 @@ def top_share(values: np.ndarray, share: float = 0.2) -> float:
 RELATIONSHIP_STATS: dict[str, tuple[str, str]] = {
     "relationship_count": ("customers", "Relationships that existed in the replication (slots ever filled)."),
     "relationship_value_mean": ("currency", "Mean value capture per relationship within the replication."),
-    "relationship_value_sd": ("currency", "Standard deviation of relationship value capture within the replication (spread across relationships)."),
-    "relationship_value_gini": ("index 0-1", "Gini coefficient of relationship value within the replication (Raffinetti et al. 2015 normalisation for negative values; the usual Gini when none is negative)."),
+    "relationship_value_sd": (
+        "currency",
+        "Standard deviation of relationship value capture within the replication (spread across relationships).",
+    ),
+    "relationship_value_gini": (
+        "index 0-1",
+        "Gini coefficient of relationship value within the replication (Raffinetti et al. 2015 normalisation for negative values; the usual Gini when none is negative).",
+    ),
     "relationship_value_top20": ("fraction of total", "Value of the most valuable 20% of relationships / total value."),
-    "relationship_value_negative_share": ("fraction of customers", "Share of relationships with negative value capture."),
+    "relationship_value_negative_share": (
+        "fraction of customers",
+        "Share of relationships with negative value capture.",
+    ),
 }
 
 
@@ -221,12 +230,17 @@ def relationship_stats_dataset(ds: xr.Dataset) -> xr.Dataset:
     lead = arr.shape[:-1]
     st = relationship_stats(arr.reshape(-1, arr.shape[-1]))
     dims = tuple(other) + ("detail_replication",)
-    out = {name: xr.Variable(dims, st[name].reshape(lead), {"units": u, "description": d}) for name, (u, d) in RELATIONSHIP_STATS.items()}
+    out = {
+        name: xr.Variable(dims, st[name].reshape(lead), {"units": u, "description": d})
+        for name, (u, d) in RELATIONSHIP_STATS.items()
+    }
     coords = {d: ds[d] for d in dims if d in ds.coords}
     return xr.Dataset(out, coords=coords)
 
 
-def curve_bands(values: np.ndarray, grid: int = 201, size: np.ndarray | None = None, kind: str = "stobachoff") -> tuple[np.ndarray, np.ndarray]:
+def curve_bands(
+    values: np.ndarray, grid: int = 201, size: np.ndarray | None = None, kind: str = "stobachoff"
+) -> tuple[np.ndarray, np.ndarray]:
     """Curves of every replication interpolated on a common grid of x in [0, 1].
 
     ``kind`` is ``"stobachoff"``, ``"lorenz"`` or ``"whale"`` (which needs

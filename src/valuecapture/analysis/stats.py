@@ -16,13 +16,14 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps
 
-from valuecapture.run.precision import mean_ci_halfwidth, precision_met
+from valuecapture.run.precision import mean_ci_halfwidth
 
 #: Default level of every confidence interval.
 LEVEL = 0.95
@@ -92,8 +93,16 @@ def bootstrap_ci(
             warnings.simplefilter("ignore")
             try:
                 res = sps.bootstrap(
-                    data, statistic, n_resamples=n_resamples, batch=batch, vectorized=True, paired=paired, axis=-1,
-                    confidence_level=level, method=m, **_bootstrap_kwargs(analysis_rng(seed)),
+                    data,
+                    statistic,
+                    n_resamples=n_resamples,
+                    batch=batch,
+                    vectorized=True,
+                    paired=paired,
+                    axis=-1,
+                    confidence_level=level,
+                    method=m,
+                    **_bootstrap_kwargs(analysis_rng(seed)),
                 )
             except (ValueError, FloatingPointError):
                 continue
@@ -214,8 +223,16 @@ def _desc_stat(alpha: float) -> Callable[..., np.ndarray]:
     return stat
 
 
-def describe(x: np.ndarray, name: str = "", units: str = "", *, seed: int = 0, level: float = LEVEL, alpha: float = ALPHA,
-             n_resamples: int = N_RESAMPLES) -> Description:
+def describe(
+    x: np.ndarray,
+    name: str = "",
+    units: str = "",
+    *,
+    seed: int = 0,
+    level: float = LEVEL,
+    alpha: float = ALPHA,
+    n_resamples: int = N_RESAMPLES,
+) -> Description:
     """Mean (MC s.e., t and bootstrap intervals), sd, percentiles, VaR, ES and P(x < 0).
 
     Non-finite values are dropped (NaN marks a quantity that does not exist in a
@@ -296,5 +313,3 @@ def running_mean(x: np.ndarray, level: float = LEVEL) -> Convergence:
         tq = np.where(n > 1, sps.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)), np.nan)
         half = tq * np.sqrt(var / n)
     return Convergence(n=n, mean=mean, half_width=half, level=level)
-
-

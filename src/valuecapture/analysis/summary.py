@@ -23,7 +23,7 @@ class Stats:
     p_negative: float
 
     @classmethod
-    def of(cls, x: np.ndarray) -> "Stats":
+    def of(cls, x: np.ndarray) -> Stats:
         x = np.asarray(x, dtype=float)
         x = x[np.isfinite(x)]
         n = x.size
@@ -32,7 +32,9 @@ class Stats:
             return cls(0, nan, nan, nan, nan, nan, nan, nan)
         sd = float(x.std(ddof=1)) if n > 1 else float("nan")
         p5, p50, p95 = (float(v) for v in np.percentile(x, [5, 50, 95]))
-        return cls(n, float(x.mean()), sd / math.sqrt(n) if n > 1 else float("nan"), sd, p5, p50, p95, float((x < 0).mean()))
+        return cls(
+            n, float(x.mean()), sd / math.sqrt(n) if n > 1 else float("nan"), sd, p5, p50, p95, float((x < 0).mean())
+        )
 
 
 SUMMARY_ROWS = (
@@ -76,7 +78,9 @@ def summary_text(ds: xr.Dataset) -> str:
     """The summary table `valuecapture run` and `show` print."""
     st = summary(ds)
     a = ds.attrs
-    lines = [f"scenario {a.get('scenario_name')!r}   seed {a.get('seed')}   replications {a.get('replications')}   valuecapture {a.get('valuecapture_version')}"]
+    lines = [
+        f"scenario {a.get('scenario_name')!r}   seed {a.get('seed')}   replications {a.get('replications')}   valuecapture {a.get('valuecapture_version')}"
+    ]
     head = f"{'':30s}{'mean':>12s}{'± MC s.e.':>12s}{'sd':>12s}{'p5':>12s}{'p50':>12s}{'p95':>12s}"
     lines += ["", head, "-" * len(head)]
     rows = list(SUMMARY_ROWS) + [("customers_active_end", "Customers active at horizon")]
@@ -95,9 +99,13 @@ def summary_text(ds: xr.Dataset) -> str:
 
         x = ds["firm_value"].values.astype(float)
         x = x[np.isfinite(x)]
-        lines.append(f"Value at risk (5% quantile of firm value) = {_fmt(float(value_at_risk(x)), True)}; "
-                     f"expected shortfall (mean of the worst 5%) = {_fmt(float(expected_shortfall(x)), True)}")
+        lines.append(
+            f"Value at risk (5% quantile of firm value) = {_fmt(float(value_at_risk(x)), True)}; "
+            f"expected shortfall (mean of the worst 5%) = {_fmt(float(expected_shortfall(x)), True)}"
+        )
     exhausted = int(ds["slots_exhausted"].sum())
     if exhausted:
-        lines.append(f"warning: {exhausted} acquisitions were dropped for lack of customer slots; raise customers.max_slots")
+        lines.append(
+            f"warning: {exhausted} acquisitions were dropped for lack of customer slots; raise customers.max_slots"
+        )
     return "\n".join(lines)

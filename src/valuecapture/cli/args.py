@@ -6,7 +6,9 @@ import argparse
 
 from valuecapture.run.simulate import EXECUTORS, MAX_REPLICATIONS, MAX_SEED
 
-OVERWRITE_HELP = "replace a previous result of the same name in OUT (never a folder holding anything valuecapture did not write)"
+OVERWRITE_HELP = (
+    "replace a previous result of the same name in OUT (never a folder holding anything valuecapture did not write)"
+)
 
 
 def positive_int(text: str) -> int:
@@ -63,23 +65,63 @@ class Parser(argparse.ArgumentParser):
 
 
 def overrides(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                   help="override a scenario field (repeatable), e.g. --set customers.count=5000")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="override a scenario field (repeatable), e.g. --set customers.count=5000",
+    )
 
 
 def run_options(p: argparse.ArgumentParser, where: str, each: str = "", sizes: bool = True) -> None:
     """The options of every command that simulates: size, seed, executors, store, output."""
     if sizes:
-        p.add_argument("--replications", "-n", type=replications, default=None, help=f"replications{each} (default: the file's run.replications)")
-        p.add_argument("--seed", type=seed, default=None, help="root seed (default: the file's run.seed); the same for every variant: common random numbers")
-    p.add_argument("--workers", "-j", type=positive_int, default=None, help="worker processes (default: all cores; small runs use one). Never changes results.")
-    p.add_argument("--batch-size", type=positive_int, default=None, help="replications per batch (default: automatic). Never changes results.")
-    p.add_argument("--executor", choices=EXECUTORS, default=None,
-                   help="serial, a local process pool, or Dask (a LocalCluster, or the cluster at --scheduler); default: process pool when workers > 1. "
-                        "Never changes results.")
-    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="send batches to this existing Dask scheduler (implies --executor dask; see docs/scaling.md)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run from its saved batches (same inputs, seed and replications); the result is bit-identical to an uninterrupted run")
+        p.add_argument(
+            "--replications",
+            "-n",
+            type=replications,
+            default=None,
+            help=f"replications{each} (default: the file's run.replications)",
+        )
+        p.add_argument(
+            "--seed",
+            type=seed,
+            default=None,
+            help="root seed (default: the file's run.seed); the same for every variant: common random numbers",
+        )
+    p.add_argument(
+        "--workers",
+        "-j",
+        type=positive_int,
+        default=None,
+        help="worker processes (default: all cores; small runs use one). Never changes results.",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        help="replications per batch (default: automatic). Never changes results.",
+    )
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=None,
+        help="serial, a local process pool, or Dask (a LocalCluster, or the cluster at --scheduler); default: process pool when workers > 1. "
+        "Never changes results.",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="send batches to this existing Dask scheduler (implies --executor dask; see docs/scaling.md)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from its saved batches (same inputs, seed and replications); the result is bit-identical to an uninterrupted run",
+    )
     p.add_argument("--fresh", action="store_true", help="discard an interrupted run of this name and start over")
     p.add_argument("--out", default="results", help=f"output folder; the result goes to {where} (default: results)")
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)

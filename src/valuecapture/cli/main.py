@@ -34,7 +34,13 @@ from valuecapture.model.validate import check_scenario
 from valuecapture.report.files import write_run
 from valuecapture.report.html import write_report
 from valuecapture.report.plots import comparison_figures
-from valuecapture.report.research_plots import configurations_figure, save, sensitivity_figure, shapley_figure, sweep_scatter_figure
+from valuecapture.report.research_plots import (
+    configurations_figure,
+    save,
+    sensitivity_figure,
+    shapley_figure,
+    sweep_scatter_figure,
+)
 from valuecapture.run.budget import MemoryRefused, memory_plan
 from valuecapture.run.folder import Interrupted, run_in_folder
 from valuecapture.run.load import ResultError, open_run, scenario_of
@@ -54,7 +60,10 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = opts.Parser(prog="valuecapture", description="Monte Carlo simulation of B2B customer portfolios: distributions of firm value.")
+    parser = opts.Parser(
+        prog="valuecapture",
+        description="Monte Carlo simulation of B2B customer portfolios: distributions of firm value.",
+    )
     parser.add_argument("--version", action="version", version=f"valuecapture {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -62,48 +71,108 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help="scenario TOML file")
     opts.run_options(run, "OUT/<scenario name>/")
     opts.overrides(run)
-    run.add_argument("--precision", type=opts.fraction, default=None, metavar="P",
-                     help="run until the 95%% CI half-width of mean firm value is at most P x |mean| (e.g. 0.01), checked every --chunk replications; "
-                          "same seed => same replications")
-    run.add_argument("--chunk", type=opts.chunk, default=None, metavar="N", help="with --precision: replications between two checks (default 100); never depends on --workers")
-    run.add_argument("--max-replications", type=opts.replications, default=None, metavar="N",
-                     help="with --precision: stop here even if the precision is not reached (default 100000)")
+    run.add_argument(
+        "--precision",
+        type=opts.fraction,
+        default=None,
+        metavar="P",
+        help="run until the 95%% CI half-width of mean firm value is at most P x |mean| (e.g. 0.01), checked every --chunk replications; "
+        "same seed => same replications",
+    )
+    run.add_argument(
+        "--chunk",
+        type=opts.chunk,
+        default=None,
+        metavar="N",
+        help="with --precision: replications between two checks (default 100); never depends on --workers",
+    )
+    run.add_argument(
+        "--max-replications",
+        type=opts.replications,
+        default=None,
+        metavar="N",
+        help="with --precision: stop here even if the precision is not reached (default 100000)",
+    )
 
-    rep = sub.add_parser("reproduce", help="run again exactly the run that produced a result (same scenario, seed, replications)")
+    rep = sub.add_parser(
+        "reproduce", help="run again exactly the run that produced a result (same scenario, seed, replications)"
+    )
     rep.add_argument("result", help="result folder or its result.nc")
     opts.run_options(rep, "OUT/<name of the result>/", sizes=False)
 
     val = sub.add_parser("validate", help="check a scenario file; prints 'ok' and the memory a run needs, or the error")
     val.add_argument("scenario")
     opts.overrides(val)
-    val.add_argument("--workers", "-j", type=opts.positive_int, default=None, help="workers to estimate the memory for (default: as `run` would use)")
+    val.add_argument(
+        "--workers",
+        "-j",
+        type=opts.positive_int,
+        default=None,
+        help="workers to estimate the memory for (default: as `run` would use)",
+    )
 
     show = sub.add_parser("show", help="print the summary of a finished run")
     show.add_argument("result", help="result folder (results/<name>/) or its result.nc")
 
     sub.add_parser("policies", help="list the business-model policies available by name")
-    play_arguments(sub.add_parser("play", help="classroom game: choose the policy and levers round by round and watch the firm-value distribution (reads choices from stdin)"))
+    play_arguments(
+        sub.add_parser(
+            "play",
+            help="classroom game: choose the policy and levers round by round and watch the firm-value distribution (reads choices from stdin)",
+        )
+    )
 
-    cmp_ = sub.add_parser("compare", help="run a scenario under several policies with common random numbers and compare firm value")
+    cmp_ = sub.add_parser(
+        "compare", help="run a scenario under several policies with common random numbers and compare firm value"
+    )
     cmp_.add_argument("scenario", help="scenario TOML file")
-    cmp_.add_argument("--policies", "-p", required=True, metavar="NAME,NAME,...", help="comma-separated registered policy names (see `valuecapture policies`)")
+    cmp_.add_argument(
+        "--policies",
+        "-p",
+        required=True,
+        metavar="NAME,NAME,...",
+        help="comma-separated registered policy names (see `valuecapture policies`)",
+    )
     opts.run_options(cmp_, "OUT/<scenario name>-compare/", " per policy")
     opts.overrides(cmp_)
 
-    dec = sub.add_parser("decompose", help="attribute firm-value variance to customer, relationship and interdependence heterogeneity (8 counterfactual runs, Shapley values)")
+    dec = sub.add_parser(
+        "decompose",
+        help="attribute firm-value variance to customer, relationship and interdependence heterogeneity (8 counterfactual runs, Shapley values)",
+    )
     dec.add_argument("scenario", help="scenario TOML file")
     opts.run_options(dec, "OUT/<scenario name>-decompose/", " per configuration")
     opts.overrides(dec)
 
-    swp = sub.add_parser("sweep", help="run a designed experiment (full factorial, Latin hypercube or Sobol) over scenario fields; sensitivity indices and effects")
+    swp = sub.add_parser(
+        "sweep",
+        help="run a designed experiment (full factorial, Latin hypercube or Sobol) over scenario fields; sensitivity indices and effects",
+    )
     swp.add_argument("experiment", help="experiment TOML file (see docs/research.md)")
     opts.run_options(swp, "OUT/<experiment name>-sweep/", " per design point")
 
-    rpt = sub.add_parser("report", help="write a self-contained HTML report and its Markdown twin (figures as PNG and SVG, tables as CSV and NetCDF) for a result")
+    rpt = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report and its Markdown twin (figures as PNG and SVG, tables as CSV and NetCDF) for a result",
+    )
     rpt.add_argument("result", help="a result folder (or its result.nc) written by run, compare, decompose or sweep")
-    rpt.add_argument("--out", default=None, help="report folder (default: RESULT/report/); an existing report there is replaced only with --overwrite")
-    rpt.add_argument("--overwrite", action="store_true", help="replace a previous report in the report folder (never anything valuecapture did not write)")
-    rpt.add_argument("--resamples", type=opts.positive_int, default=2000, metavar="N", help="bootstrap resamples for confidence intervals (default 2000)")
+    rpt.add_argument(
+        "--out",
+        default=None,
+        help="report folder (default: RESULT/report/); an existing report there is replaced only with --overwrite",
+    )
+    rpt.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a previous report in the report folder (never anything valuecapture did not write)",
+    )
+    rpt.add_argument(
+        "--resamples",
+        type=opts.positive_int,
+        default=2000,
+        metavar="N",
+        help="bootstrap resamples for confidence intervals (default 2000)",
+    )
     return parser
 
 
@@ -128,7 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, the traceback only on request
         if os.environ.get("VALUECAPTURE_DEBUG"):
             raise
-        print(f"valuecapture: internal error: {type(exc).__name__}: {exc} (a bug: please report it; VALUECAPTURE_DEBUG=1 shows the traceback)", file=sys.stderr)
+        print(
+            f"valuecapture: internal error: {type(exc).__name__}: {exc} (a bug: please report it; VALUECAPTURE_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 
@@ -169,7 +241,9 @@ def _reproduce(args: argparse.Namespace) -> int:
     reps, seed = int(ds.attrs["replications"]), int(ds.attrs["seed"])  # types checked by open_run
     if ds.attrs.get("kind") == "sweep":
         if not isinstance(ds.attrs.get("experiment_toml"), str):
-            raise ResultError(f"{args.result}: a sweep result without its experiment_toml attribute cannot be reproduced")
+            raise ResultError(
+                f"{args.result}: a sweep result without its experiment_toml attribute cannot be reproduced"
+            )
         return _sweep(experiment_of(ds), args, reps, seed)
     sc = scenario_of(ds)
     if ds.attrs.get("kind") == "decomposition":
@@ -180,7 +254,9 @@ def _reproduce(args: argparse.Namespace) -> int:
         except (TypeError, ValueError):
             names = None
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-            raise ResultError(f"{args.result}: attribute policies must be a JSON list of policy names, got {ds.attrs['policies']!r}")
+            raise ResultError(
+                f"{args.result}: attribute policies must be a JSON list of policy names, got {ds.attrs['policies']!r}"
+            )
         args.policies = ",".join(names)
         return _compare(sc, args, reps, seed)
     return _run(sc, args, reps, seed)
@@ -219,11 +295,28 @@ def _workers(args: argparse.Namespace, slot_periods: int) -> int:
     return int(workers)
 
 
-def _check(sc: Scenario, reps: int, seed: int | None, workers: int, args: argparse.Namespace, variants: int = 1, detail: bool = True) -> None:
+def _check(
+    sc: Scenario,
+    reps: int,
+    seed: int | None,
+    workers: int,
+    args: argparse.Namespace,
+    variants: int = 1,
+    detail: bool = True,
+) -> None:
     """The runner's checks of a whole command (all its variants joined), before it takes the lock."""
     try:
-        check_run(sc, reps, int(sc.get("run.seed") if seed is None else seed), workers, args.batch_size, args.executor, args.scheduler,
-                  variants=variants, detail=detail)
+        check_run(
+            sc,
+            reps,
+            int(sc.get("run.seed") if seed is None else seed),
+            workers,
+            args.batch_size,
+            args.executor,
+            args.scheduler,
+            variants=variants,
+            detail=detail,
+        )
     except ValueError as exc:
         if type(exc) is ValueError:
             raise UsageError(str(exc)) from None
@@ -233,8 +326,14 @@ def _check(sc: Scenario, reps: int, seed: int | None, workers: int, args: argpar
 Compute = Callable[[Path, bool, Callable[[], bool]], xr.Dataset]
 
 
-def _execute(args: argparse.Namespace, name: str, workers: int, compute: Compute, text_of: Callable[[xr.Dataset], str],
-             draw: Callable[[xr.Dataset, Path], Any] | None = None) -> tuple[xr.Dataset, Path, str]:
+def _execute(
+    args: argparse.Namespace,
+    name: str,
+    workers: int,
+    compute: Compute,
+    text_of: Callable[[xr.Dataset], str],
+    draw: Callable[[xr.Dataset, Path], Any] | None = None,
+) -> tuple[xr.Dataset, Path, str]:
     """Run a command into OUT/name (locked, streamed to the store, resumable) and write its result folder."""
     again = [a for a in args.argv if a not in ("--resume", "--fresh")]
     hint = "valuecapture " + shlex.join(again + ["--resume"])
@@ -242,19 +341,37 @@ def _execute(args: argparse.Namespace, name: str, workers: int, compute: Compute
 
     def write(ds: xr.Dataset, target: Path) -> Path:
         text["summary"] = text_of(ds)
-        return write_run(ds, target, figures=not args.no_figures, summary=text["summary"], figure_maker=draw, overwrite=args.overwrite)
+        return write_run(
+            ds,
+            target,
+            figures=not args.no_figures,
+            summary=text["summary"],
+            figure_maker=draw,
+            overwrite=args.overwrite,
+        )
 
     def guarded(store: Path, resume: bool, stop: Callable[[], bool]) -> xr.Dataset:
         try:
             return compute(store, resume, stop)
         except ValueError as exc:
-            if type(exc) is ValueError:  # the API's bad-argument errors (ScenarioError, StoreError... are subclasses, kept)
+            if (
+                type(exc) is ValueError
+            ):  # the API's bad-argument errors (ScenarioError, StoreError... are subclasses, kept)
                 raise UsageError(str(exc)) from None
             raise
 
     executor = executor_for(args.executor, workers, args.scheduler)
-    ds, path = run_in_folder(args.out, name, guarded, write, resume=args.resume, fresh=args.fresh, overwrite=args.overwrite,
-                             raise_now=executor == "serial", resume_hint=hint)
+    ds, path = run_in_folder(
+        args.out,
+        name,
+        guarded,
+        write,
+        resume=args.resume,
+        fresh=args.fresh,
+        overwrite=args.overwrite,
+        raise_now=executor == "serial",
+        resume_hint=hint,
+    )
     return ds, path, text["summary"]
 
 
@@ -272,8 +389,19 @@ def _run(sc: Scenario, args: argparse.Namespace, replications: int | None, seed:
     _check(sc, reps, seed, workers, args)
 
     def compute(store: Path, resume: bool, stop: Callable[[], bool]) -> xr.Dataset:
-        return simulate(sc, reps, seed, workers=workers, batch_size=args.batch_size, executor=args.executor, scheduler=args.scheduler,
-                        progress=not args.quiet, store=store, resume=resume, stop=stop)
+        return simulate(
+            sc,
+            reps,
+            seed,
+            workers=workers,
+            batch_size=args.batch_size,
+            executor=args.executor,
+            scheduler=args.scheduler,
+            progress=not args.quiet,
+            store=store,
+            resume=resume,
+            stop=stop,
+        )
 
     _, path, text = _execute(args, sc.name, workers, compute, summary_text)
     if not args.quiet:
@@ -287,7 +415,9 @@ def _run_precision(sc: Scenario, args: argparse.Namespace) -> int:
     if args.precision is None:
         raise UsageError("--chunk and --max-replications apply only with --precision")
     if args.replications is not None:
-        raise UsageError("--replications and --precision exclude each other (with --precision, cap the run with --max-replications)")
+        raise UsageError(
+            "--replications and --precision exclude each other (with --precision, cap the run with --max-replications)"
+        )
     chunk = args.chunk or DEFAULT_CHUNK
     cap = args.max_replications or DEFAULT_MAX_REPLICATIONS
     try:
@@ -298,21 +428,40 @@ def _run_precision(sc: Scenario, args: argparse.Namespace) -> int:
     _check(sc, cap, args.seed, workers, args)
 
     def compute(store: Path, resume: bool, stop: Callable[[], bool]) -> xr.Dataset:
-        return simulate_to_precision(sc, rule, args.seed, workers=workers, batch_size=args.batch_size, executor=args.executor, scheduler=args.scheduler,
-                                     progress=not args.quiet, store=store, resume=resume, stop=stop)
+        return simulate_to_precision(
+            sc,
+            rule,
+            args.seed,
+            workers=workers,
+            batch_size=args.batch_size,
+            executor=args.executor,
+            scheduler=args.scheduler,
+            progress=not args.quiet,
+            store=store,
+            resume=resume,
+            stop=stop,
+        )
 
     def text_of(ds: xr.Dataset) -> str:
         reached = bool(ds.attrs["precision_reached"])
-        return summary_text(ds) + "\n" + (f"{'stopped' if reached else 'stopped at the cap'} after {ds.sizes['replication']} replications: 95% CI half-width of mean "
-                                          f"firm value = {ds.attrs['precision_achieved']:.3%} of |mean| (target {rule.precision:.3%}, checked every {chunk})")
+        return (
+            summary_text(ds)
+            + "\n"
+            + (
+                f"{'stopped' if reached else 'stopped at the cap'} after {ds.sizes['replication']} replications: 95% CI half-width of mean "
+                f"firm value = {ds.attrs['precision_achieved']:.3%} of |mean| (target {rule.precision:.3%}, checked every {chunk})"
+            )
+        )
 
     ds, path, text = _execute(args, sc.name, workers, compute, text_of)
     if not args.quiet:
         print(text)
     _written(path, args)
     if not ds.attrs["precision_reached"]:
-        print(f"valuecapture: warning: precision {rule.precision:g} not reached within --max-replications {cap}; the result holds {ds.sizes['replication']} replications",
-              file=sys.stderr)
+        print(
+            f"valuecapture: warning: precision {rule.precision:g} not reached within --max-replications {cap}; the result holds {ds.sizes['replication']} replications",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -327,8 +476,20 @@ def _compare(sc: Scenario, args: argparse.Namespace, replications: int | None, s
     _check(sc, reps, seed, workers, args, variants=len(names))
 
     def compute(store: Path, resume: bool, stop: Callable[[], bool]) -> xr.Dataset:
-        return compare(sc, names, reps, seed, workers=workers, batch_size=args.batch_size, executor=args.executor, scheduler=args.scheduler,
-                       progress=not args.quiet, store=store, resume=resume, stop=stop)
+        return compare(
+            sc,
+            names,
+            reps,
+            seed,
+            workers=workers,
+            batch_size=args.batch_size,
+            executor=args.executor,
+            scheduler=args.scheduler,
+            progress=not args.quiet,
+            store=store,
+            resume=resume,
+            stop=stop,
+        )
 
     _, path, text = _execute(args, f"{sc.name}-compare", workers, compute, comparison_text, comparison_figures)
     if not args.quiet:
@@ -345,8 +506,19 @@ def _decompose(sc: Scenario, args: argparse.Namespace, replications: int | None,
     _check(sc, reps, seed, workers, args, variants=8, detail=False)
 
     def compute(store: Path, resume: bool, stop: Callable[[], bool]) -> xr.Dataset:
-        return decompose(sc, reps, seed, workers=workers, batch_size=args.batch_size, executor=args.executor, scheduler=args.scheduler,
-                         progress=not args.quiet, store=store, resume=resume, stop=stop)
+        return decompose(
+            sc,
+            reps,
+            seed,
+            workers=workers,
+            batch_size=args.batch_size,
+            executor=args.executor,
+            scheduler=args.scheduler,
+            progress=not args.quiet,
+            store=store,
+            resume=resume,
+            stop=stop,
+        )
 
     def figures(d: xr.Dataset, folder: Path) -> list[Path]:
         return save(shapley_figure(d), folder, "shapley") + save(configurations_figure(d), folder, "configurations")
@@ -367,8 +539,19 @@ def _sweep(exp: Experiment, args: argparse.Namespace, replications: int | None, 
     _check(exp.base, reps, seed if seed is not None else exp.seed, workers, args, variants=points, detail=False)
 
     def compute(store: Path, resume: bool, stop: Callable[[], bool]) -> xr.Dataset:
-        return sweep(exp, reps, seed, workers=workers, batch_size=args.batch_size, executor=args.executor, scheduler=args.scheduler,
-                     progress=not args.quiet, store=store, resume=resume, stop=stop)
+        return sweep(
+            exp,
+            reps,
+            seed,
+            workers=workers,
+            batch_size=args.batch_size,
+            executor=args.executor,
+            scheduler=args.scheduler,
+            progress=not args.quiet,
+            store=store,
+            resume=resume,
+            stop=stop,
+        )
 
     def figures(d: xr.Dataset, folder: Path) -> list[Path]:
         out = save(sensitivity_figure(d), folder, "sensitivity")
@@ -386,9 +569,13 @@ def _sweep(exp: Experiment, args: argparse.Namespace, replications: int | None, 
 def _report(args: argparse.Namespace) -> int:
     ds = open_run(args.result)
     if ds.attrs.get("partial"):
-        raise UsageError(f"{args.result}: an unfinished run; finish it (valuecapture run ... --resume) before reporting")
+        raise UsageError(
+            f"{args.result}: an unfinished run; finish it (valuecapture run ... --resume) before reporting"
+        )
     result = Path(args.result)
-    folder = write_report(ds, result if result.is_dir() else result.parent, args.out, n_resamples=args.resamples, overwrite=args.overwrite)
+    folder = write_report(
+        ds, result if result.is_dir() else result.parent, args.out, n_resamples=args.resamples, overwrite=args.overwrite
+    )
     print(f"wrote {folder}/ (report.html, report.md, figures/*.png|svg, tables/*.csv|nc)")
     return 0
 

@@ -139,7 +139,9 @@ def text_histogram(current: np.ndarray, previous: np.ndarray | None = None, widt
 class Game:
     """One game: a scenario, the same seed and replications every round."""
 
-    def __init__(self, scenario: Any, replications: int, seed: int, rounds: int, png: str | None, stdin: TextIO, stdout: TextIO):
+    def __init__(
+        self, scenario: Any, replications: int, seed: int, rounds: int, png: str | None, stdin: TextIO, stdout: TextIO
+    ):
         self.scenario = scenario
         self.replications = replications
         self.seed = seed
@@ -194,7 +196,9 @@ class Game:
         try:
             value: Any = int(text) if integer else float(text)
         except ValueError:
-            raise ValueError(f"{what} must be {'a whole number' if integer else 'a number'} from {lo:g} to {hi:g}, got {text!r}") from None
+            raise ValueError(
+                f"{what} must be {'a whole number' if integer else 'a number'} from {lo:g} to {hi:g}, got {text!r}"
+            ) from None
         if not (math.isfinite(value) and lo <= value <= hi):
             raise ValueError(f"{what} must be from {lo:g} to {hi:g}, got {text!r}")
         return value
@@ -210,10 +214,22 @@ class Game:
 
     def choose(self, current: Levers) -> Levers:
         policy = self.ask(f"policy ({', '.join(self.policies)})", current.policy, self._policy)
-        insight = self.ask("customer insight, 0 (blurred, late) to 1 (exact, current)", current.insight, lambda t: self._number(t, 0, 1, "customer insight", False))
+        insight = self.ask(
+            "customer insight, 0 (blurred, late) to 1 (exact, current)",
+            current.insight,
+            lambda t: self._number(t, 0, 1, "customer insight", False),
+        )
         top = max(MAX_MANAGERS, current.managers)
-        managers = self.ask(f"account managers, 0 to {top}", current.managers, lambda t: self._number(t, 0, top, "account managers", True))
-        review = self.ask(f"periods between reviews, 1 to {self.periods} ({self.ppy} periods = 1 year)", current.review, lambda t: self._number(t, 1, self.periods, "periods between reviews", True))
+        managers = self.ask(
+            f"account managers, 0 to {top}",
+            current.managers,
+            lambda t: self._number(t, 0, top, "account managers", True),
+        )
+        review = self.ask(
+            f"periods between reviews, 1 to {self.periods} ({self.ppy} periods = 1 year)",
+            current.review,
+            lambda t: self._number(t, 1, self.periods, "periods between reviews", True),
+        )
         spaces = current.spaces
         if spaces is not None:
             names = ", ".join(s["name"] for s in self.spaces)
@@ -233,13 +249,16 @@ class Game:
         self.say(f"{seconds:.1f} s")
         last = ds["customers_by_model"].isel(period=-1).sum("replication").values.astype(float)
         total = last.sum()
-        mix = {str(m): (float(c / total) if total > 0 else 0.0) for m, c in zip(ds["business_model"].values, last, strict=True)}
+        mix = {
+            str(m): (float(c / total) if total > 0 else 0.0)
+            for m, c in zip(ds["business_model"].values, last, strict=True)
+        }
         spend = float(ds["pv_capability_spend"].mean()) if "pv_capability_spend" in ds else float("nan")
         return Round(number, levers, ds["firm_value"].values.astype(float), mix, spend, seconds)
 
     def report(self, r: Round) -> None:
-        from valuecapture.analysis.summary import Stats
         from valuecapture.analysis.compare import PairedDifference
+        from valuecapture.analysis.summary import Stats
 
         previous = self.history[-1] if self.history else None
         title = "Your firm as it is today" if r.number == 0 else f"Round {r.number}"
@@ -248,18 +267,24 @@ class Game:
         for line in text_histogram(r.firm_value, previous.firm_value if previous else None):
             self.say(line)
         s = Stats.of(r.firm_value)
-        self.say(f"  mean {_money(s.mean)} (± {_money(s.mcse)} MC s.e.)   5% {_money(s.p5)}   median {_money(s.p50)}   95% {_money(s.p95)}   P(value < 0) {s.p_negative:.3f}")
+        self.say(
+            f"  mean {_money(s.mean)} (± {_money(s.mcse)} MC s.e.)   5% {_money(s.p5)}   median {_money(s.p50)}   95% {_money(s.p95)}   P(value < 0) {s.p_negative:.3f}"
+        )
         if r.levers.policy == "harvest":
             self.say("  (harvest cuts customer insight, the platform and account managers to zero at its first review)")
         mix = " · ".join(f"{name} {share:.0%}" for name, share in r.mix.items())
-        self.say(f"  customers by business model at the horizon: {mix}   PV of capability spend {_money(r.capability_spend)}")
+        self.say(
+            f"  customers by business model at the horizon: {mix}   PV of capability spend {_money(r.capability_spend)}"
+        )
         best = max(self.history, key=lambda h: h.firm_value.mean()) if self.history else None
         for other, label in ((previous, "previous round"), (best, "best round so far")):
             if other is None or (label.startswith("best") and other is previous):
                 continue
             d = PairedDifference.of("this", "that", r.firm_value, other.firm_value)
             name = "today" if other.number == 0 else f"round {other.number}"
-            self.say(f"  vs {label} ({name}): {'+' if d.mean >= 0 else ''}{_money(d.mean)} on average (± {_money(d.mcse)}), better in {d.p_a_beats_b:.0%} of the same futures")
+            self.say(
+                f"  vs {label} ({name}): {'+' if d.mean >= 0 else ''}{_money(d.mean)} on average (± {_money(d.mcse)}), better in {d.p_a_beats_b:.0%} of the same futures"
+            )
 
     def write_png(self) -> None:
         if self.png is None or not self.history:
@@ -280,7 +305,11 @@ class Game:
 
         self.say("")
         self.say("Scoreboard (same futures every round: differences come from the choices)")
-        head = f"{'round':>5s}  {'policy':10s}{'insight':>8s}{'managers':>9s}{'review':>7s}" + ("  spaces" if self.history[0].levers.spaces is not None else "") + f"{'mean':>11s}{'5%':>10s}{'95%':>10s}{'P(<0)':>7s}"
+        head = (
+            f"{'round':>5s}  {'policy':10s}{'insight':>8s}{'managers':>9s}{'review':>7s}"
+            + ("  spaces" if self.history[0].levers.spaces is not None else "")
+            + f"{'mean':>11s}{'5%':>10s}{'95%':>10s}{'P(<0)':>7s}"
+        )
         self.say(head)
         self.say("-" * len(head))
         best = max(self.history, key=lambda h: h.firm_value.mean())
@@ -288,13 +317,17 @@ class Game:
             s = Stats.of(r.firm_value)
             label = "today" if r.number == 0 else str(r.number)
             mark = "  <- best mean" if r is best else ""
-            self.say(f"{label:>5s}  {r.levers.short()} {_money(s.mean):>10s}{_money(s.p5):>10s}{_money(s.p95):>10s}{s.p_negative:>7.3f}{mark}")
+            self.say(
+                f"{label:>5s}  {r.levers.short()} {_money(s.mean):>10s}{_money(s.p5):>10s}{_money(s.p95):>10s}{s.p_negative:>7.3f}{mark}"
+            )
 
     def play(self) -> int:
         sc = self.scenario
         desc = sc.get("scenario.description")
         self.say(f"valuecapture play: {sc.name}" + (f" -- {desc}" if desc else ""))
-        self.say(f"Every round replays the same {self.replications} simulated futures (seed {self.seed}): differences between rounds come from your choices.")
+        self.say(
+            f"Every round replays the same {self.replications} simulated futures (seed {self.seed}): differences between rounds come from your choices."
+        )
         self.say("Press Enter to keep the value in [brackets], q to stop.")
         review = int(sc.get("capabilities.review_interval")) or self.ppy
         levers = Levers(
@@ -338,7 +371,9 @@ def rounds_figure(history: Sequence[Round], name: str, seed: int):  # type: igno
         x = r.firm_value / div
         is_latest = i == len(history) - 1
         colour = PALETTE[i % len(PALETTE)]
-        label = ("today" if r.number == 0 else f"round {r.number}") + f": {r.levers.policy} (mean {x.mean():,.1f}{suffix})"
+        label = (
+            "today" if r.number == 0 else f"round {r.number}"
+        ) + f": {r.levers.policy} (mean {x.mean():,.1f}{suffix})"
         if is_latest:
             ax1.hist(x, bins=edges, color=colour, alpha=0.45, label=label)
         else:
@@ -354,7 +389,10 @@ def rounds_figure(history: Sequence[Round], name: str, seed: int):  # type: igno
     ax2.legend(frameon=False, fontsize=8, loc="lower right")
     latest = history[-1]
     which = "today" if latest.number == 0 else f"round {latest.number}"
-    fig.suptitle(f"valuecapture play, {name}: the same {latest.firm_value.size} futures every round (seed {seed}); filled: {which}", fontsize=10)
+    fig.suptitle(
+        f"valuecapture play, {name}: the same {latest.firm_value.size} futures every round (seed {seed}); filled: {which}",
+        fontsize=10,
+    )
     return fig
 
 
@@ -369,9 +407,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of ``valuecapture play`` (shared by the CLI and :func:`main`)."""
     parser.add_argument("scenario", help="scenario TOML file, e.g. scenarios/classroom/play.toml")
     parser.add_argument("--rounds", type=positive_int, default=5, help="rounds of choices (default 5)")
-    parser.add_argument("--replications", "-n", type=positive_int, default=None, help="simulated futures per round (default: the scenario's run.replications)")
-    parser.add_argument("--seed", type=seed, default=None, help="seed, the same every round (default: the scenario's run.seed)")
-    parser.add_argument("--png", default=None, metavar="FILE", help="also draw the rounds' firm-value distributions into this PNG after every round (a new file, or an existing one with --overwrite)")
+    parser.add_argument(
+        "--replications",
+        "-n",
+        type=positive_int,
+        default=None,
+        help="simulated futures per round (default: the scenario's run.replications)",
+    )
+    parser.add_argument(
+        "--seed", type=seed, default=None, help="seed, the same every round (default: the scenario's run.seed)"
+    )
+    parser.add_argument(
+        "--png",
+        default=None,
+        metavar="FILE",
+        help="also draw the rounds' firm-value distributions into this PNG after every round (a new file, or an existing one with --overwrite)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="let --png replace an existing file")
     return parser
 
@@ -385,7 +436,9 @@ def run(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | 
         png = Path(args.png)
         if png.is_dir() or (png.exists() and not getattr(args, "overwrite", False)) or png.is_symlink():
             what = "is a folder" if png.is_dir() else "is a link" if png.is_symlink() else "exists"
-            raise ScenarioError("--png", "", f"{args.png} {what}; choose a new file name (or add --overwrite to replace a file)")
+            raise ScenarioError(
+                "--png", "", f"{args.png} {what}; choose a new file name (or add --overwrite to replace a file)"
+            )
         if png.suffix.lower() != ".png":
             raise ScenarioError("--png", "", f"{args.png}: must end in .png")
     replications = int(sc.get("run.replications") if args.replications is None else args.replications)
@@ -398,7 +451,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``valuecapture play`` as a function: returns the exit code."""
     from valuecapture.scenario.load import ScenarioError
 
-    parser = add_arguments(argparse.ArgumentParser(prog="valuecapture play", description="Classroom game: choose the policy and levers round by round and watch the firm-value distribution."))
+    parser = add_arguments(
+        argparse.ArgumentParser(
+            prog="valuecapture play",
+            description="Classroom game: choose the policy and levers round by round and watch the firm-value distribution.",
+        )
+    )
     args = parser.parse_args(argv)
     try:
         return run(args)

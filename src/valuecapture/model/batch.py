@@ -20,11 +20,26 @@ from valuecapture.model.state import ALIGNMENT_SERIES, PERIOD_SERIES, BatchState
 from valuecapture.model.submodels import default_components
 
 #: Outputs kept only for the first ``outputs.relationship_detail`` replications (per relationship).
-DETAIL_NAMES = ("relationship_value", "periods_active", "acquired_period", "segment", "wallet", "final_business_model", "net_price", "cost_to_serve",
-                "final_misalignment")
+DETAIL_NAMES = (
+    "relationship_value",
+    "periods_active",
+    "acquired_period",
+    "segment",
+    "wallet",
+    "final_business_model",
+    "net_price",
+    "cost_to_serve",
+    "final_misalignment",
+)
 
 
-def simulate_batch(p: ModelParams, policy: Any, setup: Mapping[str, list[np.random.Generator]], streams: RandomStreams, detail_rows: int) -> dict[str, np.ndarray]:
+def simulate_batch(
+    p: ModelParams,
+    policy: Any,
+    setup: Mapping[str, list[np.random.Generator]],
+    streams: RandomStreams,
+    detail_rows: int,
+) -> dict[str, np.ndarray]:
     """Simulate the replications whose set-up generators are ``setup[mechanism][b]``
     (``population``, ``network``) and whose per-period streams ``streams`` gives; keep the
     per-relationship detail of the first ``detail_rows`` of them."""
@@ -112,5 +127,3 @@ def heterogeneity_summary(values: np.ndarray, ever: np.ndarray) -> dict[str, np.
             "stobachoff_index": np.where(created > 0, destroyed / created, np.nan),
             "top20_share": np.where(total != 0, top20 / total, np.nan),
         }
-
-

@@ -21,12 +21,19 @@ platform capability.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-CHANNEL_SCORE: dict[str, float] = {"key_account_team": 1.0, "field_sales": 0.7, "inside_sales": 0.4, "distributor": 0.2, "e_channel": 0.0}
+CHANNEL_SCORE: dict[str, float] = {
+    "key_account_team": 1.0,
+    "field_sales": 0.7,
+    "inside_sales": 0.4,
+    "distributor": 0.2,
+    "e_channel": 0.0,
+}
 PLATFORM_SCORE: dict[str, float] = {"standard": 0.0, "modular": 0.5, "dedicated": 1.0}
 #: Capital intensity (fraction of annual revenue) that scores 1.
 CAPITAL_FULL = 0.3
@@ -53,7 +60,9 @@ def internal_fit(bm: Mapping[str, Any]) -> float:
     return float(np.clip(1.0 - 2.0 * np.abs(x - x.mean()).mean(), 0.0, 1.0))
 
 
-def complexity_cost(k: np.ndarray | int, c1: float, b: float, platform_level: np.ndarray | float = 0.0, platform_effect: float = 0.0) -> np.ndarray:
+def complexity_cost(
+    k: np.ndarray | int, c1: float, b: float, platform_level: np.ndarray | float = 0.0, platform_effect: float = 0.0
+) -> np.ndarray:
     """Yearly complexity cost of running ``k`` business models in parallel.
 
     ``C1 * K^b * (1 - platform_effect * platform_level)``; zero for ``K <= 1``
@@ -83,7 +92,7 @@ class BusinessModelTable:
     elements: tuple[dict[str, Any], ...]
 
     @classmethod
-    def from_scenario(cls, sc: Any) -> "BusinessModelTable":
+    def from_scenario(cls, sc: Any) -> BusinessModelTable:
         bms = sc.business_models
         fit_cost = sc.get("business.fit_cost")
         fit_quality = sc.get("business.fit_quality")

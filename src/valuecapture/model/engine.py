@@ -12,7 +12,8 @@ struct-of-arrays ``state``; the engine never loops over customers.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import simpy
 
@@ -50,7 +51,9 @@ class Engine:
             raise ValueError(f"components must have distinct phases, got {phases}")
         for c in self.components:
             if not (0 <= c.phase < TICKS_PER_PERIOD and c.cadence >= 1 and c.start >= 1):
-                raise ValueError(f"component {c.name!r}: phase must be in [0, {TICKS_PER_PERIOD}), cadence and start >= 1")
+                raise ValueError(
+                    f"component {c.name!r}: phase must be in [0, {TICKS_PER_PERIOD}), cadence and start >= 1"
+                )
 
     def run(self, state: Any) -> list[tuple[int, str]]:
         """Run to the end of the horizon; returns the (period, component) trace."""
@@ -61,7 +64,9 @@ class Engine:
         env.run(until=self.periods * TICKS_PER_PERIOD)
         return trace
 
-    def _process(self, env: simpy.Environment, comp: Component, state: Any, trace: list[tuple[int, str]]) -> Iterator[simpy.Event]:
+    def _process(
+        self, env: simpy.Environment, comp: Component, state: Any, trace: list[tuple[int, str]]
+    ) -> Iterator[simpy.Event]:
         period = comp.start
         yield env.timeout((period - 1) * TICKS_PER_PERIOD + comp.phase)
         while period <= self.periods:

@@ -27,10 +27,20 @@ class InteractionSpace:
     trust_boost: float
 
     @classmethod
-    def from_entry(cls, e: dict, business_models: list[dict], dt: float) -> "InteractionSpace":
+    def from_entry(cls, e: dict, business_models: list[dict], dt: float) -> InteractionSpace:
         names = [bm["name"] for bm in business_models]
         models = None if e["models"] == ["all"] else tuple(names.index(m) for m in e["models"])
-        return cls(e["name"], e["cadence"], e["cost_per_contact"], e["fixed_cost"] * dt, e["capacity"], models, e["p_align"], e["step"], e["trust_boost"])
+        return cls(
+            e["name"],
+            e["cadence"],
+            e["cost_per_contact"],
+            e["fixed_cost"] * dt,
+            e["capacity"],
+            models,
+            e["p_align"],
+            e["step"],
+            e["trust_boost"],
+        )
 
 
 @dataclass(frozen=True)
@@ -124,7 +134,7 @@ class ModelParams:
     portfolio_models: tuple[str, ...] = ()
 
     @classmethod
-    def from_scenario(cls, sc: Scenario) -> "ModelParams":
+    def from_scenario(cls, sc: Scenario) -> ModelParams:
         g = sc.get
         ppy = g("horizon.periods_per_year")
         dt = 1.0 / ppy
@@ -147,7 +157,9 @@ class ModelParams:
             n_segments=len(weights),
             attributes={a: g(f"uncertainties.{a}") for a in CORRELATED if a != "segment"},
             correlation=corr,
-            correlated=tuple(bool(np.any(corr[i, np.arange(len(CORRELATED)) != i] != 0)) for i in range(len(CORRELATED))),
+            correlated=tuple(
+                bool(np.any(corr[i, np.arange(len(CORRELATED)) != i] != 0)) for i in range(len(CORRELATED))
+            ),
             initial_trust=g("uncertainties.initial_trust"),
             initial_adaptation=g("uncertainties.initial_adaptation"),
             initial_age=g("uncertainties.initial_age"),

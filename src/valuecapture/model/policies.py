@@ -22,9 +22,10 @@ and a scenario or ``valuecapture compare --policies`` names them by that name.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -108,7 +109,10 @@ class PortfolioView:
 
     def richest_to_leanest(self) -> list[int]:
         """Business-model indices ordered by service cost per customer, richest first."""
-        return sorted(range(self.n_business_models), key=lambda k: (-self.business_models[k]["service_cost"], -self.business_models[k]["quality"], k))
+        return sorted(
+            range(self.n_business_models),
+            key=lambda k: (-self.business_models[k]["service_cost"], -self.business_models[k]["quality"], k),
+        )
 
     def classify(self, portfolio_model: str) -> np.ndarray:
         """Class index of every slot under a supplier-side portfolio model (see
@@ -118,7 +122,9 @@ class PortfolioView:
 
         model = get_portfolio_model(portfolio_model)
         if model.side != "supplier":
-            raise ValueError(f"portfolio model {portfolio_model!r} is the customer's view; the firm sees it only through view.customer_view")
+            raise ValueError(
+                f"portfolio model {portfolio_model!r} is the customer's view; the firm sees it only through view.customer_view"
+            )
         return model.classify(self)
 
     def treatment_levels(self) -> np.ndarray:
@@ -339,7 +345,10 @@ class HarvestPolicy(BasePolicy):
 
     def decide(self, view: PortfolioView) -> Decision:
         lean = view.leanest_without_manager()
-        return Decision(np.full(view.shape, lean, dtype=np.int16), {"insight_level": 0.0, "platform_level": 0.0, "account_managers": 0})
+        return Decision(
+            np.full(view.shape, lean, dtype=np.int16),
+            {"insight_level": 0.0, "platform_level": 0.0, "account_managers": 0},
+        )
 
 
 class PortfolioPolicy(BasePolicy):
@@ -390,7 +399,7 @@ class PortfolioPolicy(BasePolicy):
             for b in np.flatnonzero((view.active & (best == k)).sum(axis=1) > view.account_capacity):  # per replication
                 idx = np.flatnonzero(view.active[b] & (best[b] == k))
                 keep = idx[np.argsort(-view.observed_profit[b, idx], kind="stable")]
-                best[b, keep[int(view.account_capacity[b]):]] = order[pos + 1]
+                best[b, keep[int(view.account_capacity[b]) :]] = order[pos + 1]
         out = np.where(view.active, best, order[len(order) // 2]).astype(np.int16)
         caps = {"interactions": {self.reviews: view.active.copy()}} if self.reviews else {}
         return Decision(out, caps)

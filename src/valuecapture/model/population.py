@@ -21,8 +21,8 @@ import networkx as nx
 import numpy as np
 from scipy.special import ndtr
 
-from valuecapture.scenario.distributions import Distribution
 from valuecapture.model.params import ModelParams
+from valuecapture.scenario.distributions import Distribution
 from valuecapture.scenario.load import CORRELATED
 
 
@@ -67,6 +67,7 @@ class Network:
 
         ties = np.zeros(len(first) + 1, dtype=np.int64)
         np.cumsum([a.size for a in first], out=ties[1:])
+
         def cat(parts: list[np.ndarray]) -> np.ndarray:
             return np.concatenate([np.empty(0, np.int64), *parts]).astype(np.int64, copy=False)
 

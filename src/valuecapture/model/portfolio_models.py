@@ -107,8 +107,15 @@ class Turnbull(PortfolioModel):
     """
 
     name = "turnbull"
-    classes = tuple(f"{p}_price_{c}_cost_{v}_value" for p in ("high", "low") for c in ("high", "low") for v in ("high", "low"))
-    importance = tuple(((p == "high") + (c == "low") + (v == "high")) / 3.0 for p in ("high", "low") for c in ("high", "low") for v in ("high", "low"))
+    classes = tuple(
+        f"{p}_price_{c}_cost_{v}_value" for p in ("high", "low") for c in ("high", "low") for v in ("high", "low")
+    )
+    importance = tuple(
+        ((p == "high") + (c == "low") + (v == "high")) / 3.0
+        for p in ("high", "low")
+        for c in ("high", "low")
+        for v in ("high", "low")
+    )
     source = "Turnbull & Zolkiewski (1997), Profitability in customer portfolio planning, in Understanding Business Markets (2nd ed.), Dryden; Zolkiewski & Turnbull (2002), JBIM 17(7)."
 
     def classify(self, view: Any) -> np.ndarray:
@@ -129,9 +136,18 @@ class Fiocca(PortfolioModel):
     """
 
     name = "fiocca"
-    classes = ("key_strong_attractive", "key_strong_unattractive", "key_weak_attractive", "key_weak_unattractive", "nonkey_difficult", "nonkey_easy")
+    classes = (
+        "key_strong_attractive",
+        "key_strong_unattractive",
+        "key_weak_attractive",
+        "key_weak_unattractive",
+        "nonkey_difficult",
+        "nonkey_easy",
+    )
     importance = (1.0, 0.6, 0.8, 0.4, 0.1, 0.0)
-    source = "Fiocca (1982), Account portfolio analysis for strategy development, Industrial Marketing Management 11(1)."
+    source = (
+        "Fiocca (1982), Account portfolio analysis for strategy development, Industrial Marketing Management 11(1)."
+    )
 
     def classify(self, view: Any) -> np.ndarray:
         key = above_median(view.revenue, view.active)

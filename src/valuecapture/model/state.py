@@ -34,19 +34,36 @@ class RandomStreams(Protocol):
 
     def period(self, mechanism: str, period: int) -> list[np.random.Generator]:  # pragma: no cover - protocol
         ...
+
+
 BLOCK = 512
 
 #: Per-period firm series recorded for every replication: name -> (units, description).
 PERIOD_SERIES: dict[str, tuple[str, str]] = {
     "revenue": ("currency/period", "Revenue from all active relationships."),
-    "economic_profit": ("currency/period", "Firm economic profit: relationship economic profit minus fixed, complexity, capability, change and acquisition costs after tax."),
-    "relationship_economic_profit": ("currency/period", "Sum of relationship economic profit (NOPAT minus capital charge)."),
+    "economic_profit": (
+        "currency/period",
+        "Firm economic profit: relationship economic profit minus fixed, complexity, capability, change and acquisition costs after tax.",
+    ),
+    "relationship_economic_profit": (
+        "currency/period",
+        "Sum of relationship economic profit (NOPAT minus capital charge).",
+    ),
     "nopat": ("currency/period", "Net operating profit after tax of all relationships."),
     "invested_capital": ("currency", "Capital tied up in relationships (receivables, inventory, dedicated assets)."),
     "fixed_cost": ("currency/period", "Firm and business-model fixed costs (before tax)."),
-    "complexity_cost": ("currency/period", "Complexity cost of running several business models in parallel (before tax)."),
-    "capability_spend": ("currency/period", "Spending on capabilities: customer insight, account managers, modular platform, reviews (before tax)."),
-    "change_cost": ("currency/period", "One-off business-model costs: set-up of a model first used, switching of relationships (before tax)."),
+    "complexity_cost": (
+        "currency/period",
+        "Complexity cost of running several business models in parallel (before tax).",
+    ),
+    "capability_spend": (
+        "currency/period",
+        "Spending on capabilities: customer insight, account managers, modular platform, reviews (before tax).",
+    ),
+    "change_cost": (
+        "currency/period",
+        "One-off business-model costs: set-up of a model first used, switching of relationships (before tax).",
+    ),
     "acquisition_cost": ("currency/period", "Cost of customers won this period (before tax)."),
     "customers_active": ("customers", "Active relationships at the end of the period (after churn)."),
     "acquired": ("customers", "Customers won at the start of the period."),
@@ -59,8 +76,14 @@ PERIOD_SERIES: dict[str, tuple[str, str]] = {
 #: Per-period series recorded only when ``alignment.enabled``: name -> (units, description).
 ALIGNMENT_SERIES: dict[str, tuple[str, str]] = {
     "aligned_share": ("fraction", "Share of active relationships whose misalignment is below alignment.aligned_below."),
-    "mean_misalignment": ("index 0-1", "Mean misalignment |firm's treatment - customer's expected treatment| over active relationships."),
-    "mean_internal_misalignment": ("index 0-1", "Mean internal misalignment |sales' view - operations' treatment| (0 unless alignment.internal)."),
+    "mean_misalignment": (
+        "index 0-1",
+        "Mean misalignment |firm's treatment - customer's expected treatment| over active relationships.",
+    ),
+    "mean_internal_misalignment": (
+        "index 0-1",
+        "Mean internal misalignment |sales' view - operations' treatment| (0 unless alignment.internal).",
+    ),
     "interaction_contacts": ("contacts", "Relationships that took part in an interaction space this period."),
     "interaction_cost": ("currency/period", "Cost of interaction spaces: contacts and fixed costs (before tax)."),
 }
@@ -186,7 +209,9 @@ class BatchState:
         return getattr(self, name)[:, : self.width]
 
 
-def initial_state(p: ModelParams, base: CustomerBase, network: Network, random: RandomStreams, policy: object) -> BatchState:
+def initial_state(
+    p: ModelParams, base: CustomerBase, network: Network, random: RandomStreams, policy: object
+) -> BatchState:
     b = base.wallet.shape[0]
     n = p.n_slots
     initial = np.broadcast_to(np.arange(n) < p.n_initial, (b, n))
@@ -200,7 +225,9 @@ def initial_state(p: ModelParams, base: CustomerBase, network: Network, random: 
         trust=_initial_prefix(base.initial_trust, n, p.new_trust),
         adaptation=_initial_prefix(base.initial_adaptation, n, 0.0),
         share_of_wallet=np.zeros((b, n)),
-        origin=_initial_prefix(1.0 - np.round(base.initial_age * p.periods_per_year), n, 0.0),  # age at period 1 = drawn age
+        origin=_initial_prefix(
+            1.0 - np.round(base.initial_age * p.periods_per_year), n, 0.0
+        ),  # age at period 1 = drawn age
         business_model=np.zeros((b, n), dtype=np.int16),
         log_survival=p.dt * np.log1p(-base.churn),
         wallet_dt=base.wallet * p.dt,
@@ -287,11 +314,13 @@ def enforce_capacity(state: BatchState, assignment: np.ndarray) -> np.ndarray:
     for b in over:  # per replication, not per customer
         idx = np.flatnonzero(managed[b])
         order = idx[np.argsort(-state.observed[b, idx], kind="stable")]
-        assignment[b, order[int(capacity[b]):]] = fallback
+        assignment[b, order[int(capacity[b]) :]] = fallback
     return assignment
 
 
-def share_of_wallet(p: ModelParams, trust: np.ndarray, adaptation: np.ndarray, misalignment: np.ndarray | None = None) -> np.ndarray:
+def share_of_wallet(
+    p: ModelParams, trust: np.ndarray, adaptation: np.ndarray, misalignment: np.ndarray | None = None
+) -> np.ndarray:
     """logistic(sow_intercept + sow_trust * trust + sow_adaptation * adaptation [- sow_effect * misalignment])."""
     logit = p.sow_intercept + p.sow_trust * trust + p.sow_adaptation * adaptation
     if misalignment is not None and p.align_sow_effect:

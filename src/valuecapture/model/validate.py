@@ -21,13 +21,25 @@ def check_scenario(sc: Scenario) -> None:
     for m in sc.get("portfolio.models"):
         if m not in known_pm:
             raise ScenarioError(source, "portfolio.models", f"unknown portfolio model {m!r}" + hint(m, known_pm))
-    if sc.get("portfolio.track") and any(_customer_side(m) for m in sc.get("portfolio.models")) and not sc.get("alignment.enabled"):
+    if (
+        sc.get("portfolio.track")
+        and any(_customer_side(m) for m in sc.get("portfolio.models"))
+        and not sc.get("alignment.enabled")
+    ):
         customer = [m for m in sc.get("portfolio.models") if _customer_side(m)]
-        raise ScenarioError(source, "portfolio.models", f"{customer[0]!r} is the customer's view and needs alignment.enabled = true (or drop it from the list)")
+        raise ScenarioError(
+            source,
+            "portfolio.models",
+            f"{customer[0]!r} is the customer's view and needs alignment.enabled = true (or drop it from the list)",
+        )
     sales = sc.get("alignment.sales_model")
     if sales not in known_pm or _customer_side(sales):
         supplier = [k for k in known_pm if not _customer_side(k)]
-        raise ScenarioError(source, "alignment.sales_model", f"must be a supplier-side portfolio model, got {sales!r}" + hint(sales, supplier))
+        raise ScenarioError(
+            source,
+            "alignment.sales_model",
+            f"must be a supplier-side portfolio model, got {sales!r}" + hint(sales, supplier),
+        )
     known = registered_policies()
     policy = sc.get("choices.policy")
     if policy not in known:

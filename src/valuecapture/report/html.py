@@ -28,9 +28,10 @@ import json
 import math
 import re
 import shlex
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -108,7 +109,9 @@ class Table:
             w = csv.writer(fh)
             w.writerow([c.label + (f" [{c.units}]" if c.units else "") for c in self.columns])
             for row in self.rows:
-                w.writerow(["" if v is None else (repr(float(v)) if isinstance(v, (float, np.floating)) else v) for v in row])
+                w.writerow(
+                    ["" if v is None else (repr(float(v)) if isinstance(v, (float, np.floating)) else v) for v in row]
+                )
 
     def to_dataset(self) -> xr.Dataset:
         labels = [str(r[0]) for r in self.rows]
@@ -116,10 +119,21 @@ class Table:
         data: dict[str, Any] = {}
         for j, c in enumerate(self.columns[1:], start=1):
             vals = [r[j] for r in self.rows]
-            numeric = all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) or v is None for v in vals)
-            arr = np.array([np.nan if v is None else float(v) for v in vals]) if numeric else np.array(["" if v is None else str(v) for v in vals], dtype=object)
+            numeric = all(
+                isinstance(v, (int, float, np.integer, np.floating))
+                and not isinstance(v, (bool, np.bool_))
+                or v is None
+                for v in vals
+            )
+            arr = (
+                np.array([np.nan if v is None else float(v) for v in vals])
+                if numeric
+                else np.array(["" if v is None else str(v) for v in vals], dtype=object)
+            )
             key = _safe_name(c.key, data)
-            data[key] = xr.Variable((dim,), arr, {"long_name": c.label, "units": c.units or "-", "description": c.label})
+            data[key] = xr.Variable(
+                (dim,), arr, {"long_name": c.label, "units": c.units or "-", "description": c.label}
+            )
         coords = {dim: (dim, np.array(labels, dtype=object), {"description": self.columns[0].label})}
         return xr.Dataset(data, coords=coords, attrs={"title": self.title, "note": self.note})
 
@@ -211,8 +225,10 @@ def reproduce_commands(ds: xr.Dataset, result_path: str | Path | None) -> list[s
         pols = ",".join(json.loads(a.get("policies", "[]")))
         cmd = f"valuecapture compare {src} --policies {_q(pols)} --seed {seed} --replications {reps}{sets}"
     elif "precision" in a:
-        cmd = (f"valuecapture run {src} --seed {seed} --precision {float(a['precision']):g} --chunk {a.get('precision_chunk')} "
-               f"--max-replications {a.get('precision_max_replications')}{sets}")
+        cmd = (
+            f"valuecapture run {src} --seed {seed} --precision {float(a['precision']):g} --chunk {a.get('precision_chunk')} "
+            f"--max-replications {a.get('precision_max_replications')}{sets}"
+        )
     else:
         cmd = f"valuecapture run {src} --seed {seed} --replications {reps}{sets}"
     out = [cmd]
@@ -237,7 +253,12 @@ def _inputs(rep: Report, ds: xr.Dataset, result_path: str | Path | None) -> None
         rows.append(("overrides", ", ".join(overrides)))
     if "precision" in a:
         rows.append(("stopping rule", str(a.get("precision_rule"))))
-        rows.append(("precision reached", f"{'yes' if int(a.get('precision_reached', 0)) else 'NO'}: CI half-width {float(a.get('precision_achieved', float('nan'))):.3%} of |mean|"))
+        rows.append(
+            (
+                "precision reached",
+                f"{'yes' if int(a.get('precision_reached', 0)) else 'NO'}: CI half-width {float(a.get('precision_achieved', float('nan'))):.3%} of |mean|",
+            )
+        )
     if "policies" in a:
         rows.append(("policies", ", ".join(json.loads(a["policies"]))))
     if result_path is not None:
@@ -246,26 +267,54 @@ def _inputs(rep: Report, ds: xr.Dataset, result_path: str | Path | None) -> None
     if a.get("scenario_toml"):
         rep.details("The complete scenario (defaults filled in, overrides applied)", a["scenario_toml"])
     rep.h("Reproduce")
-    rep.p("Run these commands (from the folder the result was made in) to get the same result, bit for bit, and this report:")
+    rep.p(
+        "Run these commands (from the folder the result was made in) to get the same result, bit for bit, and this report:"
+    )
     rep.code("\n".join(reproduce_commands(ds, result_path)))
 
 
-def _describe_table(name: str, title: str, ds: xr.Dataset, variables: Sequence[tuple[str, str]], seed: int, n_resamples: int) -> Table:
+def _describe_table(
+    name: str, title: str, ds: xr.Dataset, variables: Sequence[tuple[str, str]], seed: int, n_resamples: int
+) -> Table:
     from valuecapture.analysis.stats import describe
 
-    t = Table(name, title, [
-        Column("quantity", "quantity", "text"), Column("n", "n", "int"), Column("mean", "mean", "money"), Column("mcse", "MC s.e.", "money"),
-        Column("ci_low", "95% CI low (t)", "money"), Column("ci_high", "95% CI high (t)", "money"),
-        Column("boot_low", "95% CI low (bootstrap)", "money"), Column("boot_high", "95% CI high (bootstrap)", "money"),
-        Column("sd", "sd", "money"), Column("p5", "p5", "money"), Column("p50", "p50", "money"), Column("p95", "p95", "money"),
-    ])
+    t = Table(
+        name,
+        title,
+        [
+            Column("quantity", "quantity", "text"),
+            Column("n", "n", "int"),
+            Column("mean", "mean", "money"),
+            Column("mcse", "MC s.e.", "money"),
+            Column("ci_low", "95% CI low (t)", "money"),
+            Column("ci_high", "95% CI high (t)", "money"),
+            Column("boot_low", "95% CI low (bootstrap)", "money"),
+            Column("boot_high", "95% CI high (bootstrap)", "money"),
+            Column("sd", "sd", "money"),
+            Column("p5", "p5", "money"),
+            Column("p50", "p50", "money"),
+            Column("p95", "p95", "money"),
+        ],
+    )
     for var, label in variables:
         if var not in ds:
             continue
         units = ds[var].attrs.get("units", "")
         d = describe(ds[var].values, var, units, seed=seed, n_resamples=n_resamples)
-        t.add(label + ("" if units == "currency" else f" [{units}]"), d.n, d.mean.value, d.mean.se, d.mean.low, d.mean.high, d.mean_bootstrap.low, d.mean_bootstrap.high,
-              d.sd.value, d.percentiles[5].value, d.percentiles[50].value, d.percentiles[95].value)
+        t.add(
+            label + ("" if units == "currency" else f" [{units}]"),
+            d.n,
+            d.mean.value,
+            d.mean.se,
+            d.mean.low,
+            d.mean.high,
+            d.mean_bootstrap.low,
+            d.mean_bootstrap.high,
+            d.sd.value,
+            d.percentiles[5].value,
+            d.percentiles[50].value,
+            d.percentiles[95].value,
+        )
     money = {label for var, label in variables if var in ds and ds[var].attrs.get("units") == "currency"}
     if len(money) != len(t.rows):  # mixed units: show non-money rows as plain numbers
         t.columns = [c if c.fmt != "money" else Column(c.key, c.label, "num", c.units) for c in t.columns]
@@ -274,23 +323,41 @@ def _describe_table(name: str, title: str, ds: xr.Dataset, variables: Sequence[t
     return t
 
 
-def _risk_tables(ds: xr.Dataset, var: str, seed: int, n_resamples: int, name: str = "risk", label: str = "") -> tuple[Table, Table]:
+def _risk_tables(
+    ds: xr.Dataset, var: str, seed: int, n_resamples: int, name: str = "risk", label: str = ""
+) -> tuple[Table, Table]:
     """Value at risk, expected shortfall and percentiles with CIs; and P(value < 0)."""
     from valuecapture.analysis.stats import PERCENTILES, describe
 
     d = describe(ds[var].values, var, seed=seed, n_resamples=n_resamples)
-    t = Table(name, f"Risk of {label or var.replace('_', ' ')}", [Column("measure", "measure", "text"), Column("value", "estimate", "money"),
-                                                                  Column("low", "95% CI low", "money"), Column("high", "95% CI high", "money")],
-              note=f"Bootstrap (BCa) intervals over {d.n} replications; P(value < 0) with a Wilson interval. VaR is a value level: "
-                   f"with probability {d.alpha:.0%} {var.replace('_', ' ')} falls below it; ES is the mean of the worst {d.alpha:.0%}.")
+    t = Table(
+        name,
+        f"Risk of {label or var.replace('_', ' ')}",
+        [
+            Column("measure", "measure", "text"),
+            Column("value", "estimate", "money"),
+            Column("low", "95% CI low", "money"),
+            Column("high", "95% CI high", "money"),
+        ],
+        note=f"Bootstrap (BCa) intervals over {d.n} replications; P(value < 0) with a Wilson interval. VaR is a value level: "
+        f"with probability {d.alpha:.0%} {var.replace('_', ' ')} falls below it; ES is the mean of the worst {d.alpha:.0%}.",
+    )
     t.add("mean", d.mean.value, d.mean_bootstrap.low, d.mean_bootstrap.high)
     t.add("standard deviation", d.sd.value, d.sd.low, d.sd.high)
     t.add(f"value at risk ({d.alpha:.0%} quantile)", d.var.value, d.var.low, d.var.high)
     t.add(f"expected shortfall (mean of worst {d.alpha:.0%})", d.es.value, d.es.low, d.es.high)
     for p in PERCENTILES:
         t.add(f"percentile {p}", d.percentiles[p].value, d.percentiles[p].low, d.percentiles[p].high)
-    t2 = Table(name + "_loss", f"Probability that {label or var.replace('_', ' ')} is negative", [Column("measure", "measure", "text"), Column("value", "estimate", "pct"),
-               Column("low", "95% CI low", "pct"), Column("high", "95% CI high", "pct")])
+    t2 = Table(
+        name + "_loss",
+        f"Probability that {label or var.replace('_', ' ')} is negative",
+        [
+            Column("measure", "measure", "text"),
+            Column("value", "estimate", "pct"),
+            Column("low", "95% CI low", "pct"),
+            Column("high", "95% CI high", "pct"),
+        ],
+    )
     t2.add("P(value < 0)", d.p_negative.value, d.p_negative.low, d.p_negative.high)
     return t, t2
 
@@ -310,26 +377,69 @@ def _heterogeneity_table(ds: xr.Dataset, seed: int, n_resamples: int) -> Table:
     from valuecapture.analysis.heterogeneity import RELATIONSHIP_STATS, relationship_stats_dataset
     from valuecapture.analysis.stats import describe
 
-    t = Table("heterogeneity", "Heterogeneity of relationship value: Monte Carlo spread across replications", [
-        Column("quantity", "quantity", "text"), Column("n", "replications", "int"), Column("mean", "mean", "num"), Column("mcse", "MC s.e.", "num"),
-        Column("boot_low", "95% CI of mean, low", "num"), Column("boot_high", "95% CI of mean, high", "num"),
-        Column("p5", "p5", "num"), Column("p50", "p50", "num"), Column("p95", "p95", "num"), Column("units", "units", "text"),
-    ], note="Money rows in scenario currency units. Rows from per-relationship detail use the first outputs.relationship_detail replications.")
+    t = Table(
+        "heterogeneity",
+        "Heterogeneity of relationship value: Monte Carlo spread across replications",
+        [
+            Column("quantity", "quantity", "text"),
+            Column("n", "replications", "int"),
+            Column("mean", "mean", "num"),
+            Column("mcse", "MC s.e.", "num"),
+            Column("boot_low", "95% CI of mean, low", "num"),
+            Column("boot_high", "95% CI of mean, high", "num"),
+            Column("p5", "p5", "num"),
+            Column("p50", "p50", "num"),
+            Column("p95", "p95", "num"),
+            Column("units", "units", "text"),
+        ],
+        note="Money rows in scenario currency units. Rows from per-relationship detail use the first outputs.relationship_detail replications.",
+    )
     for var, label in HETEROGENEITY_ROWS:
         if var in ds:
             d = describe(ds[var].values, var, seed=seed, n_resamples=n_resamples)
-            t.add(label, d.n, d.mean.value, d.mean.se, d.mean_bootstrap.low, d.mean_bootstrap.high, d.percentiles[5].value, d.percentiles[50].value, d.percentiles[95].value,
-                  ds[var].attrs.get("units", ""))
+            t.add(
+                label,
+                d.n,
+                d.mean.value,
+                d.mean.se,
+                d.mean_bootstrap.low,
+                d.mean_bootstrap.high,
+                d.percentiles[5].value,
+                d.percentiles[50].value,
+                d.percentiles[95].value,
+                ds[var].attrs.get("units", ""),
+            )
     if "relationship_value" in ds:
         st = relationship_stats_dataset(ds)
-        for name in ("relationship_value_gini", "relationship_value_top20", "relationship_value_negative_share", "relationship_value_sd", "relationship_value_mean", "relationship_count"):
+        for name in (
+            "relationship_value_gini",
+            "relationship_value_top20",
+            "relationship_value_negative_share",
+            "relationship_value_sd",
+            "relationship_value_mean",
+            "relationship_count",
+        ):
             d = describe(st[name].values, name, seed=seed, n_resamples=n_resamples)
-            label = {"relationship_value_gini": "Gini of relationship value (detail)", "relationship_value_top20": "Top-20% share (detail)",
-                     "relationship_value_negative_share": "Share of relationships destroying value (detail)",
-                     "relationship_value_sd": "Within-replication sd of relationship value (detail)",
-                     "relationship_value_mean": "Mean relationship value (detail)", "relationship_count": "Relationships per replication (detail)"}[name]
-            t.add(label, d.n, d.mean.value, d.mean.se, d.mean_bootstrap.low, d.mean_bootstrap.high, d.percentiles[5].value, d.percentiles[50].value, d.percentiles[95].value,
-                  RELATIONSHIP_STATS[name][0])
+            label = {
+                "relationship_value_gini": "Gini of relationship value (detail)",
+                "relationship_value_top20": "Top-20% share (detail)",
+                "relationship_value_negative_share": "Share of relationships destroying value (detail)",
+                "relationship_value_sd": "Within-replication sd of relationship value (detail)",
+                "relationship_value_mean": "Mean relationship value (detail)",
+                "relationship_count": "Relationships per replication (detail)",
+            }[name]
+            t.add(
+                label,
+                d.n,
+                d.mean.value,
+                d.mean.se,
+                d.mean_bootstrap.low,
+                d.mean_bootstrap.high,
+                d.percentiles[5].value,
+                d.percentiles[50].value,
+                d.percentiles[95].value,
+                RELATIONSHIP_STATS[name][0],
+            )
     return t
 
 
@@ -348,31 +458,56 @@ def _run_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: int
             rep.p(desc)
     _inputs(rep, ds, result_path)
     rep.h("Summary")
-    rep.table(_describe_table("summary", "Firm value and its parts", ds, [
-        ("firm_value", "Firm value"), ("value_capture", "Relationship value capture"), ("pv_firm_costs", "PV of firm-level costs"),
-        ("terminal_value", "Terminal value (net)"), ("value_created", "Value created"), ("value_destroyed", "Value destroyed"),
-    ], seed, n_resamples))
+    rep.table(
+        _describe_table(
+            "summary",
+            "Firm value and its parts",
+            ds,
+            [
+                ("firm_value", "Firm value"),
+                ("value_capture", "Relationship value capture"),
+                ("pv_firm_costs", "PV of firm-level costs"),
+                ("terminal_value", "Terminal value (net)"),
+                ("value_created", "Value created"),
+                ("value_destroyed", "Value destroyed"),
+            ],
+            seed,
+            n_resamples,
+        )
+    )
     risk, loss = _risk_tables(ds, "firm_value", seed, n_resamples, label="firm value")
     rep.table(risk)
     rep.table(loss)
     rep.figure("firm_value", "Distribution of firm value: histogram and ECDF.", lambda: firm_value_figure(ds))
-    rep.figure("convergence", "Convergence: running mean of firm value with its 95% confidence band, and the CI half-width relative to |mean|.", lambda: convergence_figure(ds))
-    rep.figure("economic_profit_fan", "Fan chart of the firm's economic profit (annualised).", lambda: fan_chart_figure(ds))
+    rep.figure(
+        "convergence",
+        "Convergence: running mean of firm value with its 95% confidence band, and the CI half-width relative to |mean|.",
+        lambda: convergence_figure(ds),
+    )
+    rep.figure(
+        "economic_profit_fan", "Fan chart of the firm's economic profit (annualised).", lambda: fan_chart_figure(ds)
+    )
     rep.h("Heterogeneity of relationship value")
-    rep.p("Stobachoff curve: relationships sorted most valuable first, cumulative value as % of total value; its peak shows the value created "
-          "before the value-destroying tail (Storbacka 1997). Whale curve: the same cumulative value against the cumulative share of customer size. "
-          "Lorenz curve and Gini: inequality of relationship value (Gini normalised for negative values, Raffinetti et al. 2015). See docs/research.md.")
+    rep.p(
+        "Stobachoff curve: relationships sorted most valuable first, cumulative value as % of total value; its peak shows the value created "
+        "before the value-destroying tail (Storbacka 1997). Whale curve: the same cumulative value against the cumulative share of customer size. "
+        "Lorenz curve and Gini: inequality of relationship value (Gini normalised for negative values, Raffinetti et al. 2015). See docs/research.md."
+    )
     rep.table(_heterogeneity_table(ds, seed, n_resamples))
-    rep.figure("heterogeneity", "Stobachoff, whale and Lorenz curves (median and 5-95% band across replications) and the spread of their summaries.", lambda: heterogeneity_figure(ds))
+    rep.figure(
+        "heterogeneity",
+        "Stobachoff, whale and Lorenz curves (median and 5-95% band across replications) and the spread of their summaries.",
+        lambda: heterogeneity_figure(ds),
+    )
     return rep
 
 
 def _comparison_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: int) -> Report:
     from valuecapture.analysis.compare import paired_differences
     from valuecapture.analysis.heterogeneity import relationship_stats
+    from valuecapture.analysis.stats import describe
     from valuecapture.report.plots import model_shares_figure, paired_differences_figure, policy_distributions_figure
     from valuecapture.report.research_plots import convergence_figure, policy_heterogeneity_figure
-    from valuecapture.analysis.stats import describe
 
     a = ds.attrs
     seed = int(a.get("seed", 0))
@@ -380,91 +515,207 @@ def _comparison_report(ds: xr.Dataset, result_path: str | Path | None, n_resampl
     _inputs(rep, ds, result_path)
     rep.h("Firm value by policy")
     labels = [str(p) for p in ds["policy"].values]
-    t = Table("policies", "Firm value by policy (common random numbers)", [
-        Column("policy", "policy", "text"), Column("mean", "mean", "money"), Column("mcse", "MC s.e.", "money"), Column("boot_low", "95% CI low", "money"),
-        Column("boot_high", "95% CI high", "money"), Column("sd", "sd", "money"), Column("var", "VaR 5%", "money"), Column("es", "ES 5%", "money"),
-        Column("p_neg", "P(value < 0)", "pct"),
-    ])
+    t = Table(
+        "policies",
+        "Firm value by policy (common random numbers)",
+        [
+            Column("policy", "policy", "text"),
+            Column("mean", "mean", "money"),
+            Column("mcse", "MC s.e.", "money"),
+            Column("boot_low", "95% CI low", "money"),
+            Column("boot_high", "95% CI high", "money"),
+            Column("sd", "sd", "money"),
+            Column("var", "VaR 5%", "money"),
+            Column("es", "ES 5%", "money"),
+            Column("p_neg", "P(value < 0)", "pct"),
+        ],
+    )
     for p in labels:
         d = describe(ds["firm_value"].sel(policy=p).values, seed=seed, n_resamples=n_resamples)
-        t.add(p, d.mean.value, d.mean.se, d.mean_bootstrap.low, d.mean_bootstrap.high, d.sd.value, d.var.value, d.es.value, d.p_negative.value)
+        t.add(
+            p,
+            d.mean.value,
+            d.mean.se,
+            d.mean_bootstrap.low,
+            d.mean_bootstrap.high,
+            d.sd.value,
+            d.var.value,
+            d.es.value,
+            d.p_negative.value,
+        )
     rep.table(t)
     pairs = paired_differences(ds)
     if pairs:
-        t2 = Table("paired_differences", "Paired differences of firm value (A - B), replication by replication", [
-            Column("pair", "A - B", "text"), Column("mean", "mean", "money"), Column("mcse", "MC s.e.", "money"), Column("low", "95% CI low", "money"),
-            Column("high", "95% CI high", "money"), Column("p_beats", "P(A > B)", "pct"), Column("significant", "CI excludes 0", "text"),
-        ])
+        t2 = Table(
+            "paired_differences",
+            "Paired differences of firm value (A - B), replication by replication",
+            [
+                Column("pair", "A - B", "text"),
+                Column("mean", "mean", "money"),
+                Column("mcse", "MC s.e.", "money"),
+                Column("low", "95% CI low", "money"),
+                Column("high", "95% CI high", "money"),
+                Column("p_beats", "P(A > B)", "pct"),
+                Column("significant", "CI excludes 0", "text"),
+            ],
+        )
         for d in pairs:
-            t2.add(f"{d.a} - {d.b}", d.mean, d.mcse, d.ci_low, d.ci_high, d.p_a_beats_b, "yes" if d.significant else "no")
+            t2.add(
+                f"{d.a} - {d.b}", d.mean, d.mcse, d.ci_low, d.ci_high, d.p_a_beats_b, "yes" if d.significant else "no"
+            )
         rep.table(t2)
     rep.figure("firm_value_by_policy", "Firm-value distributions by policy.", lambda: policy_distributions_figure(ds))
-    rep.figure("paired_differences", "Paired differences against the best policy, with 95% CIs of the mean.", lambda: paired_differences_figure(ds))
+    rep.figure(
+        "paired_differences",
+        "Paired differences against the best policy, with 95% CIs of the mean.",
+        lambda: paired_differences_figure(ds),
+    )
     rep.figure("convergence", "Convergence of each policy's mean firm value.", lambda: convergence_figure(ds))
     if "customers_by_model" in ds:
         rep.figure("business_model_mix", "Business-model mix over time.", lambda: model_shares_figure(ds))
     rep.h("Heterogeneity of relationship value by policy")
-    t3 = Table("heterogeneity_by_policy", "Relationship value by policy (means over replications)", [
-        Column("policy", "policy", "text"), Column("created", "value created", "money"), Column("destroyed", "value destroyed", "money"),
-        Column("index", "Stobachoff index", "num"), Column("top20", "top-20% share", "num"), Column("gini", "Gini (detail)", "num"),
-    ])
+    t3 = Table(
+        "heterogeneity_by_policy",
+        "Relationship value by policy (means over replications)",
+        [
+            Column("policy", "policy", "text"),
+            Column("created", "value created", "money"),
+            Column("destroyed", "value destroyed", "money"),
+            Column("index", "Stobachoff index", "num"),
+            Column("top20", "top-20% share", "num"),
+            Column("gini", "Gini (detail)", "num"),
+        ],
+    )
     for p in labels:
         sub = ds.sel(policy=p)
-        g = float(np.nanmean(relationship_stats(sub["relationship_value"].values)["relationship_value_gini"])) if "relationship_value" in ds else float("nan")
-        t3.add(p, float(sub["value_created"].mean()), float(sub["value_destroyed"].mean()), float(np.nanmean(sub["stobachoff_index"].values)),
-               float(np.nanmean(sub["top20_share"].values)), g)
+        g = (
+            float(np.nanmean(relationship_stats(sub["relationship_value"].values)["relationship_value_gini"]))
+            if "relationship_value" in ds
+            else float("nan")
+        )
+        t3.add(
+            p,
+            float(sub["value_created"].mean()),
+            float(sub["value_destroyed"].mean()),
+            float(np.nanmean(sub["stobachoff_index"].values)),
+            float(np.nanmean(sub["top20_share"].values)),
+            g,
+        )
     rep.table(t3)
-    rep.figure("stobachoff_by_policy", "Median Stobachoff curves of the policies.", lambda: policy_heterogeneity_figure(ds))
+    rep.figure(
+        "stobachoff_by_policy", "Median Stobachoff curves of the policies.", lambda: policy_heterogeneity_figure(ds)
+    )
     return rep
 
 
 def _decomposition_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: int) -> Report:
     from valuecapture.analysis.decompose import METRICS, SOURCES, attribution
-    from valuecapture.report.research_plots import configurations_figure, shapley_figure
     from valuecapture.analysis.stats import describe
+    from valuecapture.report.research_plots import configurations_figure, shapley_figure
 
     a = ds.attrs
     seed = int(a.get("seed", 0))
     rep = Report(f"valuecapture decomposition: {a.get('scenario_name')}", "decomposition")
     _inputs(rep, ds, result_path)
     rep.h("Attribution to the three sources of heterogeneity")
-    rep.p("The scenario ran in all eight combinations of heterogeneity.customer, .relationship and .interdependence with the same seed "
-          "(common random numbers). For each statistic v, the Shapley value of a source is the average, over the orders in which the sources "
-          "could be switched on, of what switching it on adds to v; the three add up to v(all on) - v(all off). Intervals: paired bootstrap over "
-          "replications (the same replication indices in all eight configurations).")
+    rep.p(
+        "The scenario ran in all eight combinations of heterogeneity.customer, .relationship and .interdependence with the same seed "
+        "(common random numbers). For each statistic v, the Shapley value of a source is the average, over the orders in which the sources "
+        "could be switched on, of what switching it on adds to v; the three add up to v(all on) - v(all off). Intervals: paired bootstrap over "
+        "replications (the same replication indices in all eight configurations)."
+    )
     off = [s for s, on in json.loads(a.get("sources_on_in_scenario", "{}")).items() if not on]
     if off:
         rep.p(f"Note: {', '.join(off)} heterogeneity is off in the scenario itself, so its share is 0 by construction.")
     atts = {m: attribution(ds, m, n_resamples=n_resamples) for m in METRICS}
     for m, att in atts.items():
         fmt = "sci" if att.metric.units == "currency^2" else ("money" if att.metric.units == "currency" else "num")
-        t = Table(f"attribution_{m}", f"{att.metric.title} [{att.metric.units}]", [
-            Column("source", "source", "text"), Column("value", "Shapley value", fmt, att.metric.units), Column("low", "95% CI low", fmt, att.metric.units),
-            Column("high", "95% CI high", fmt, att.metric.units), Column("share", "% of total", "pct"), Column("share_low", "CI low", "pct"), Column("share_high", "CI high", "pct"),
-        ], note=f"explained = total - none = {att.estimate['explained']:.4g} = sum of the Shapley values ({att.share_sum():.4g}); {att.n} replications.")
+        t = Table(
+            f"attribution_{m}",
+            f"{att.metric.title} [{att.metric.units}]",
+            [
+                Column("source", "source", "text"),
+                Column("value", "Shapley value", fmt, att.metric.units),
+                Column("low", "95% CI low", fmt, att.metric.units),
+                Column("high", "95% CI high", fmt, att.metric.units),
+                Column("share", "% of total", "pct"),
+                Column("share_low", "CI low", "pct"),
+                Column("share_high", "CI high", "pct"),
+            ],
+            note=f"explained = total - none = {att.estimate['explained']:.4g} = sum of the Shapley values ({att.share_sum():.4g}); {att.n} replications.",
+        )
         for s in SOURCES:
-            t.add(s, att.estimate[f"shapley_{s}"], att.low[f"shapley_{s}"], att.high[f"shapley_{s}"], att.estimate[f"share_{s}"], att.low[f"share_{s}"], att.high[f"share_{s}"])
-        t.add("none (all three off)", att.estimate["baseline"], att.low["baseline"], att.high["baseline"], att.estimate["share_baseline"], att.low["share_baseline"], att.high["share_baseline"])
+            t.add(
+                s,
+                att.estimate[f"shapley_{s}"],
+                att.low[f"shapley_{s}"],
+                att.high[f"shapley_{s}"],
+                att.estimate[f"share_{s}"],
+                att.low[f"share_{s}"],
+                att.high[f"share_{s}"],
+            )
+        t.add(
+            "none (all three off)",
+            att.estimate["baseline"],
+            att.low["baseline"],
+            att.high["baseline"],
+            att.estimate["share_baseline"],
+            att.low["share_baseline"],
+            att.high["share_baseline"],
+        )
         t.add("total (all on)", att.estimate["total"], att.low["total"], att.high["total"], 1.0, None, None)
         rep.table(t)
-    rep.figure("shapley", "Shapley shares of each source, and what remains with all three off, as % of the total; bars are 95% CIs.", lambda: shapley_figure(ds, attributions=atts))
+    rep.figure(
+        "shapley",
+        "Shapley shares of each source, and what remains with all three off, as % of the total; bars are 95% CIs.",
+        lambda: shapley_figure(ds, attributions=atts),
+    )
     rep.h("The eight configurations")
-    t = Table("configurations", "Firm value and relationship value by configuration", [
-        Column("configuration", "sources on", "text"), Column("mean", "mean firm value", "money"), Column("mcse", "MC s.e.", "money"),
-        Column("sd", "sd of firm value", "money"), Column("sd_low", "sd CI low", "money"), Column("sd_high", "sd CI high", "money"),
-        Column("rel_sd", "mean sd of relationship value", "money"), Column("gini", "mean Gini", "num"),
-    ])
+    t = Table(
+        "configurations",
+        "Firm value and relationship value by configuration",
+        [
+            Column("configuration", "sources on", "text"),
+            Column("mean", "mean firm value", "money"),
+            Column("mcse", "MC s.e.", "money"),
+            Column("sd", "sd of firm value", "money"),
+            Column("sd_low", "sd CI low", "money"),
+            Column("sd_high", "sd CI high", "money"),
+            Column("rel_sd", "mean sd of relationship value", "money"),
+            Column("gini", "mean Gini", "num"),
+        ],
+    )
     for c in ds["configuration"].values:
         sub = ds.sel(configuration=c)
         d = describe(sub["firm_value"].values, seed=seed, n_resamples=n_resamples)
-        t.add(str(c), d.mean.value, d.mean.se, d.sd.value, d.sd.low, d.sd.high, float(np.nanmean(sub["relationship_value_sd"].values)), float(np.nanmean(sub["relationship_value_gini"].values)))
+        t.add(
+            str(c),
+            d.mean.value,
+            d.mean.se,
+            d.sd.value,
+            d.sd.low,
+            d.sd.high,
+            float(np.nanmean(sub["relationship_value_sd"].values)),
+            float(np.nanmean(sub["relationship_value_gini"].values)),
+        )
     rep.table(t)
-    rep.figure("configurations", "Firm value in each configuration: distribution and standard deviation.", lambda: configurations_figure(ds))
+    rep.figure(
+        "configurations",
+        "Firm value in each configuration: distribution and standard deviation.",
+        lambda: configurations_figure(ds),
+    )
     return rep
 
 
 def _sweep_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: int) -> Report:
-    from valuecapture.analysis.experiments import RESPONSES, factor_names, hypothesis_tests, regress, responses, sensitivity
+    from valuecapture.analysis.experiments import (
+        RESPONSES,
+        factor_names,
+        hypothesis_tests,
+        regress,
+        responses,
+        sensitivity,
+    )
     from valuecapture.report.research_plots import sensitivity_figure, sweep_scatter_figure
 
     a = ds.attrs
@@ -476,65 +727,128 @@ def _sweep_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: i
     names = factor_names(ds)
     resp = json.loads(a.get("responses", "[]"))
     rep.h("Design")
-    rep.p(f"{a.get('design')} design, {a.get('design_points')} design points, {a.get('replications')} replications each, the same seed at every point "
-          "(common random numbers). Each design point is a synthetic firm: the base scenario with the factors set as below.")
-    tf = Table("factors", "Factors", [Column("factor", "factor", "text"), Column("field", "scenario field", "text"), Column("design", "values", "text"), Column("units", "units", "text")])
+    rep.p(
+        f"{a.get('design')} design, {a.get('design_points')} design points, {a.get('replications')} replications each, the same seed at every point "
+        "(common random numbers). Each design point is a synthetic firm: the base scenario with the factors set as below."
+    )
+    tf = Table(
+        "factors",
+        "Factors",
+        [
+            Column("factor", "factor", "text"),
+            Column("field", "scenario field", "text"),
+            Column("design", "values", "text"),
+            Column("units", "units", "text"),
+        ],
+    )
     for f in names:
         tf.add(f, ds[f].attrs.get("field", f), ds[f].attrs.get("design", ""), ds[f].attrs.get("units", ""))
     rep.table(tf)
     rs = responses(ds, resp)
-    cols = [Column("design_point", "design point", "int")] + [Column(f, f, "text" if ds[f].dtype == object or ds[f].dtype == bool else "num") for f in names]
+    cols = [Column("design_point", "design point", "int")] + [
+        Column(f, f, "text" if ds[f].dtype == object or ds[f].dtype == bool else "num") for f in names
+    ]
     cols += [Column(r, r, "money" if RESPONSES[r].units == "currency" else "num", RESPONSES[r].units) for r in resp]
     td = Table("design", "Design points and their responses", cols, max_rows_shown=25)
     for p in range(ds.sizes["design_point"]):
-        td.add(p, *[ds[f].values[p].item() if hasattr(ds[f].values[p], "item") else ds[f].values[p] for f in names], *[float(rs[r].values[p]) for r in resp])
+        td.add(
+            p,
+            *[ds[f].values[p].item() if hasattr(ds[f].values[p], "item") else ds[f].values[p] for f in names],
+            *[float(rs[r].values[p]) for r in resp],
+        )
     rep.table(td)
     rep.h("Global sensitivity")
     sens = {r: sensitivity(ds, r, n_resamples=n_resamples) for r in resp}
     for r, s in sens.items():
-        t = Table(f"sensitivity_{r}", f"Sensitivity of {r} ({RESPONSES[r].title})", [
-            Column("factor", "factor", "text"), Column("first", "first order", "num"), Column("first_low", "CI low", "num"), Column("first_high", "CI high", "num"),
-            Column("total", "total", "num"), Column("total_low", "CI low", "num"), Column("total_high", "CI high", "num"),
-        ], note=s.method)
+        t = Table(
+            f"sensitivity_{r}",
+            f"Sensitivity of {r} ({RESPONSES[r].title})",
+            [
+                Column("factor", "factor", "text"),
+                Column("first", "first order", "num"),
+                Column("first_low", "CI low", "num"),
+                Column("first_high", "CI high", "num"),
+                Column("total", "total", "num"),
+                Column("total_low", "CI low", "num"),
+                Column("total_high", "CI high", "num"),
+            ],
+            note=s.method,
+        )
         for i in s.indices:
             t.add(i.factor, i.first, i.first_low, i.first_high, i.total, i.total_low, i.total_high)
         rep.table(t)
-    rep.figure("sensitivity", "First-order and total sensitivity indices with 95% confidence intervals.", lambda: sensitivity_figure(ds, sens))
+    rep.figure(
+        "sensitivity",
+        "First-order and total sensitivity indices with 95% confidence intervals.",
+        lambda: sensitivity_figure(ds, sens),
+    )
     rep.h("Effects: regression across design points")
-    rep.p("Regression of each response on the factors across design points (linear and quadratic terms and, with enough points, pairwise "
-          "interactions, in factors coded to [-1, 1]). 'Effect' is the predicted change of the response when the factor moves across its range "
-          "(true/false factors: from false to true) with the others at the centre of theirs; intervals are 95% t intervals with HC3 "
-          "heteroskedasticity-robust standard errors. Sobol designs use their A and B rows (independent points).")
+    rep.p(
+        "Regression of each response on the factors across design points (linear and quadratic terms and, with enough points, pairwise "
+        "interactions, in factors coded to [-1, 1]). 'Effect' is the predicted change of the response when the factor moves across its range "
+        "(true/false factors: from false to true) with the others at the centre of theirs; intervals are 95% t intervals with HC3 "
+        "heteroskedasticity-robust standard errors. Sobol designs use their A and B rows (independent points)."
+    )
     for r in resp:
         reg = regress(ds, r)
         fmt = "money" if RESPONSES[r].units == "currency" else "num"
-        t = Table(f"regression_{r}", f"Effects on {r} (n = {reg.n}, R^2 = {reg.r2:.3f})", [
-            Column("term", "term", "text"), Column("span", "moving", "text"), Column("effect", "effect", fmt, RESPONSES[r].units), Column("low", "95% CI low", fmt),
-            Column("high", "95% CI high", fmt), Column("p", "p", "p"), Column("std", "effect / sd of response", "num"),
-        ], note=reg.model)
+        t = Table(
+            f"regression_{r}",
+            f"Effects on {r} (n = {reg.n}, R^2 = {reg.r2:.3f})",
+            [
+                Column("term", "term", "text"),
+                Column("span", "moving", "text"),
+                Column("effect", "effect", fmt, RESPONSES[r].units),
+                Column("low", "95% CI low", fmt),
+                Column("high", "95% CI high", fmt),
+                Column("p", "p", "p"),
+                Column("std", "effect / sd of response", "num"),
+            ],
+            note=reg.model,
+        )
         for e in reg.effects:
             t.add(e.term, e.effect_label, e.effect, e.effect_low, e.effect_high, e.p, e.standardized)
         rep.table(t)
-        rep.figure(f"scatter_{r}", f"{RESPONSES[r].title} at every design point against each factor; red: partial slope from the regression.",
-                   (lambda r=r: sweep_scatter_figure(ds, r)))
+        rep.figure(
+            f"scatter_{r}",
+            f"{RESPONSES[r].title} at every design point against each factor; red: partial slope from the regression.",
+            (lambda r=r: sweep_scatter_figure(ds, r)),
+        )
     hyps = hypothesis_tests(ds)
     if hyps:
         rep.h("Hypotheses")
-        th = Table("hypotheses", "Hypothesis tests (the regression above, all factors in the model)", [
-            Column("hypothesis", "hypothesis", "text"), Column("effect", "effect over span", "num"), Column("low", "95% CI low", "num"), Column("high", "95% CI high", "num"),
-            Column("p", "p", "p"), Column("verdict", "verdict", "text"),
-        ])
+        th = Table(
+            "hypotheses",
+            "Hypothesis tests (the regression above, all factors in the model)",
+            [
+                Column("hypothesis", "hypothesis", "text"),
+                Column("effect", "effect over span", "num"),
+                Column("low", "95% CI low", "num"),
+                Column("high", "95% CI high", "num"),
+                Column("p", "p", "p"),
+                Column("verdict", "verdict", "text"),
+            ],
+        )
         for h in hyps:
             verb = {"increase": "raises", "decrease": "lowers", "any": "changes"}[h.hypothesis.direction]
-            th.add(f"{h.hypothesis.factor} {verb} {h.hypothesis.response}", h.effect.effect, h.effect.effect_low, h.effect.effect_high, h.p,
-                   "supported" if h.supported else "not supported")
+            th.add(
+                f"{h.hypothesis.factor} {verb} {h.hypothesis.response}",
+                h.effect.effect,
+                h.effect.effect_low,
+                h.effect.effect_high,
+                h.p,
+                "supported" if h.supported else "not supported",
+            )
         rep.table(th)
         rep.items([("", h.sentence()) for h in hyps])
     return rep
 
 
 BUILDERS: dict[str, Callable[[xr.Dataset, Any, int], Report]] = {
-    "run": _run_report, "comparison": _comparison_report, "decomposition": _decomposition_report, "sweep": _sweep_report,
+    "run": _run_report,
+    "comparison": _comparison_report,
+    "decomposition": _decomposition_report,
+    "sweep": _sweep_report,
 }
 
 
@@ -587,8 +901,18 @@ def _render(rep: Report, figdir: Path, ds: xr.Dataset) -> tuple[str, str]:
 
     a = ds.attrs
     meta = f"valuecapture {a.get('valuecapture_version')} · seed {a.get('seed')} · {a.get('replications')} replications"
-    h = ["<!DOCTYPE html>", "<html lang=\"en\">", "<head>", "<meta charset=\"utf-8\">", f"<title>{html.escape(rep.title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
-         f"<h1>{html.escape(rep.title)}</h1>", f"<p class=\"meta\">{html.escape(meta)}</p>"]
+    h = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{html.escape(rep.title)}</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{html.escape(rep.title)}</h1>",
+        f'<p class="meta">{html.escape(meta)}</p>',
+    ]
     m = [f"# {_md_escape(rep.title)}", "", f"*{_md_escape(meta)}*", ""]
     for kind, b in rep.blocks:
         if kind == "h2":
@@ -602,7 +926,9 @@ def _render(rep: Report, figdir: Path, ds: xr.Dataset) -> tuple[str, str]:
             m += _md_fence(b, "bash")
         elif kind == "details":
             summary, text = b
-            h.append(f"<details><summary>{html.escape(summary)}</summary><pre><code>{html.escape(text)}</code></pre></details>")
+            h.append(
+                f"<details><summary>{html.escape(summary)}</summary><pre><code>{html.escape(text)}</code></pre></details>"
+            )
             m += [f"<details><summary>{html.escape(summary)}</summary>", "", *_md_fence(text, "toml"), "</details>", ""]
         elif kind == "items":
             h.append("<dl>" + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in b) + "</dl>")
@@ -610,13 +936,28 @@ def _render(rep: Report, figdir: Path, ds: xr.Dataset) -> tuple[str, str]:
         elif kind == "table":
             t: Table = b
             rows = t.shown()
-            h.append(f"<table><caption>{html.escape(t.title)}</caption><thead><tr>" + "".join(f"<th>{html.escape(c.label)}</th>" for c in t.columns) + "</tr></thead><tbody>")
+            h.append(
+                f"<table><caption>{html.escape(t.title)}</caption><thead><tr>"
+                + "".join(f"<th>{html.escape(c.label)}</th>" for c in t.columns)
+                + "</tr></thead><tbody>"
+            )
             for r in rows:
-                h.append("<tr>" + "".join(f"<td>{html.escape(t.cell(v, c))}</td>" for v, c in zip(r, t.columns)) + "</tr>")
+                h.append(
+                    "<tr>" + "".join(f"<td>{html.escape(t.cell(v, c))}</td>" for v, c in zip(r, t.columns)) + "</tr>"
+                )
             h.append("</tbody></table>")
-            notes = " ".join(x for x in (t.note, t.truncated_note(), f"Table as CSV: tables/{t.name}.csv, NetCDF: tables/{t.name}.nc.") if x)
-            h.append(f"<p class=\"note\">{html.escape(notes)}</p>")
-            m += [f"**{_md_escape(t.title)}**", "", "| " + " | ".join(_md_escape(c.label) for c in t.columns) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(t.columns))) + "|"]
+            notes = " ".join(
+                x
+                for x in (t.note, t.truncated_note(), f"Table as CSV: tables/{t.name}.csv, NetCDF: tables/{t.name}.nc.")
+                if x
+            )
+            h.append(f'<p class="note">{html.escape(notes)}</p>')
+            m += [
+                f"**{_md_escape(t.title)}**",
+                "",
+                "| " + " | ".join(_md_escape(c.label) for c in t.columns) + " |",
+                "|" + "|".join("---" if i == 0 else "---:" for i in range(len(t.columns))) + "|",
+            ]
             m += ["| " + " | ".join(_md_escape(t.cell(v, c)) for v, c in zip(r, t.columns)) + " |" for r in rows]
             m += ["", f"*{_md_escape(notes)}*", ""]
         elif kind == "figure":
@@ -624,15 +965,28 @@ def _render(rep: Report, figdir: Path, ds: xr.Dataset) -> tuple[str, str]:
             fig = f.make()
             png, svg = save(fig, figdir, f.stem)
             data = base64.b64encode(png.read_bytes()).decode("ascii")
-            h.append(f"<figure><img alt=\"{html.escape(f.caption)}\" src=\"data:image/png;base64,{data}\">"
-                     f"<figcaption>{html.escape(f.caption)} (<a href=\"figures/{f.stem}.svg\">SVG</a>, <a href=\"figures/{f.stem}.png\">PNG</a>)</figcaption></figure>")
-            m += [f"![{_md_escape(f.caption)}](figures/{f.stem}.png)", "", f"*{_md_escape(f.caption)}* ([SVG](figures/{f.stem}.svg))", ""]
+            h.append(
+                f'<figure><img alt="{html.escape(f.caption)}" src="data:image/png;base64,{data}">'
+                f'<figcaption>{html.escape(f.caption)} (<a href="figures/{f.stem}.svg">SVG</a>, <a href="figures/{f.stem}.png">PNG</a>)</figcaption></figure>'
+            )
+            m += [
+                f"![{_md_escape(f.caption)}](figures/{f.stem}.png)",
+                "",
+                f"*{_md_escape(f.caption)}* ([SVG](figures/{f.stem}.svg))",
+                "",
+            ]
     h += ["</body>", "</html>", ""]
     return "\n".join(h), "\n".join(m)
 
 
-def write_report(ds: xr.Dataset, result_path: str | Path | None = None, out_dir: str | Path | None = None, *, n_resamples: int = 2000,
-                 overwrite: bool = False) -> Path:
+def write_report(
+    ds: xr.Dataset,
+    result_path: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    n_resamples: int = 2000,
+    overwrite: bool = False,
+) -> Path:
     """Write the report of ``ds`` atomically into ``out_dir`` (default ``<result_path>/report``).
 
     An existing ``out_dir`` is replaced only with ``overwrite`` and only when it is a
@@ -666,5 +1020,7 @@ def write_report(ds: xr.Dataset, result_path: str | Path | None = None, out_dir:
         except WriteFailure:
             raise
         except OSError as exc:
-            raise WriteFailure(f"cannot write the report to {target}: {exc.strerror or exc}; nothing was written there") from None
+            raise WriteFailure(
+                f"cannot write the report to {target}: {exc.strerror or exc}; nothing was written there"
+            ) from None
     return target

@@ -71,7 +71,9 @@ def firm_value_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     ax2.set_xlabel(f"firm value ({suf or 'currency'})")
     ax2.set_ylabel("cumulative probability")
     ax2.grid(alpha=0.3)
-    fig.suptitle(f"{ds.attrs.get('scenario_name', '')}: {x.size} replications, seed {ds.attrs.get('seed')}", fontsize=10)
+    fig.suptitle(
+        f"{ds.attrs.get('scenario_name', '')}: {x.size} replications, seed {ds.attrs.get('seed')}", fontsize=10
+    )
     return fig
 
 
@@ -130,7 +132,13 @@ def stobachoff_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     ax.axhline(100, color="grey", lw=0.8, ls="--")
     k = int(np.nanargmax(mid))
     ax.plot(x[k] * 100, mid[k], "o", color="#C44E52")
-    ax.annotate(f"peak {mid[k]:.0f}% at {x[k] * 100:.0f}% of customers", (x[k] * 100, mid[k]), textcoords="offset points", xytext=(8, 8), fontsize=9)
+    ax.annotate(
+        f"peak {mid[k]:.0f}% at {x[k] * 100:.0f}% of customers",
+        (x[k] * 100, mid[k]),
+        textcoords="offset points",
+        xytext=(8, 8),
+        fontsize=9,
+    )
     ax.set_xlabel("customers, most valuable first (% of all relationships)")
     ax.set_ylabel("cumulative value capture (% of total)")
     ax.set_title(f"Stobachoff curve ({curves.shape[0]} replications)")
@@ -156,7 +164,11 @@ def save_figures(ds: xr.Dataset, makers: list, folder: str | Path) -> list[Path]
 
 def run_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
     """Write the standard figures of a run as PNG into ``folder``."""
-    makers = [("firm_value.png", firm_value_figure), ("economic_profit_fan.png", fan_chart_figure), ("stobachoff.png", stobachoff_figure)]
+    makers = [
+        ("firm_value.png", firm_value_figure),
+        ("economic_profit_fan.png", fan_chart_figure),
+        ("stobachoff.png", stobachoff_figure),
+    ]
     if "net_price" in ds:
         makers.append(("portfolio_matrix.png", portfolio_matrix_figure))
     if "aligned_share" in ds:
@@ -192,7 +204,10 @@ def policy_distributions_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     ax2.set_ylabel("cumulative probability")
     ax2.set_title("ECDF: further right is better")
     ax2.legend(frameon=False, fontsize=8, loc="lower right")
-    fig.suptitle(f"{ds.attrs.get('scenario_name', '')}: {fv.shape[1]} replications per policy, common random numbers, seed {ds.attrs.get('seed')}", fontsize=10)
+    fig.suptitle(
+        f"{ds.attrs.get('scenario_name', '')}: {fv.shape[1]} replications per policy, common random numbers, seed {ds.attrs.get('seed')}",
+        fontsize=10,
+    )
     return fig
 
 
@@ -213,7 +228,9 @@ def paired_differences_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     div, suf = money_scale(np.concatenate(diffs))
     pos = np.arange(len(others))[::-1]
     for y, p, d in zip(pos, others, diffs):
-        pd_ = PairedDifference.of(best, p, ds["firm_value"].sel(policy=best).values, ds["firm_value"].sel(policy=p).values)
+        pd_ = PairedDifference.of(
+            best, p, ds["firm_value"].sel(policy=best).values, ds["firm_value"].sel(policy=p).values
+        )
         if np.ptp(d) > 0:
             try:  # matplotlib >= 3.10
                 parts = ax.violinplot(d / div, positions=[y], orientation="horizontal", widths=0.8, showextrema=False)
@@ -225,8 +242,23 @@ def paired_differences_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
         q5, q50, q95 = np.percentile(d / div, [5, 50, 95])
         ax.plot([q5, q95], [y, y], color="#4C72B0", lw=1)
         ax.plot(q50, y, "|", color="#4C72B0", ms=12)
-        ax.errorbar(pd_.mean / div, y, xerr=[[(pd_.mean - pd_.ci_low) / div], [(pd_.ci_high - pd_.mean) / div]], fmt="o", color="#C44E52", capsize=4, ms=5)
-        ax.annotate(f"mean {pd_.mean / div:,.2f}{suf}, P(better) {pd_.p_a_beats_b:.2f}", (pd_.mean / div, y), textcoords="offset points", xytext=(0, 12), ha="center", fontsize=8)
+        ax.errorbar(
+            pd_.mean / div,
+            y,
+            xerr=[[(pd_.mean - pd_.ci_low) / div], [(pd_.ci_high - pd_.mean) / div]],
+            fmt="o",
+            color="#C44E52",
+            capsize=4,
+            ms=5,
+        )
+        ax.annotate(
+            f"mean {pd_.mean / div:,.2f}{suf}, P(better) {pd_.p_a_beats_b:.2f}",
+            (pd_.mean / div, y),
+            textcoords="offset points",
+            xytext=(0, 12),
+            ha="center",
+            fontsize=8,
+        )
     ax.axvline(0, color="black", lw=0.8, ls=":")
     ax.set_yticks(pos, [f"{best} - {p}" for p in others])
     ax.set_xlabel(f"paired difference of firm value ({suf or 'currency'}); red: mean with 95% CI, blue line: 5-95%")
@@ -245,7 +277,9 @@ def model_shares_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     share = (counts / total.where(total > 0)).mean("replication")
     cols = min(3, len(labels))
     rows = -(-len(labels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, sharey=True, constrained_layout=True)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, sharey=True, constrained_layout=True
+    )
     t = ds["year"].values
     for ax, p in zip(axes.flat, labels):
         ys = [share.sel(policy=p, business_model=m).values for m in ds["business_model"].values]
@@ -253,7 +287,7 @@ def model_shares_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
         ax.set_title(p)
         ax.set_xlabel("year")
         ax.set_ylim(0, 1)
-    for ax in list(axes.flat)[len(labels):]:
+    for ax in list(axes.flat)[len(labels) :]:
         ax.set_axis_off()
     axes[0, 0].set_ylabel("share of active relationships")
     axes[0, -1].legend(frameon=False, fontsize=8, loc="lower right")
@@ -263,7 +297,11 @@ def model_shares_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
 
 def comparison_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
     """Write the figures of a policy comparison as PNG into ``folder``."""
-    makers = [("firm_value_by_policy.png", policy_distributions_figure), ("paired_differences.png", paired_differences_figure), ("business_model_mix.png", model_shares_figure)]
+    makers = [
+        ("firm_value_by_policy.png", policy_distributions_figure),
+        ("paired_differences.png", paired_differences_figure),
+        ("business_model_mix.png", model_shares_figure),
+    ]
     return save_figures(ds, makers, folder)
 
 
@@ -291,16 +329,41 @@ def portfolio_matrix_figure(ds: xr.Dataset, replication: int = 0):  # type: igno
             if not m.any():
                 continue
             c = PALETTE[k % len(PALETTE)]
-            ax.scatter(price[m], cost[m], s=size[m], facecolors=c if positive else "none", edgecolors=c, alpha=0.55 if positive else 0.9, lw=0.8,
-                       label=f"{name}" + ("" if positive else " (destroys value)"))
+            ax.scatter(
+                price[m],
+                cost[m],
+                s=size[m],
+                facecolors=c if positive else "none",
+                edgecolors=c,
+                alpha=0.55 if positive else 0.9,
+                lw=0.8,
+                label=f"{name}" + ("" if positive else " (destroys value)"),
+            )
     mp, mc = np.nanmedian(price[ok]), np.nanmedian(cost[ok])
     ax.axvline(mp, color="grey", lw=0.8, ls="--")
     ax.axhline(mc, color="grey", lw=0.8, ls="--")
-    for (x, y, text) in ((0.98, 0.98, "carriage trade"), (0.02, 0.98, "aggressive"), (0.98, 0.02, "passive"), (0.02, 0.02, "bargain basement")):
-        ax.text(x, y, text, transform=ax.transAxes, ha="right" if x > 0.5 else "left", va="top" if y > 0.5 else "bottom", fontsize=10, color="#444444", style="italic")
+    for x, y, text in (
+        (0.98, 0.98, "carriage trade"),
+        (0.02, 0.98, "aggressive"),
+        (0.98, 0.02, "passive"),
+        (0.02, 0.02, "bargain basement"),
+    ):
+        ax.text(
+            x,
+            y,
+            text,
+            transform=ax.transAxes,
+            ha="right" if x > 0.5 else "left",
+            va="top" if y > 0.5 else "bottom",
+            fontsize=10,
+            color="#444444",
+            style="italic",
+        )
     ax.set_xlabel("net price (fraction of list price)")
     ax.set_ylabel("cost to serve (% of revenue)")
-    ax.set_title(f"Portfolio matrix (Shapiro et al. 1987), replication {int(sel['detail_replication'])}: dot area = |relationship value|")
+    ax.set_title(
+        f"Portfolio matrix (Shapiro et al. 1987), replication {int(sel['detail_replication'])}: dot area = |relationship value|"
+    )
     ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=0.6)
     ax.grid(alpha=0.25)
     return fig
@@ -311,7 +374,10 @@ def alignment_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     plt = _plt()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     t = ds["year"].values
-    for ax, var, label, colour in ((ax1, "aligned_share", "share of aligned relationships", "#55A868"), (ax2, "mean_misalignment", "mean misalignment (0-1)", "#C44E52")):
+    for ax, var, label, colour in (
+        (ax1, "aligned_share", "share of aligned relationships", "#55A868"),
+        (ax2, "mean_misalignment", "mean misalignment (0-1)", "#C44E52"),
+    ):
         y = ds[var].values
         lo, mid, hi = np.nanpercentile(y, [5, 50, 95], axis=0)
         ax.fill_between(t, lo, hi, color=colour, alpha=0.2, label="5-95% across replications")
@@ -323,7 +389,11 @@ def alignment_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     ax1.set_ylim(0, 1)
     ax1.set_title("Alignment of the firm's and the customers' views")
     spaces = ds.attrs.get("interaction_spaces", "")
-    ax2.set_title("Misalignment |treatment - expected treatment|" + (f"\ninteraction spaces: {spaces}" if spaces else "\nno interaction spaces"), fontsize=10)
+    ax2.set_title(
+        "Misalignment |treatment - expected treatment|"
+        + (f"\ninteraction spaces: {spaces}" if spaces else "\nno interaction spaces"),
+        fontsize=10,
+    )
     return fig
 
 
@@ -333,7 +403,12 @@ def transition_figure(ds: xr.Dataset, model: str | None = None):  # type: ignore
     models = list(dict.fromkeys(str(m) for m in ds["portfolio_model"].values))
     model = model or models[0]
     labels = [str(c) for c in ds["portfolio_class"].values if str(c).startswith(model + ":")]
-    counts = ds["portfolio_transitions"].sum("replication").sel(portfolio_class=labels, portfolio_class_to=labels).values.astype(float)
+    counts = (
+        ds["portfolio_transitions"]
+        .sum("replication")
+        .sel(portfolio_class=labels, portfolio_class_to=labels)
+        .values.astype(float)
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         probs = counts / counts.sum(axis=1, keepdims=True)
     names = [c.split(":", 1)[1].replace("_", " ") for c in labels]
@@ -342,7 +417,15 @@ def transition_figure(ds: xr.Dataset, model: str | None = None):  # type: ignore
     for i in range(len(labels)):
         for j in range(len(labels)):
             if np.isfinite(probs[i, j]):
-                ax.text(j, i, f"{probs[i, j]:.2f}", ha="center", va="center", fontsize=8, color="white" if probs[i, j] > 0.55 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{probs[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if probs[i, j] > 0.55 else "black",
+                )
     ax.set_xticks(range(len(labels)), names, rotation=35, ha="right", fontsize=8)
     ax.set_yticks(range(len(labels)), names, fontsize=8)
     ax.set_xlabel("class one year later")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -111,7 +112,9 @@ def convergence_figure(ds: xr.Dataset, var: str = "firm_value", level: float = 0
             for b in range(chunk, n_all + 1, chunk):
                 ax2.axvline(b, color="#C44E52", lw=0.4, alpha=0.25)
     ax2.set_xlabel("replications (log scale)")
-    ax2.set_ylabel("CI half-width, % of |mean| (log scale)" if relative else f"CI half-width ({suf or 'currency'}, log scale)")
+    ax2.set_ylabel(
+        "CI half-width, % of |mean| (log scale)" if relative else f"CI half-width ({suf or 'currency'}, log scale)"
+    )
     ax2.set_title("Precision of the mean" + (" (checked at chunk boundaries)" if target is not None else ""))
     ax2.grid(alpha=0.3)
     ax2.legend(frameon=False, fontsize=8)
@@ -154,8 +157,13 @@ def heterogeneity_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     if mid is not None:
         k = int(np.nanargmax(mid))
         a1.plot(x[k] * 100, mid[k], "o", color="#C44E52")
-        a1.annotate(f"peak {mid[k]:.0f}% of total\nat {x[k] * 100:.0f}% of relationships", (x[k] * 100, mid[k]), textcoords="offset points",
-                    xytext=(10, -32), fontsize=9)
+        a1.annotate(
+            f"peak {mid[k]:.0f}% of total\nat {x[k] * 100:.0f}% of relationships",
+            (x[k] * 100, mid[k]),
+            textcoords="offset points",
+            xytext=(10, -32),
+            fontsize=9,
+        )
     a1.set_xlabel("relationships, most valuable first (% of all)")
     a1.set_ylabel("cumulative value capture (% of total)")
     a1.set_title("Stobachoff curve")
@@ -179,7 +187,14 @@ def heterogeneity_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     a3.plot([0, 100], [0, 100], color="grey", lw=0.8, ls="--", label="equal value")
     st_rep = relationship_stats(vals)
     g = st_rep["relationship_value_gini"]
-    a3.text(0.03, 0.95, f"Gini (median over replications) = {np.nanmedian(g):.3f}", transform=a3.transAxes, va="top", fontsize=9)
+    a3.text(
+        0.03,
+        0.95,
+        f"Gini (median over replications) = {np.nanmedian(g):.3f}",
+        transform=a3.transAxes,
+        va="top",
+        fontsize=9,
+    )
     a3.set_xlabel("relationships, least valuable first (% of all)")
     a3.set_ylabel("cumulative value capture (% of total)")
     a3.set_title("Lorenz curve")
@@ -196,19 +211,43 @@ def heterogeneity_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
             metrics.append((label + " *", ds[name].values))
     data = [np.asarray(v, dtype=float)[np.isfinite(v)] for _, v in metrics]
     pos = np.arange(len(metrics))[::-1]
-    a4.boxplot(data, positions=pos, widths=0.6, **_horizontal(), showfliers=False, patch_artist=True,
-               boxprops={"facecolor": "#4C72B0", "alpha": 0.35}, medianprops={"color": "black"})
+    a4.boxplot(
+        data,
+        positions=pos,
+        widths=0.6,
+        **_horizontal(),
+        showfliers=False,
+        patch_artist=True,
+        boxprops={"facecolor": "#4C72B0", "alpha": 0.35},
+        medianprops={"color": "black"},
+    )
     for y, d in zip(pos, data):
         if d.size:
             q75, q25 = np.percentile(d, [75, 25])
             top = min(d.max(), q75 + 1.5 * (q75 - q25))
-            a4.annotate(f"median {np.median(d):.2f}", (top, y), textcoords="offset points", xytext=(6, -3), ha="left", fontsize=8)
+            a4.annotate(
+                f"median {np.median(d):.2f}",
+                (top, y),
+                textcoords="offset points",
+                xytext=(6, -3),
+                ha="left",
+                fontsize=8,
+            )
     a4.set_yticks(pos, [m for m, _ in metrics])
     a4.set_xlabel("value (boxes: 25-75%, whiskers: 1.5 IQR)")
     a4.set_title("Spread across replications")
     a4.grid(alpha=0.3, axis="x")
     n_all = ds.sizes.get("replication", n_rep)
-    a4.text(0.99, 0.01, f"curves and unstarred rows: {n_rep} detail replications; * all {n_all}", transform=a4.transAxes, ha="right", va="bottom", fontsize=7, color="grey")
+    a4.text(
+        0.99,
+        0.01,
+        f"curves and unstarred rows: {n_rep} detail replications; * all {n_all}",
+        transform=a4.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color="grey",
+    )
     fig.suptitle(f"Heterogeneity of relationship value: {_title(ds)}", fontsize=10)
     return fig
 
@@ -263,7 +302,9 @@ def shapley_figure(ds: xr.Dataset, metrics: Sequence[str] | None = None, attribu
         err = np.array([[e - lo_ for e, lo_ in zip(est, lo)], [h - e for e, h in zip(est, hi)]])
         ax.errorbar(est, pos, xerr=np.clip(err, 0, None), fmt="none", ecolor="black", capsize=4, lw=1)
         for y, e, h_ in zip(pos, est, hi):
-            ax.annotate(f"{e:.1f}%", (float(np.nanmax([e, h_, 0.0])), y), textcoords="offset points", xytext=(5, -3), fontsize=8)
+            ax.annotate(
+                f"{e:.1f}%", (float(np.nanmax([e, h_, 0.0])), y), textcoords="offset points", xytext=(5, -3), fontsize=8
+            )
         ax.axvline(0, color="black", lw=0.8)
         finite = [v for v in hi + est if np.isfinite(v)]  # an interval can be unavailable (NaN) with few replications
         ax.set_xlim(right=max(finite, default=0.0) * 1.15 + 2)
@@ -283,11 +324,21 @@ def configurations_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     labels = [str(c) for c in ds["configuration"].values]
     fv = ds["firm_value"]
     div, suf = money_scale(fv.values)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8), constrained_layout=True, gridspec_kw={"width_ratios": [1.6, 1]})
+    fig, (ax1, ax2) = plt.subplots(
+        1, 2, figsize=(13, 4.8), constrained_layout=True, gridspec_kw={"width_ratios": [1.6, 1]}
+    )
     pos = np.arange(len(labels))[::-1]
     data = [fv.sel(configuration=c).values / div for c in labels]
-    ax1.boxplot(data, positions=pos, widths=0.6, **_horizontal(), showfliers=False, patch_artist=True,
-                boxprops={"facecolor": "#4C72B0", "alpha": 0.35}, medianprops={"color": "black"})
+    ax1.boxplot(
+        data,
+        positions=pos,
+        widths=0.6,
+        **_horizontal(),
+        showfliers=False,
+        patch_artist=True,
+        boxprops={"facecolor": "#4C72B0", "alpha": 0.35},
+        medianprops={"color": "black"},
+    )
     ax1.plot([d.mean() for d in data], pos, "D", color="#C44E52", ms=4, label="mean")
     short = [c.replace("customer", "C").replace("relationship", "R").replace("interdependence", "I") for c in labels]
     ax1.set_yticks(pos, short)
@@ -303,7 +354,15 @@ def configurations_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
         los.append(float(lo))
         his.append(float(hi))
     ax2.barh(pos, sds, color="#4C72B0", alpha=0.7)
-    ax2.errorbar(sds, pos, xerr=np.clip([np.subtract(sds, los), np.subtract(his, sds)], 0, None), fmt="none", ecolor="black", capsize=3, lw=1)
+    ax2.errorbar(
+        sds,
+        pos,
+        xerr=np.clip([np.subtract(sds, los), np.subtract(his, sds)], 0, None),
+        fmt="none",
+        ecolor="black",
+        capsize=3,
+        lw=1,
+    )
     ax2.set_yticks(pos, short)
     ax2.set_xlabel(f"sd of firm value ({suf or 'currency'}), 95% CI")
     ax2.set_title("Risk: standard deviation of firm value")
@@ -324,26 +383,40 @@ def sensitivity_figure(ds: xr.Dataset, sens: dict[str, Any] | None = None):  # t
     plt = _plt()
     resp = list(sens) if sens else json.loads(ds.attrs.get("responses", "[]"))
     sens = sens or {r: sensitivity(ds, r) for r in resp}
-    fig, axes = plt.subplots(1, len(resp), figsize=(4.8 * len(resp), 1.6 + 0.55 * len(sens[resp[0]].indices)), constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(resp),
+        figsize=(4.8 * len(resp), 1.6 + 0.55 * len(sens[resp[0]].indices)),
+        constrained_layout=True,
+        squeeze=False,
+    )
     for ax, r in zip(axes[0], resp):
         s = sens[r]
         names = [i.factor for i in s.indices]
         pos = np.arange(len(names))[::-1]
         h = 0.38
-        for off, key, colour, lab in ((h / 2, "first", "#4C72B0", "first order"), (-h / 2, "total", "#DD8452", "total")):
+        for off, key, colour, lab in (
+            (h / 2, "first", "#4C72B0", "first order"),
+            (-h / 2, "total", "#DD8452", "total"),
+        ):
             v = np.array([getattr(i, key) for i in s.indices])
             lo = np.array([getattr(i, f"{key}_low") for i in s.indices])
             hi = np.array([getattr(i, f"{key}_high") for i in s.indices])
             ax.barh(pos + off, v, height=h, color=colour, alpha=0.85, label=lab)
-            ax.errorbar(v, pos + off, xerr=np.clip([v - lo, hi - v], 0, None), fmt="none", ecolor="black", capsize=3, lw=0.9)
+            ax.errorbar(
+                v, pos + off, xerr=np.clip([v - lo, hi - v], 0, None), fmt="none", ecolor="black", capsize=3, lw=0.9
+            )
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(pos, names, fontsize=8)
         ax.set_xlabel(f"sensitivity index ({s.level:.0%} CI)")
         ax.set_title(r, fontsize=10)
         ax.grid(alpha=0.3, axis="x")
         ax.legend(frameon=False, fontsize=8, loc="lower right")
-    fig.suptitle(f"Global sensitivity: experiment {ds.attrs.get('experiment_name')!r}, {ds.attrs.get('design')} design, "
-                 f"{ds.attrs.get('design_points')} points x {ds.attrs.get('replications')} replications", fontsize=10)
+    fig.suptitle(
+        f"Global sensitivity: experiment {ds.attrs.get('experiment_name')!r}, {ds.attrs.get('design')} design, "
+        f"{ds.attrs.get('design_points')} points x {ds.attrs.get('replications')} replications",
+        fontsize=10,
+    )
     return fig
 
 
@@ -359,7 +432,9 @@ def sweep_scatter_figure(ds: xr.Dataset, response: str):  # type: ignore[no-unty
     names = factor_names(ds)
     cols = min(4, len(names))
     rows = -(-len(names) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.2 * rows), squeeze=False, sharey=True, constrained_layout=True)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.6 * cols, 3.2 * rows), squeeze=False, sharey=True, constrained_layout=True
+    )
     reg = regress(ds, response)
     for ax, f in zip(axes.flat, names):
         v = ds[f].values
@@ -374,17 +449,26 @@ def sweep_scatter_figure(ds: xr.Dataset, response: str):  # type: ignore[no-unty
         e = next((x for x in reg.effects if x.factor == f), None)
         if e is not None and v.dtype != object:
             xs = np.linspace(xv.min(), xv.max(), 2)
-            ax.plot(xs, (y.mean() + e.coef * (xs - xv.mean())) / div, color="#C44E52", lw=1.5, label=f"effect {e.effect / div:,.3g}{suf} over range, p = {e.p:.2g}")
+            ax.plot(
+                xs,
+                (y.mean() + e.coef * (xs - xv.mean())) / div,
+                color="#C44E52",
+                lw=1.5,
+                label=f"effect {e.effect / div:,.3g}{suf} over range, p = {e.p:.2g}",
+            )
             ax.legend(frameon=False, fontsize=7, loc="best")
         if v.dtype == bool:
             ax.set_xticks([0, 1], ["false", "true"])
         ax.set_xlabel(f"{ds[f].attrs.get('field', f)}", fontsize=8)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.set_axis_off()
     for row in axes:
         row[0].set_ylabel(f"{response} ({suf or r.units})" if money else f"{response} ({r.units})", fontsize=8)
-    fig.suptitle(f"{r.title}: each dot a design point ({ds.attrs.get('replications')} replications each); red: the regression's average effect", fontsize=10)
+    fig.suptitle(
+        f"{r.title}: each dot a design point ({ds.attrs.get('replications')} replications each); red: the regression's average effect",
+        fontsize=10,
+    )
     return fig
 
 

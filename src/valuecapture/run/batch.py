@@ -74,7 +74,9 @@ def run_job(job: Job) -> tuple[int, int, dict[str, np.ndarray]]:
     rows = job.stop - job.start
     keep = max(0, min(rows, p.relationship_detail - job.start)) if job.detail else 0
     reps = range(job.start, job.stop)
-    out = simulate_batch(p, job.variant.policy, batch_streams(job.seed, reps), KeyedStreams(job.seed, reps), rows if job.reduce else keep)
+    out = simulate_batch(
+        p, job.variant.policy, batch_streams(job.seed, reps), KeyedStreams(job.seed, reps), rows if job.reduce else keep
+    )
     if job.reduce is not None:
         values = out.get("relationship_value")
         stats = job.reduce.fn(values if values is not None else np.full((rows, 1), np.nan))

@@ -59,10 +59,16 @@ class MemoryPlan:
         return self.available is None or self.total <= self.available
 
     def describe(self) -> str:
-        where = f"{self.workers} worker{'s' if self.workers > 1 else ''} x {_size(PROCESS_BYTES + self.batch)}" if self.workers > 1 else f"one process, {_size(self.batch)} per batch"
+        where = (
+            f"{self.workers} worker{'s' if self.workers > 1 else ''} x {_size(PROCESS_BYTES + self.batch)}"
+            if self.workers > 1
+            else f"one process, {_size(self.batch)} per batch"
+        )
         avail = "unknown" if self.available is None else _size(self.available)
-        return (f"about {_size(self.total)} ({where} of {self.batch_size} replication{'s' if self.batch_size > 1 else ''}, "
-                f"result {_size(self.result)}); available {avail}")
+        return (
+            f"about {_size(self.total)} ({where} of {self.batch_size} replication{'s' if self.batch_size > 1 else ''}, "
+            f"result {_size(self.result)}); available {avail}"
+        )
 
     def check(self) -> None:
         """Raise :class:`MemoryRefused` saying what to change when the run cannot fit."""
@@ -85,7 +91,9 @@ def batch_bytes(scenario: Scenario, batch_size: int) -> int:
     """Estimated peak bytes of one batch of ``batch_size`` replications."""
     slots = slot_count(scenario)
     g = scenario.get
-    degree = g("network.mean_degree") if g("network.generator") != "none" and g("heterogeneity.interdependence") else 0.0
+    degree = (
+        g("network.mean_degree") if g("network.generator") != "none" and g("heterogeneity.interdependence") else 0.0
+    )
     per_slot = SLOT_BYTES + LAG_BYTES * (g("capabilities.insight_lag") + 1) + DEGREE_BYTES * degree
     if g("alignment.enabled"):
         per_slot += ALIGNMENT_BYTES
@@ -113,7 +121,9 @@ def result_bytes(scenario: Scenario, replications: int, detail: bool = True) -> 
     return n
 
 
-def memory_plan(scenario: Scenario, replications: int, workers: int, batch_size: int, variants: int = 1, detail: bool = True) -> MemoryPlan:
+def memory_plan(
+    scenario: Scenario, replications: int, workers: int, batch_size: int, variants: int = 1, detail: bool = True
+) -> MemoryPlan:
     """The estimated peak of ``variants`` runs of ``scenario`` joined into one result."""
     batch = batch_bytes(scenario, batch_size)
     result = variants * result_bytes(scenario, replications, detail)

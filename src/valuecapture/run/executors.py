@@ -40,7 +40,13 @@ POLL = 0.2
 Result = tuple[int, int, dict[str, np.ndarray]]
 
 
-def run_jobs(jobs: Iterable[Job], executor: str, workers: int, scheduler: str | None = None, stop: Callable[[], bool] | None = None) -> Iterator[Result]:
+def run_jobs(
+    jobs: Iterable[Job],
+    executor: str,
+    workers: int,
+    scheduler: str | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> Iterator[Result]:
     """Yield ``(variant index, start, outputs)`` of every job, as they complete.
 
     ``stop`` is polled between jobs and a few times a second while waiting; when it returns
@@ -51,7 +57,9 @@ def run_jobs(jobs: Iterable[Job], executor: str, workers: int, scheduler: str | 
         raise ValueError(f"unknown executor {executor!r}; allowed: {', '.join(EXECUTORS)}")
     if scheduler is not None and executor != "dask":
         raise ValueError("a scheduler address needs the dask executor (--executor dask)")
-    backend: _Backend = _Serial() if executor == "serial" else _Pool(workers) if executor == "process" else _Dask(workers, scheduler)
+    backend: _Backend = (
+        _Serial() if executor == "serial" else _Pool(workers) if executor == "process" else _Dask(workers, scheduler)
+    )
     finished = False
     try:
         queue = iter(jobs)
@@ -191,7 +199,9 @@ def local_cluster(workers: int) -> Any:
     from distributed import LocalCluster
 
     with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
-        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+        return LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
 
 
 # -- the process pool -------------------------------------------------------------------
@@ -199,7 +209,9 @@ def local_cluster(workers: int) -> Any:
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` spawned processes that leave Ctrl-C to this one and die with it."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=worker_init, initargs=(os.getpid(),))
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=mp.get_context("spawn"), initializer=worker_init, initargs=(os.getpid(),)
+    )
 
 
 def stop_pool(pool: ProcessPoolExecutor, timeout: float = 5.0) -> None:

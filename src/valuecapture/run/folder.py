@@ -33,9 +33,18 @@ class Interrupted(KeyboardInterrupt):
     """The run was interrupted; ``str(self)`` says what is saved and how to resume."""
 
 
-def run_in_folder(out: str | Path, name: str, compute: Compute, write: Callable[[xr.Dataset, Path], Any], *, resume: bool = False,
-                  fresh: bool = False, overwrite: bool = False, raise_now: bool = True,
-                  resume_hint: str = "the same command with --resume") -> tuple[xr.Dataset, Path]:
+def run_in_folder(
+    out: str | Path,
+    name: str,
+    compute: Compute,
+    write: Callable[[xr.Dataset, Path], Any],
+    *,
+    resume: bool = False,
+    fresh: bool = False,
+    overwrite: bool = False,
+    raise_now: bool = True,
+    resume_hint: str = "the same command with --resume",
+) -> tuple[xr.Dataset, Path]:
     """Run ``compute`` into the store of ``out/name`` and ``write`` its Dataset to ``out/name/``.
 
     ``raise_now``: SIGINT/SIGTERM raise at once in the main thread (serial runs); without
@@ -54,7 +63,9 @@ def run_in_folder(out: str | Path, name: str, compute: Compute, write: Callable[
         if resume and not (path / "run.json").exists():
             raise StoreError(f"--resume: no interrupted run of {name!r} in {folder} (looked for {path})")
         if not resume and path.exists() and not fresh:
-            raise StoreError(f"an interrupted run of {name!r} is in {path}: continue it with --resume, or start over with --fresh")
+            raise StoreError(
+                f"an interrupted run of {name!r} is in {path}: continue it with --resume, or start over with --fresh"
+            )
         check_target(target, overwrite)
         if path.exists() and not resume:
             shutil.rmtree(path)
@@ -74,14 +85,18 @@ def run_in_folder(out: str | Path, name: str, compute: Compute, write: Callable[
                 raise
             if not path.exists():
                 raise Interrupted("interrupted before any batch finished; nothing was written") from None
-            raise Interrupted(f"interrupted: {saved} replications are saved in {path}/; continue with: {resume_hint}") from None
+            raise Interrupted(
+                f"interrupted: {saved} replications are saved in {path}/; continue with: {resume_hint}"
+            ) from None
         try:
             write(ds, target)
         except WriteFailure:
             raise
         except OSError as exc:
-            raise WriteFailure(f"cannot write the result to {target}: {exc.strerror or exc}; all {_saved(path)} replications are kept in {path}/; "
-                               f"free space or fix permissions, then finish with: {resume_hint}") from None
+            raise WriteFailure(
+                f"cannot write the result to {target}: {exc.strerror or exc}; all {_saved(path)} replications are kept in {path}/; "
+                f"free space or fix permissions, then finish with: {resume_hint}"
+            ) from None
         shutil.rmtree(path, ignore_errors=True)
     return ds, target
 
@@ -112,7 +127,7 @@ class _sigterm_as_interrupt:
         if not (self.interrupted and isinstance(info.exc_value, KeyboardInterrupt)):
             self.old_hook(info)
 
-    def __enter__(self) -> "_sigterm_as_interrupt":
+    def __enter__(self) -> _sigterm_as_interrupt:
         if threading.current_thread() is threading.main_thread():
             self.old_hook = sys.unraisablehook
             sys.unraisablehook = self._unraisable

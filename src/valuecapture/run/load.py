@@ -25,10 +25,14 @@ def scenario_of(ds: xr.Dataset) -> Scenario:
         if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
             raise ValueError("not a list of texts")
     except (TypeError, ValueError) as exc:
-        raise ResultError(f"{ds.attrs.get('scenario_source', '<result>')}: attribute scenario_overrides is not valid ({exc})") from None
+        raise ResultError(
+            f"{ds.attrs.get('scenario_source', '<result>')}: attribute scenario_overrides is not valid ({exc})"
+        ) from None
     try:
         # the stored TOML already has the overrides applied; re-applying them is a no-op that keeps provenance
-        return loads(str(ds.attrs["scenario_toml"]), source=str(ds.attrs.get("scenario_source", "<result>")), overrides=overrides)
+        return loads(
+            str(ds.attrs["scenario_toml"]), source=str(ds.attrs.get("scenario_source", "<result>")), overrides=overrides
+        )
     except KeyError:
         raise ResultError("not a valuecapture result (no scenario_toml attribute)") from None
 
@@ -60,11 +64,15 @@ def open_run(path: str | Path) -> xr.Dataset:
         raise ResultError(f"{f}: is damaged (its SHA-256 differs from the one in {f.parent / MANIFEST}); run it again")
     avail = available_memory()
     if avail is not None and f.stat().st_size > avail:
-        raise ResultError(f"{f}: is {f.stat().st_size / 2**30:.1f} GiB, more than the memory available ({avail / 2**30:.1f} GiB)")
+        raise ResultError(
+            f"{f}: is {f.stat().st_size / 2**30:.1f} GiB, more than the memory available ({avail / 2**30:.1f} GiB)"
+        )
     try:
         with xr.open_dataset(f, engine="h5netcdf") as ds:
             loaded = ds.load()
-    except Exception as exc:  # h5py/h5netcdf raise OSError, ValueError, KeyError, RuntimeError... for foreign or damaged files
+    except (
+        Exception
+    ) as exc:  # h5py/h5netcdf raise OSError, ValueError, KeyError, RuntimeError... for foreign or damaged files
         raise ResultError(f"{f}: not a readable NetCDF4 file ({type(exc).__name__}: {exc})") from None
     check_result(loaded, str(f))
     return loaded
@@ -74,7 +82,9 @@ def check_result(ds: xr.Dataset, where: str) -> None:
     """Raise :class:`ResultError` unless ``ds`` has the attributes and variables of a valuecapture result."""
     missing = [k for k in REQUIRED_ATTRS if k not in ds.attrs]
     if missing:
-        raise ResultError(f"{where}: not a valuecapture result (no {', '.join(missing)} attribute{'s' if len(missing) > 1 else ''})")
+        raise ResultError(
+            f"{where}: not a valuecapture result (no {', '.join(missing)} attribute{'s' if len(missing) > 1 else ''})"
+        )
     for key, kind in REQUIRED_ATTRS.items():
         v = ds.attrs[key]
         if kind is int:

@@ -27,10 +27,11 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from valuecapture.scenario.files import InputFileError, read_input
 
@@ -193,11 +194,15 @@ def check_target(target: str | Path, overwrite: bool = False, what: str = "a res
             raise OutputError(f"{t.parent}: exists and is not a folder")
         return
     if not t.is_dir():
-        raise OutputError(f"{t}: exists and is a file, not a valuecapture result folder; move it or choose another --out")
+        raise OutputError(
+            f"{t}: exists and is a file, not a valuecapture result folder; move it or choose another --out"
+        )
     foreign = foreign_entries(t)
     if foreign:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-        raise OutputError(f"{t}: exists and holds what valuecapture did not write ({shown}); it is never replaced: move it or choose another --out")
+        raise OutputError(
+            f"{t}: exists and holds what valuecapture did not write ({shown}); it is never replaced: move it or choose another --out"
+        )
     if not overwrite:
         raise OutputError(f"{t}: already holds {what}; add --overwrite to replace it, or choose another --out")
 
@@ -252,7 +257,7 @@ class RunLock:
     def path(self) -> Path:
         return Path(self.folder) / f".{self.name}.lock"
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         import fcntl
 
         Path(self.folder).mkdir(parents=True, exist_ok=True)
@@ -263,7 +268,9 @@ class RunLock:
             except OSError as exc:
                 os.close(fd)
                 if exc.errno in (errno.EAGAIN, errno.EACCES):  # held by a live process
-                    raise LockedError(f"{Path(self.folder) / self.name}: {self._owner()} is writing here; wait for it to finish or stop it") from None
+                    raise LockedError(
+                        f"{Path(self.folder) / self.name}: {self._owner()} is writing here; wait for it to finish or stop it"
+                    ) from None
                 raise WriteFailure(f"cannot lock {self.path}: {exc.strerror or exc}") from None
             try:
                 same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
@@ -296,7 +303,7 @@ class RunLock:
         os.close(self.fd)
         self.fd = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         return self.acquire()
 
     def __exit__(self, *exc: Any) -> None:

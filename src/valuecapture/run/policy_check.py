@@ -94,7 +94,6 @@ def review_view_for_check(scenario: Scenario | None = None, seed: int = 0) -> An
     return _Capture.last
 
 
-
 def check_policy(cls: type, scenario: Any = None) -> None:
     """Check that a policy class honours the contract; raise AssertionError if not.
 
@@ -109,7 +108,9 @@ def check_policy(cls: type, scenario: Any = None) -> None:
         raise AssertionError(f"{cls.__name__} must be constructible with defaults: {exc}") from None
     params = policy.get_params()
     sig = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    assert sorted(params) == sorted(sig), f"{cls.__name__}.get_params() keys {sorted(params)} != __init__ parameters {sorted(sig)}"
+    assert sorted(params) == sorted(sig), (
+        f"{cls.__name__}.get_params() keys {sorted(params)} != __init__ parameters {sorted(sig)}"
+    )
     again = cls(**params)
     assert again.get_params() == params, f"{cls.__name__}: parameters do not round-trip"
     view = review_view_for_check(scenario)

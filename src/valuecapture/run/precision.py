@@ -82,8 +82,10 @@ class StoppingRule:
             raise ValueError(f"level must be in (0, 1), got {self.level}")
 
     def describe(self) -> str:
-        return (f"stop when the {self.level:.0%} CI half-width of mean {self.variable} <= {self.precision:g} x |mean|, "
-                f"checked every {self.chunk} replications from {self.min_replications}, at most {self.max_replications}")
+        return (
+            f"stop when the {self.level:.0%} CI half-width of mean {self.variable} <= {self.precision:g} x |mean|, "
+            f"checked every {self.chunk} replications from {self.min_replications}, at most {self.max_replications}"
+        )
 
 
 def simulate_to_precision(
@@ -116,7 +118,9 @@ def simulate_to_precision(
     else:
         bs = batch_size if batch_size is not None else default_batch_size(slot_count(scenario), rule.chunk, workers)
     plan = Plan((scenario,), None, None, seed, rule.max_replications, min(bs, rule.chunk), rule.chunk)
-    runner = Runner(plan, workers=workers, executor=executor, scheduler=scheduler, store=store, resume=resume, stop=stop)
+    runner = Runner(
+        plan, workers=workers, executor=executor, scheduler=scheduler, store=store, resume=resume, stop=stop
+    )
     n = 0
     met, rel = False, float("inf")
     while n < rule.max_replications:
@@ -124,7 +128,12 @@ def simulate_to_precision(
         runner.run(upto=n)
         met, rel = precision_met(runner.column(rule.variable, n), rule.precision, rule.level)
         if progress and sys.stderr.isatty():
-            print(f"\r{n} replications: CI half-width {rel:.2%} of |mean| (target {rule.precision:.2%})", end="", file=sys.stderr, flush=True)
+            print(
+                f"\r{n} replications: CI half-width {rel:.2%} of |mean| (target {rule.precision:.2%})",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
         if met and n >= rule.min_replications:
             break
     if progress and sys.stderr.isatty():
@@ -141,9 +150,17 @@ def simulate_to_precision(
             "precision_reached": int(bool(met and n >= rule.min_replications)),
             "precision_achieved": float(rel),
             "reproduce": f"valuecapture reproduce <this file>  (or: valuecapture run <scenario> --seed {seed} --precision {rule.precision:g} "
-                         f"--chunk {rule.chunk} --max-replications {rule.max_replications}; the same seed stops at the same {n} replications)",
+            f"--chunk {rule.chunk} --max-replications {rule.max_replications}; the same seed stops at the same {n} replications)",
         }
     )
-    ds.attrs["precision_json"] = json.dumps({"precision": rule.precision, "chunk": rule.chunk, "min_replications": rule.min_replications,
-                                             "max_replications": rule.max_replications, "level": rule.level, "variable": rule.variable})
+    ds.attrs["precision_json"] = json.dumps(
+        {
+            "precision": rule.precision,
+            "chunk": rule.chunk,
+            "min_replications": rule.min_replications,
+            "max_replications": rule.max_replications,
+            "level": rule.level,
+            "variable": rule.variable,
+        }
+    )
     return ds

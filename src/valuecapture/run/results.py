@@ -9,56 +9,109 @@ or interrupted write never leaves a half-written result under the final name.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from valuecapture.model.params import ModelParams
 from valuecapture.model.state import ALIGNMENT_SERIES, PERIOD_SERIES
 from valuecapture.run.outputs import atomic_dir, write_file
-from valuecapture.model.params import ModelParams
-from valuecapture.scenario.load import Scenario
 from valuecapture.run.seeds import MECHANISMS, root_entropy
+from valuecapture.scenario.load import Scenario
 
 RESULT_FILE = "result.nc"
 
 #: Per-replication outputs: name -> (units, description).
 REPLICATION_VARS: dict[str, tuple[str, str]] = {
-    "firm_value": ("currency", "Firm value: sum of relationship value capture minus present value of firm-level costs (incl. terminal values)."),
-    "value_capture": ("currency", "Sum over relationships (present and future) of discounted economic profit, net of acquisition cost, incl. terminal value."),
-    "pv_firm_costs": ("currency", "Present value after tax (they are deductible) of firm-level costs: firm and business-model fixed costs, complexity cost, capability spend, set-up and switching costs, incl. their terminal value."),
-    "pv_complexity_cost": ("currency", "Present value after tax of the complexity cost of running several business models in parallel (horizon only)."),
-    "pv_capability_spend": ("currency", "Present value after tax of capability spend: customer insight, account managers, platform, reviews (horizon only)."),
-    "terminal_value": ("currency", "Terminal value at the horizon (relationships minus fixed costs), discounted to time 0."),
+    "firm_value": (
+        "currency",
+        "Firm value: sum of relationship value capture minus present value of firm-level costs (incl. terminal values).",
+    ),
+    "value_capture": (
+        "currency",
+        "Sum over relationships (present and future) of discounted economic profit, net of acquisition cost, incl. terminal value.",
+    ),
+    "pv_firm_costs": (
+        "currency",
+        "Present value after tax (they are deductible) of firm-level costs: firm and business-model fixed costs, complexity cost, capability spend, set-up and switching costs, incl. their terminal value.",
+    ),
+    "pv_complexity_cost": (
+        "currency",
+        "Present value after tax of the complexity cost of running several business models in parallel (horizon only).",
+    ),
+    "pv_capability_spend": (
+        "currency",
+        "Present value after tax of capability spend: customer insight, account managers, platform, reviews (horizon only).",
+    ),
+    "terminal_value": (
+        "currency",
+        "Terminal value at the horizon (relationships minus fixed costs), discounted to time 0.",
+    ),
     "customers_ever": ("customers", "Relationships that existed at some point in the horizon."),
-    "slots_exhausted": ("customers", "Acquisitions dropped because every customer slot was used (raise customers.max_slots if > 0)."),
+    "slots_exhausted": (
+        "customers",
+        "Acquisitions dropped because every customer slot was used (raise customers.max_slots if > 0).",
+    ),
     "value_created": ("currency", "Sum of the value of relationships with positive value capture."),
     "value_destroyed": ("currency", "Minus the sum of the value of relationships with negative value capture."),
-    "stobachoff_peak": ("fraction of total", "Peak of the Stobachoff curve: value created / total value (1 = no value-destroying relationships)."),
-    "stobachoff_peak_position": ("fraction of customers", "Share of relationships (most valuable first) at which the Stobachoff curve peaks."),
+    "stobachoff_peak": (
+        "fraction of total",
+        "Peak of the Stobachoff curve: value created / total value (1 = no value-destroying relationships).",
+    ),
+    "stobachoff_peak_position": (
+        "fraction of customers",
+        "Share of relationships (most valuable first) at which the Stobachoff curve peaks.",
+    ),
     "stobachoff_index": ("ratio", "Value destroyed / value created (0: no relationship destroys value)."),
     "top20_share": ("fraction of total", "Value of the most valuable 20% of relationships / total value."),
 }
 
 #: Per-relationship outputs kept for the first ``outputs.relationship_detail`` replications.
 DETAIL_VARS: dict[str, tuple[str, str]] = {
-    "relationship_value": ("currency", "Value capture of each relationship: discounted economic profit minus acquisition cost plus terminal value (NaN: slot never filled)."),
+    "relationship_value": (
+        "currency",
+        "Value capture of each relationship: discounted economic profit minus acquisition cost plus terminal value (NaN: slot never filled).",
+    ),
     "periods_active": ("periods", "Periods in which the relationship earned (was active)."),
-    "acquired_period": ("period", "Period at whose start the customer was won (0: customer at the start; -1: slot never filled)."),
+    "acquired_period": (
+        "period",
+        "Period at whose start the customer was won (0: customer at the start; -1: slot never filled).",
+    ),
     "segment": ("index", "Segment of the customer (index into the segment coordinate)."),
-    "wallet": ("currency/year", "Customer's annual wallet at list price at the start of the horizon (NaN: slot never filled)."),
-    "final_business_model": ("index", "Business model serving the relationship at its end or at the horizon (index into business_model; -1: slot never filled)."),
+    "wallet": (
+        "currency/year",
+        "Customer's annual wallet at list price at the start of the horizon (NaN: slot never filled).",
+    ),
+    "final_business_model": (
+        "index",
+        "Business model serving the relationship at its end or at the horizon (index into business_model; -1: slot never filled).",
+    ),
     "net_price": ("fraction of list price", "Net price under the final business model (NaN: slot never filled)."),
-    "cost_to_serve": ("fraction of revenue", "Cost to serve under the final business model, incl. fit penalty (NaN: slot never filled)."),
-    "final_misalignment": ("index 0-1", "Misalignment at the relationship's end or at the horizon (only with alignment.enabled)."),
+    "cost_to_serve": (
+        "fraction of revenue",
+        "Cost to serve under the final business model, incl. fit penalty (NaN: slot never filled).",
+    ),
+    "final_misalignment": (
+        "index 0-1",
+        "Misalignment at the relationship's end or at the horizon (only with alignment.enabled).",
+    ),
 }
 
 #: Outputs by business model: name -> (dims after replication, units, description).
 MODEL_VARS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "value_by_model": (("business_model",), "currency", "Value capture by business model: discounted economic profit earned while served by it, net of acquisition costs of customers who started in it, incl. terminal value."),
-    "customers_by_model": (("period", "business_model"), "customers", "Active relationships served by each business model during the period."),
+    "value_by_model": (
+        ("business_model",),
+        "currency",
+        "Value capture by business model: discounted economic profit earned while served by it, net of acquisition costs of customers who started in it, incl. terminal value.",
+    ),
+    "customers_by_model": (
+        ("period", "business_model"),
+        "customers",
+        "Active relationships served by each business model during the period.",
+    ),
 }
 
 
@@ -68,7 +121,9 @@ def _version() -> str:
     return __version__
 
 
-def build_dataset(scenario: Scenario, seed: int, replications: int, p: ModelParams, arrays: dict[str, np.ndarray]) -> xr.Dataset:
+def build_dataset(
+    scenario: Scenario, seed: int, replications: int, p: ModelParams, arrays: dict[str, np.ndarray]
+) -> xr.Dataset:
     """Wrap the collected arrays in a Dataset with coordinates, units and provenance."""
     rep = np.arange(replications)
     period = np.arange(1, p.periods + 1)
@@ -79,38 +134,106 @@ def build_dataset(scenario: Scenario, seed: int, replications: int, p: ModelPara
         data_vars[name] = xr.Variable(("replication", "period"), arrays[name], {"units": units, "description": desc})
     for name, (units, desc) in ALIGNMENT_SERIES.items():
         if name in arrays:
-            data_vars[name] = xr.Variable(("replication", "period"), arrays[name], {"units": units, "description": desc})
+            data_vars[name] = xr.Variable(
+                ("replication", "period"), arrays[name], {"units": units, "description": desc}
+            )
     if "portfolio_class_count" in arrays:
         from valuecapture.model.portfolio_models import class_labels
 
         labels = class_labels(p.portfolio_models)
         coords_pc = {
-            "portfolio_class": ("portfolio_class", np.array(labels, dtype=object), {"description": "Class of a portfolio model, as 'model:class' (docs/alignment.md)."}),
-            "portfolio_class_to": ("portfolio_class_to", np.array(labels, dtype=object), {"description": "Class a year later (transitions)."}),
-            "portfolio_model": ("portfolio_class", np.array([x.split(":")[0] for x in labels], dtype=object), {"description": "Portfolio model of the class."}),
+            "portfolio_class": (
+                "portfolio_class",
+                np.array(labels, dtype=object),
+                {"description": "Class of a portfolio model, as 'model:class' (docs/alignment.md)."},
+            ),
+            "portfolio_class_to": (
+                "portfolio_class_to",
+                np.array(labels, dtype=object),
+                {"description": "Class a year later (transitions)."},
+            ),
+            "portfolio_model": (
+                "portfolio_class",
+                np.array([x.split(":")[0] for x in labels], dtype=object),
+                {"description": "Portfolio model of the class."},
+            ),
         }
-        data_vars["portfolio_class_count"] = xr.Variable(("replication", "period", "portfolio_class"), arrays["portfolio_class_count"], {"units": "customers", "description": "Active relationships in each class at the end of the period (shares: divide by the model's total)."})
-        data_vars["portfolio_transitions"] = xr.Variable(("replication", "portfolio_class", "portfolio_class_to"), arrays["portfolio_transitions"], {"units": "relationship-years", "description": "Year-to-year class transitions summed over the horizon: relationships in class (row) at the end of a year and in class (column) at the end of the next, within the same portfolio model."})
+        data_vars["portfolio_class_count"] = xr.Variable(
+            ("replication", "period", "portfolio_class"),
+            arrays["portfolio_class_count"],
+            {
+                "units": "customers",
+                "description": "Active relationships in each class at the end of the period (shares: divide by the model's total).",
+            },
+        )
+        data_vars["portfolio_transitions"] = xr.Variable(
+            ("replication", "portfolio_class", "portfolio_class_to"),
+            arrays["portfolio_transitions"],
+            {
+                "units": "relationship-years",
+                "description": "Year-to-year class transitions summed over the horizon: relationships in class (row) at the end of a year and in class (column) at the end of the next, within the same portfolio model.",
+            },
+        )
     else:
         coords_pc = {}
     for name, (dims, units, desc) in MODEL_VARS.items():
         data_vars[name] = xr.Variable(("replication",) + dims, arrays[name], {"units": units, "description": desc})
     coords: dict[str, Any] = {
         **coords_pc,
-        "business_model": ("business_model", np.array(p.business_models.names, dtype=object), {"description": "Business models declared in [[choices.business_models]], by name."}),
-        "internal_fit": ("business_model", p.business_models.fit, {"units": "index 0-1", "description": "Internal fit of the business model's elements (1 = consistent)."}),
-        "replication": ("replication", rep, {"description": "Monte Carlo replication number (its random streams depend only on the seed and this number)."}),
-        "period": ("period", period, {"units": "period", "description": "Period number; flows of period t are valued at its end."}),
-        "year": ("period", period / p.periods_per_year, {"units": "year", "description": "Time at the end of the period."}),
-        "segment_name": ("segment_index", np.array(list(scenario.get("customers.segments")), dtype=object), {"description": "Segment names by index."}),
+        "business_model": (
+            "business_model",
+            np.array(p.business_models.names, dtype=object),
+            {"description": "Business models declared in [[choices.business_models]], by name."},
+        ),
+        "internal_fit": (
+            "business_model",
+            p.business_models.fit,
+            {"units": "index 0-1", "description": "Internal fit of the business model's elements (1 = consistent)."},
+        ),
+        "replication": (
+            "replication",
+            rep,
+            {
+                "description": "Monte Carlo replication number (its random streams depend only on the seed and this number)."
+            },
+        ),
+        "period": (
+            "period",
+            period,
+            {"units": "period", "description": "Period number; flows of period t are valued at its end."},
+        ),
+        "year": (
+            "period",
+            period / p.periods_per_year,
+            {"units": "year", "description": "Time at the end of the period."},
+        ),
+        "segment_name": (
+            "segment_index",
+            np.array(list(scenario.get("customers.segments")), dtype=object),
+            {"description": "Segment names by index."},
+        ),
     }
     if "relationship_value" in arrays:
         n_detail = arrays["relationship_value"].shape[0]
-        coords["detail_replication"] = ("detail_replication", np.arange(n_detail), {"description": "Replications whose per-relationship detail is kept (the first outputs.relationship_detail)."})
-        coords["customer"] = ("customer", np.arange(p.n_slots), {"description": "Customer slot: 0..count-1 are the initial customers, later slots fill with acquisitions in order."})
+        coords["detail_replication"] = (
+            "detail_replication",
+            np.arange(n_detail),
+            {
+                "description": "Replications whose per-relationship detail is kept (the first outputs.relationship_detail)."
+            },
+        )
+        coords["customer"] = (
+            "customer",
+            np.arange(p.n_slots),
+            {
+                "description": "Customer slot: 0..count-1 are the initial customers, later slots fill with acquisitions in order."
+            },
+        )
         for name, (units, desc) in DETAIL_VARS.items():
             if name in arrays:
-                data_vars[name] = xr.Variable(("detail_replication", "customer"), arrays[name], {"units": units, "description": desc})
+                data_vars[name] = xr.Variable(
+                    ("detail_replication", "customer"), arrays[name], {"units": units, "description": desc}
+                )
     attrs = {
         "title": f"valuecapture run of scenario {scenario.name!r}",
         "scenario_name": scenario.name,
@@ -119,7 +242,8 @@ def build_dataset(scenario: Scenario, seed: int, replications: int, p: ModelPara
         "scenario_toml": scenario.to_toml(),
         "seed": int(seed),
         "root_entropy": str(root_entropy(seed)),
-        "seed_scheme": "numpy SeedSequence(seed, spawn_key=(replication, mechanism)); mechanisms: " + ", ".join(MECHANISMS),
+        "seed_scheme": "numpy SeedSequence(seed, spawn_key=(replication, mechanism)); mechanisms: "
+        + ", ".join(MECHANISMS),
         "replications": int(replications),
         "customer_slots": int(p.n_slots),
         "periods_per_year": int(p.periods_per_year),
@@ -132,8 +256,14 @@ def build_dataset(scenario: Scenario, seed: int, replications: int, p: ModelPara
     return xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)
 
 
-def write_result(ds: xr.Dataset, out_dir: str | Path, summary: str, draw: Callable[[xr.Dataset, Path], Any] | None = None,
-                 extra: dict[str, str] | None = None, overwrite: bool = False) -> Path:
+def write_result(
+    ds: xr.Dataset,
+    out_dir: str | Path,
+    summary: str,
+    draw: Callable[[xr.Dataset, Path], Any] | None = None,
+    extra: dict[str, str] | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Write ``ds``, its ``summary`` text and (``draw(ds, folder)``) its figures atomically to ``out_dir``.
 
     Everything is written to a hidden temporary directory next to ``out_dir`` and
@@ -158,5 +288,3 @@ def write_netcdf(ds: xr.Dataset, path: Path) -> None:
     """``ds`` as NetCDF4 at ``path``: built in memory by h5netcdf, written with plain file I/O
     (a full disk is then an ``OSError``, never a crash inside HDF5)."""
     write_file(path, ds.to_netcdf(engine="h5netcdf"))
-
-

@@ -90,15 +90,39 @@ class Plan:
     def meta(self) -> dict[str, Any]:
         """The plan as run.json stores it (reducers by name, with their variables)."""
         return {
-            "variants": [{"label": None if self.labels is None else self.labels[i], "scenario_toml": sc.to_toml(), "scenario_source": sc.source,
-                          "overrides": list(sc.overrides), "sha256": scenario_sha256(sc)} for i, sc in enumerate(self.scenarios)],
-            "dim": self.dim, "seed": self.seed, "replications": self.replications, "batch_size": self.batch_size, "chunk": self.chunk,
-            "keep": self.keep, "reduce": None if self.reduce is None else {"name": self.reduce.name, "variables": {k: list(v) for k, v in self.reduce.variables.items()}},
+            "variants": [
+                {
+                    "label": None if self.labels is None else self.labels[i],
+                    "scenario_toml": sc.to_toml(),
+                    "scenario_source": sc.source,
+                    "overrides": list(sc.overrides),
+                    "sha256": scenario_sha256(sc),
+                }
+                for i, sc in enumerate(self.scenarios)
+            ],
+            "dim": self.dim,
+            "seed": self.seed,
+            "replications": self.replications,
+            "batch_size": self.batch_size,
+            "chunk": self.chunk,
+            "keep": self.keep,
+            "reduce": None
+            if self.reduce is None
+            else {"name": self.reduce.name, "variables": {k: list(v) for k, v in self.reduce.variables.items()}},
         }
 
 
-def check_run(scenario: Scenario, replications: int, seed: int, workers: int, batch_size: int | None, executor: str | None = None,
-              scheduler: str | None = None, variants: int = 1, detail: bool = True) -> None:
+def check_run(
+    scenario: Scenario,
+    replications: int,
+    seed: int,
+    workers: int,
+    batch_size: int | None,
+    executor: str | None = None,
+    scheduler: str | None = None,
+    variants: int = 1,
+    detail: bool = True,
+) -> None:
     """Refuse, before anything is allocated, a run that is badly specified or cannot fit in memory.
 
     Raises :class:`~valuecapture.scenario.ScenarioError` for a plugin the scenario names that
@@ -135,9 +159,19 @@ class Runner:
     again).  ``stop``: polled by the submission loop; when it returns True the run stops
     with KeyboardInterrupt.  ``on_batch(start, stop)`` is called after each batch."""
 
-    def __init__(self, plan: Plan, *, workers: int = 1, executor: str | None = None, scheduler: str | None = None, progress: bool = False,
-                 store: str | Path | None = None, resume: bool = False, stop: Callable[[], bool] | None = None,
-                 on_batch: Callable[[int, int], None] | None = None):
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        workers: int = 1,
+        executor: str | None = None,
+        scheduler: str | None = None,
+        progress: bool = False,
+        store: str | Path | None = None,
+        resume: bool = False,
+        stop: Callable[[], bool] | None = None,
+        on_batch: Callable[[int, int], None] | None = None,
+    ):
         self.plan = plan
         self.workers = workers
         self.executor = executor_for(executor, workers, scheduler)
@@ -187,8 +221,10 @@ class Runner:
         try:
             self.store.write_batch(i, start, out)
         except OSError as exc:
-            raise WriteFailure(f"cannot write to {self.store.batches_dir}: {exc.strerror or exc}; the {self.store.replications_done()} "
-                               "replications already saved there are kept") from None
+            raise WriteFailure(
+                f"cannot write to {self.store.batches_dir}: {exc.strerror or exc}; the {self.store.replications_done()} "
+                "replications already saved there are kept"
+            ) from None
 
     def _batches(self, upto: int) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
         """The finished batches below ``upto``, one at a time, in replication order."""
@@ -220,14 +256,22 @@ def _open_store(path: Path, plan: Plan) -> RunStore:
     store = RunStore.load(path)
     m = store.meta
     mine = plan.meta()
-    if [v["sha256"] for v in m["variants"]] != [v["sha256"] for v in mine["variants"]] or [v["label"] for v in m["variants"]] != [v["label"] for v in mine["variants"]]:
-        raise StoreError(f"--resume: the interrupted run in {path} was started with a different scenario (or --set overrides); rerun with the same ones, or use --fresh to start over")
+    if [v["sha256"] for v in m["variants"]] != [v["sha256"] for v in mine["variants"]] or [
+        v["label"] for v in m["variants"]
+    ] != [v["label"] for v in mine["variants"]]:
+        raise StoreError(
+            f"--resume: the interrupted run in {path} was started with a different scenario (or --set overrides); rerun with the same ones, or use --fresh to start over"
+        )
     if m["seed"] != plan.seed or m["replications"] != plan.replications:
-        raise StoreError(f"--resume: the interrupted run in {path} has seed {m['seed']} and {m['replications']} replications, not {plan.seed} and "
-                         f"{plan.replications}; use the same, or --fresh to start over")
+        raise StoreError(
+            f"--resume: the interrupted run in {path} has seed {m['seed']} and {m['replications']} replications, not {plan.seed} and "
+            f"{plan.replications}; use the same, or --fresh to start over"
+        )
     for key in ("dim", "batch_size", "chunk", "keep", "reduce"):
         if m.get(key) != mine[key]:
-            raise StoreError(f"--resume: the interrupted run in {path} has another {key} ({m.get(key)!r}); use --fresh to start over")
+            raise StoreError(
+                f"--resume: the interrupted run in {path} has another {key} ({m.get(key)!r}); use --fresh to start over"
+            )
     return store
 
 
@@ -236,11 +280,22 @@ def stored_plan(path: str | Path, reduce: Reducer | None = None) -> Plan:
     store = RunStore.load(path)
     m = store.meta
     labels = [v["label"] for v in m["variants"]]
-    return Plan(tuple(store.scenarios()), None if m["dim"] is None else tuple(labels), m["dim"], m["seed"], m["replications"], m["batch_size"],
-                m["chunk"], m["keep"], reduce)
+    return Plan(
+        tuple(store.scenarios()),
+        None if m["dim"] is None else tuple(labels),
+        m["dim"],
+        m["seed"],
+        m["replications"],
+        m["batch_size"],
+        m["chunk"],
+        m["keep"],
+        reduce,
+    )
 
 
-def assemble(plan: Plan, params: list[ModelParams], arrays: list[dict[str, np.ndarray]], replications: int) -> xr.Dataset:
+def assemble(
+    plan: Plan, params: list[ModelParams], arrays: list[dict[str, np.ndarray]], replications: int
+) -> xr.Dataset:
     """The result Dataset of ``replications`` replications from every variant's collected arrays."""
     runs = []
     for sc, p, arr in zip(plan.scenarios, params, arrays, strict=True):
@@ -250,7 +305,11 @@ def assemble(plan: Plan, params: list[ModelParams], arrays: list[dict[str, np.nd
             ds = ds.drop_vars([c for c in ds.coords if c != "replication"])
         if plan.reduce is not None:
             for name, (units, desc) in plan.reduce.variables.items():
-                ds[name] = xr.Variable(("replication",), arr[name], {"units": units, "description": desc + " (all relationships of every replication)"})
+                ds[name] = xr.Variable(
+                    ("replication",),
+                    arr[name],
+                    {"units": units, "description": desc + " (all relationships of every replication)"},
+                )
         runs.append(ds)
     if plan.dim is None:
         return runs[0]
@@ -259,7 +318,15 @@ def assemble(plan: Plan, params: list[ModelParams], arrays: list[dict[str, np.nd
         ds.attrs = {}
     out = xr.concat(runs, dim=plan.dim, data_vars="all", coords="minimal", compat="override", join="exact")
     assert plan.labels is not None
-    out = out.assign_coords({plan.dim: (plan.dim, np.array(plan.labels, dtype=object), {"description": f"Variant of the scenario along {plan.dim}."})})
+    out = out.assign_coords(
+        {
+            plan.dim: (
+                plan.dim,
+                np.array(plan.labels, dtype=object),
+                {"description": f"Variant of the scenario along {plan.dim}."},
+            )
+        }
+    )
     attrs["variants"] = json.dumps(list(plan.labels))
     out.attrs = attrs
     return out
@@ -303,8 +370,21 @@ def simulate(
         Stream each finished batch to this folder (see :mod:`valuecapture.run.store`);
         with ``resume``, continue the interrupted run in it.  Never changes the result.
     """
-    return simulate_variants({"": scenario}, None, replications, seed, workers=workers, batch_size=batch_size, executor=executor, scheduler=scheduler,
-                             progress=progress, store=store, resume=resume, stop=stop, on_batch=on_batch)
+    return simulate_variants(
+        {"": scenario},
+        None,
+        replications,
+        seed,
+        workers=workers,
+        batch_size=batch_size,
+        executor=executor,
+        scheduler=scheduler,
+        progress=progress,
+        store=store,
+        resume=resume,
+        stop=stop,
+        on_batch=on_batch,
+    )
 
 
 def simulate_variants(
@@ -343,14 +423,56 @@ def simulate_variants(
     seed = int(first.get("run.seed") if seed is None else seed)
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     for sc in scenarios:
-        check_run(sc, replications, seed, workers, batch_size, executor, scheduler, variants=len(scenarios), detail=keep == "all")
+        check_run(
+            sc,
+            replications,
+            seed,
+            workers,
+            batch_size,
+            executor,
+            scheduler,
+            variants=len(scenarios),
+            detail=keep == "all",
+        )
     if resume and store is not None:
-        plan = stored_plan(store, reduce)  # the stored batch size and chunk: batch boundaries must match the files already written
-        plan = Plan(scenarios, None if dim is None else tuple(variants), dim, seed, replications, plan.batch_size, plan.chunk, keep, reduce)
+        plan = stored_plan(
+            store, reduce
+        )  # the stored batch size and chunk: batch boundaries must match the files already written
+        plan = Plan(
+            scenarios,
+            None if dim is None else tuple(variants),
+            dim,
+            seed,
+            replications,
+            plan.batch_size,
+            plan.chunk,
+            keep,
+            reduce,
+        )
     else:
         bs = batch_size if batch_size is not None else default_batch_size(slot_count(first), replications, workers)
-        plan = Plan(scenarios, None if dim is None else tuple(variants), dim, seed, replications, min(bs, replications), replications, keep, reduce)
-    runner = Runner(plan, workers=workers, executor=executor, scheduler=scheduler, progress=progress, store=store, resume=resume, stop=stop, on_batch=on_batch)
+        plan = Plan(
+            scenarios,
+            None if dim is None else tuple(variants),
+            dim,
+            seed,
+            replications,
+            min(bs, replications),
+            replications,
+            keep,
+            reduce,
+        )
+    runner = Runner(
+        plan,
+        workers=workers,
+        executor=executor,
+        scheduler=scheduler,
+        progress=progress,
+        store=store,
+        resume=resume,
+        stop=stop,
+        on_batch=on_batch,
+    )
     runner.run()
     return runner.dataset()
 
@@ -366,7 +488,17 @@ def open_store(path: str | Path) -> xr.Dataset:
     variables = (m.get("reduce") or {}).get("variables", {})
     reduce = Reducer(lambda v: {}, {k: tuple(v) for k, v in variables.items()}) if variables else None
     labels = [v["label"] for v in m["variants"]]
-    plan = Plan(tuple(scenarios), None if m["dim"] is None else tuple(labels), m["dim"], m["seed"], m["replications"], m["batch_size"], m["chunk"], m["keep"], reduce)
+    plan = Plan(
+        tuple(scenarios),
+        None if m["dim"] is None else tuple(labels),
+        m["dim"],
+        m["seed"],
+        m["replications"],
+        m["batch_size"],
+        m["chunk"],
+        m["keep"],
+        reduce,
+    )
     ranges: dict[tuple[int, int], list[Path]] = {}
     for (_, a, b), f in store.finished().items():
         ranges.setdefault((a, b), []).append(f)
@@ -384,7 +516,13 @@ def open_store(path: str | Path) -> xr.Dataset:
         row += b - a
     ds = assemble(plan, params, [c.arrays for c in collectors], int(reps.size))
     ds = ds.assign_coords(replication=("replication", reps, ds["replication"].attrs))
-    ds.attrs.update({"replications": int(m["replications"]), "replications_done": int(reps.size), "partial": int(reps.size < m["replications"])})
+    ds.attrs.update(
+        {
+            "replications": int(m["replications"]),
+            "replications_done": int(reps.size),
+            "partial": int(reps.size < m["replications"]),
+        }
+    )
     return ds
 
 
@@ -407,16 +545,25 @@ class _Collector:
             detail = name in DETAIL_NAMES
             rows = self.n_detail if detail else self.replications
             if name not in self.arrays:
-                fill = (np.nan if arr.dtype.kind == "f" else -1) if detail else 0  # detail rows of missing batches stay "never filled"
+                fill = (
+                    (np.nan if arr.dtype.kind == "f" else -1) if detail else 0
+                )  # detail rows of missing batches stay "never filled"
                 self.arrays[name] = np.full((rows,) + arr.shape[1:], fill, dtype=arr.dtype)
             if detail:
                 if n_detail_rows and start == row:
-                    self.arrays[name][start:start + n_detail_rows] = arr[:n_detail_rows]
+                    self.arrays[name][start : start + n_detail_rows] = arr[:n_detail_rows]
             else:
-                self.arrays[name][row:row + arr.shape[0]] = arr
+                self.arrays[name][row : row + arr.shape[0]] = arr
 
 
 def _progress(total: int, enabled: bool) -> Any:
     from tqdm.auto import tqdm  # a core dependency; imported where a bar is drawn
 
-    return tqdm(total=total, unit="rep", desc="simulating", disable=not (enabled and sys.stderr.isatty()), file=sys.stderr, smoothing=0.1)
+    return tqdm(
+        total=total,
+        unit="rep",
+        desc="simulating",
+        disable=not (enabled and sys.stderr.isatty()),
+        file=sys.stderr,
+        smoothing=0.1,
+    )

@@ -105,15 +105,27 @@ class RunStore:
         except FileNotFoundError:
             raise StoreError(f"{path}: no run.json here; not a valuecapture run store") from None
         except (OSError, ValueError) as exc:
-            raise StoreError(f"{path}/run.json: unreadable ({exc}); delete the folder or start over with --fresh") from None
+            raise StoreError(
+                f"{path}/run.json: unreadable ({exc}); delete the folder or start over with --fresh"
+            ) from None
         if not isinstance(meta, dict):
-            raise StoreError(f"{path}/run.json: not a valuecapture run store; delete the folder or start over with --fresh")
+            raise StoreError(
+                f"{path}/run.json: not a valuecapture run store; delete the folder or start over with --fresh"
+            )
         if meta.get("format") != STORE_FORMAT:
-            raise StoreError(f"{path}/run.json: store format {meta.get('format')!r}, this valuecapture reads {STORE_FORMAT}; start over with --fresh")
+            raise StoreError(
+                f"{path}/run.json: store format {meta.get('format')!r}, this valuecapture reads {STORE_FORMAT}; start over with --fresh"
+            )
         for key, kind in META_TYPES.items():
             value = meta.get(key)
-            if not isinstance(value, kind) or isinstance(value, bool) or (key == "variants" and not _variants_ok(value)):
-                raise StoreError(f"{path}/run.json: {key} is missing or not valid; delete the folder or start over with --fresh")
+            if (
+                not isinstance(value, kind)
+                or isinstance(value, bool)
+                or (key == "variants" and not _variants_ok(value))
+            ):
+                raise StoreError(
+                    f"{path}/run.json: {key} is missing or not valid; delete the folder or start over with --fresh"
+                )
         return cls(path, meta)
 
     def scenarios(self) -> list[Scenario]:
@@ -163,7 +175,10 @@ class RunStore:
         tmp = self.batches_dir / f".{final.name}.{os.getpid()}.tmp"
         with h5py.File(f"batch-{variant}-{start}", "w", driver="core", backing_store=False) as f:
             f.attrs["variant"], f.attrs["start"], f.attrs["stop"] = int(variant), int(start), int(stop)
-            f.attrs["seed"], f.attrs["scenario_sha256"] = str(self.meta["seed"]), self.meta["variants"][variant]["sha256"]
+            f.attrs["seed"], f.attrs["scenario_sha256"] = (
+                str(self.meta["seed"]),
+                self.meta["variants"][variant]["sha256"],
+            )
             for name, arr in out.items():
                 f.create_dataset(name, data=np.ascontiguousarray(arr))
             f.flush()
@@ -188,23 +203,38 @@ class RunStore:
                 attrs = dict(f.attrs)
                 data = {name: f[name][()] for name in f}
         except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError... for damaged files
-            raise StoreError(f"{path}: unreadable batch file ({type(exc).__name__}: {exc}); delete it and resume to recompute it") from None
+            raise StoreError(
+                f"{path}: unreadable batch file ({type(exc).__name__}: {exc}); delete it and resume to recompute it"
+            ) from None
         try:
             variant, start = int(attrs["variant"]), int(attrs["start"])
-            ok = str(attrs.get("seed")) == str(self.meta["seed"]) and attrs.get("scenario_sha256") == self.meta["variants"][variant]["sha256"]
+            ok = (
+                str(attrs.get("seed")) == str(self.meta["seed"])
+                and attrs.get("scenario_sha256") == self.meta["variants"][variant]["sha256"]
+            )
         except (KeyError, TypeError, ValueError, IndexError):
             ok = False
         if not ok:
-            raise StoreError(f"{path}: this batch belongs to another run (seed or scenario differ from run.json); delete it and resume to recompute it")
+            raise StoreError(
+                f"{path}: this batch belongs to another run (seed or scenario differ from run.json); delete it and resume to recompute it"
+            )
         return variant, start, data
 
 
 #: run.json keys and their types.
 META_TYPES: dict[str, type | tuple[type, ...]] = {
-    "variants": list, "seed": int, "replications": int, "batch_size": int, "chunk": int, "keep": str, "valuecapture_version": str,
+    "variants": list,
+    "seed": int,
+    "replications": int,
+    "batch_size": int,
+    "chunk": int,
+    "keep": str,
+    "valuecapture_version": str,
 }
 
 
 def _variants_ok(variants: list[Any]) -> bool:
     keys = {"label": (str, type(None)), "scenario_toml": str, "scenario_source": str, "overrides": list, "sha256": str}
-    return bool(variants) and all(isinstance(v, dict) and all(isinstance(v.get(k), t) for k, t in keys.items()) for v in variants)
+    return bool(variants) and all(
+        isinstance(v, dict) and all(isinstance(v.get(k), t) for k, t in keys.items()) for v in variants
+    )

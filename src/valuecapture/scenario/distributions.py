@@ -12,8 +12,9 @@ imported by path.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -85,7 +86,7 @@ class Distribution:
         lo, hi = getattr(stats, self.name).support(**self.kwargs)
         return float(lo), float(hi)
 
-    def scaled(self, k: float) -> "Distribution":
+    def scaled(self, k: float) -> Distribution:
         """The distribution of ``k * X`` (``k > 0``), used for money scaling."""
         out = []
         for key, val in self.params:
@@ -105,7 +106,9 @@ def parse(table: Any, lo: float | None = None, hi: float | None = None) -> Distr
     Raises :class:`DistributionError` naming the offending key.
     """
     if not isinstance(table, Mapping):
-        raise DistributionError("", f"must be a table like {{ dist = \"lognorm\", s = 1.0, scale = 1.0 }}, got {type(table).__name__}")
+        raise DistributionError(
+            "", f'must be a table like {{ dist = "lognorm", s = 1.0, scale = 1.0 }}, got {type(table).__name__}'
+        )
     if "dist" not in table:
         raise DistributionError("dist", f"missing; allowed: {', '.join(ALLOWED)}")
     name = table["dist"]
@@ -143,9 +146,15 @@ def parse(table: Any, lo: float | None = None, hi: float | None = None) -> Distr
             bounds = f"[{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}]"
             raise DistributionError("value", f"must be in {bounds}, got {v:g}")
     elif lo is not None and s_lo < lo:
-        raise DistributionError("", f"{name} with these parameters takes values down to {s_lo:g}, below the allowed minimum {lo:g}; choose a distribution bounded there (e.g. lognorm, beta, truncnorm)")
+        raise DistributionError(
+            "",
+            f"{name} with these parameters takes values down to {s_lo:g}, below the allowed minimum {lo:g}; choose a distribution bounded there (e.g. lognorm, beta, truncnorm)",
+        )
     elif hi is not None and s_hi > hi:
-        raise DistributionError("", f"{name} with these parameters takes values up to {s_hi:g}, above the allowed maximum {hi:g}; choose a distribution bounded there (e.g. beta, truncnorm)")
+        raise DistributionError(
+            "",
+            f"{name} with these parameters takes values up to {s_hi:g}, above the allowed maximum {hi:g}; choose a distribution bounded there (e.g. beta, truncnorm)",
+        )
     m = dist.mean()
     if not math.isfinite(m):
         raise DistributionError("dist", "has no finite mean; choose parameters with a finite mean")

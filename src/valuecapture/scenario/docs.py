@@ -92,7 +92,13 @@ def _value(v: Any) -> str:
 
 
 def _row(f: Field, with_kind: bool = True, name: str | None = None) -> str:
-    cells = [f"`{name or f.path}`", f.doc.replace("|", "\\|"), f.unit + (" (money)" if f.money else ""), _value(f.default), f.allowed().replace("|", "\\|")]
+    cells = [
+        f"`{name or f.path}`",
+        f.doc.replace("|", "\\|"),
+        f.unit + (" (money)" if f.money else ""),
+        _value(f.default),
+        f.allowed().replace("|", "\\|"),
+    ]
     if with_kind:
         cells.insert(1, f.kind)
     return "| " + " | ".join(cells) + " |"
@@ -100,7 +106,8 @@ def _row(f: Field, with_kind: bool = True, name: str | None = None) -> str:
 
 def scenarios_markdown() -> str:
     dist_table = "\n".join(
-        "| `{}` | {} |".format(name, ", ".join(f"**{p}**" if p in dists.REQUIRED.get(name, ()) else p for p in params)) for name, params in dists.ALLOWED.items()
+        "| `{}` | {} |".format(name, ", ".join(f"**{p}**" if p in dists.REQUIRED.get(name, ()) else p for p in params))
+        for name, params in dists.ALLOWED.items()
     )
     corr_rows = "\n".join(f"| `{f.path}` | {f.doc} | {f.unit} | {f.allowed()} |" for f in CORRELATION_FIELDS)
     bm_rows = "\n".join(_row(f, with_kind=False) for f in BUSINESS_MODEL_FIELDS)

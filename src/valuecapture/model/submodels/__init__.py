@@ -37,7 +37,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def default_components(review_interval: int, periods: int, alignment: bool = False, portfolio_models: tuple[str, ...] = ()) -> list[Component]:
+def default_components(
+    review_interval: int, periods: int, alignment: bool = False, portfolio_models: tuple[str, ...] = ()
+) -> list[Component]:
     """The sub-models, ordered by phase within a period.  The alignment sub-model runs
     only when ``alignment.enabled``; the portfolio tracker only when ``portfolio.track``."""
     from valuecapture.model.submodels.acquisition import Acquisition
@@ -64,4 +66,15 @@ def default_components(review_interval: int, periods: int, alignment: bool = Fal
     return comps
 
 
-__all__ = ["Alignment", "PortfolioTracker", "Acquisition", "Demand", "Economics", "Relationship", "Retention", "Review", "Valuation", "default_components"]
+__all__ = [
+    "Alignment",
+    "PortfolioTracker",
+    "Acquisition",
+    "Demand",
+    "Economics",
+    "Relationship",
+    "Retention",
+    "Review",
+    "Valuation",
+    "default_components",
+]

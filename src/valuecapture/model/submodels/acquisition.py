@@ -45,7 +45,19 @@ class Acquisition(Component):
     name = "acquisition"
     phase = 10
     reads = ("status", "trust", "next_free")
-    writes = ("status", "trust", "adaptation", "origin", "log_survival", "acquired_period", "share_of_wallet", "value", "value_by_model", "next_free", "business_model")
+    writes = (
+        "status",
+        "trust",
+        "adaptation",
+        "origin",
+        "log_survival",
+        "acquired_period",
+        "share_of_wallet",
+        "value",
+        "value_by_model",
+        "next_free",
+        "business_model",
+    )
 
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
@@ -54,7 +66,9 @@ class Acquisition(Component):
         n_prospect = poisson_quantile(u_prospect, p.prospects_per_period)
         if p.referral_prob_period > 0:
             n_refer = np.zeros(state.shape[0], dtype=np.int64)
-            count_referrals(state.next_free, state.status, state.trust, state.keyed(gens, "random"), p.referral_prob_period, n_refer)
+            count_referrals(
+                state.next_free, state.status, state.trust, state.keyed(gens, "random"), p.referral_prob_period, n_refer
+            )
         else:
             n_refer = np.zeros_like(n_prospect)
         wanted = n_prospect + n_refer

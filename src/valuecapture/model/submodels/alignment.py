@@ -57,7 +57,13 @@ def init_alignment(state: BatchState) -> None:
     state.customer_level = np.zeros((b, n))
     state.misalignment = np.zeros((b, n))
     state.last_contact = np.full((b, n), NEVER, dtype=np.int64)
-    for name in ("aligned_share", "mean_misalignment", "mean_internal_misalignment", "interaction_contacts", "interaction_cost"):
+    for name in (
+        "aligned_share",
+        "mean_misalignment",
+        "mean_internal_misalignment",
+        "interaction_contacts",
+        "interaction_cost",
+    ):
         state.records[name] = np.zeros((b, p.periods))
     state.customer_level[...] = customer_level(state, slice(None))
 
@@ -71,7 +77,9 @@ def stationary_sd(p: object) -> float:
 
 def customer_level(state: BatchState, cols: slice) -> np.ndarray:
     """Treatment the customer expects: level of its Kraljic class of the supplier."""
-    view = SimpleNamespace(purchase_importance=state.purchase_importance[:, cols], supply_risk=state.supply_risk[:, cols])  # type: ignore[index]
+    view = SimpleNamespace(
+        purchase_importance=state.purchase_importance[:, cols], supply_risk=state.supply_risk[:, cols]
+    )  # type: ignore[index]
     return np.asarray(state.params.kraljic_levels)[Kraljic().classify(view)]
 
 
@@ -122,7 +130,15 @@ class Alignment(Component):
 
     name = "alignment"
     phase = 35
-    reads = ("status", "treatment", "supply_risk", "structural_risk", "purchase_importance", "observed", "interaction_choice")
+    reads = (
+        "status",
+        "treatment",
+        "supply_risk",
+        "structural_risk",
+        "purchase_importance",
+        "observed",
+        "interaction_choice",
+    )
     writes = ("supply_risk", "customer_level", "misalignment", "trust", "last_contact")
 
     def step(self, state: BatchState, period: int) -> None:
@@ -162,10 +178,14 @@ class Alignment(Component):
         rec = state.records
         n_alive = np.count_nonzero(alive, axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            rec["aligned_share"][:, t_] = np.where(n_alive > 0, rowsum((alive & (m < p.aligned_below)).astype(float)) / n_alive, np.nan)
+            rec["aligned_share"][:, t_] = np.where(
+                n_alive > 0, rowsum((alive & (m < p.aligned_below)).astype(float)) / n_alive, np.nan
+            )
             rec["mean_misalignment"][:, t_] = np.where(n_alive > 0, rowsum(m * alive) / n_alive, np.nan)
             if p.internal_alignment:
-                rec["mean_internal_misalignment"][:, t_] = np.where(n_alive > 0, rowsum(internal_misalignment(state, period)[:, cols] * alive) / n_alive, np.nan)
+                rec["mean_internal_misalignment"][:, t_] = np.where(
+                    n_alive > 0, rowsum(internal_misalignment(state, period)[:, cols] * alive) / n_alive, np.nan
+                )
         rec["interaction_contacts"][:, t_] = contacts
         rec["interaction_cost"][:, t_] = cost
         rec["economic_profit"][:, t_] -= (1.0 - p.tax_rate) * cost  # a firm-level cost, after tax
@@ -243,7 +263,9 @@ class PortfolioTracker(Component):
             cls = model.classify(view).astype(np.int64) + off
             labels = np.where(alive, cls, -1)
             flat = (rows * self.n_labels + labels)[alive]
-            state.class_counts[:, period - 1, :] += np.bincount(flat, minlength=b * self.n_labels).reshape(b, self.n_labels).astype(np.int32)
+            state.class_counts[:, period - 1, :] += (
+                np.bincount(flat, minlength=b * self.n_labels).reshape(b, self.n_labels).astype(np.int32)
+            )
             if year_end:
                 prev = state.portfolio_prev.get(name)
                 if prev is not None:

@@ -56,7 +56,21 @@ class Demand(Component):
             fresh_from = state.next_free - state.records["acquired"][:, period - 1].astype(np.int64)
         variance = sd * sd * stat * stat
         level = (state.market[:, None] - 0.5 * variance) + state.sector  # (batch x segments)
-        step_demand(state.next_free, state.idio, state.demand, state.wallet_dt, state.log1p_growth, state.base.segment, z, fresh_from, level, phi, s_e, stat, period * p.dt)
+        step_demand(
+            state.next_free,
+            state.idio,
+            state.demand,
+            state.wallet_dt,
+            state.log1p_growth,
+            state.base.segment,
+            z,
+            fresh_from,
+            level,
+            phi,
+            s_e,
+            stat,
+            period * p.dt,
+        )
 
 
 @kernel

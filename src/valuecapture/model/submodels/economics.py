@@ -25,7 +25,13 @@ def alignment_costs(state: BatchState, period: int, w: int) -> np.ndarray:
         from valuecapture.model.submodels.alignment import internal_misalignment
 
         revenue = state.view("demand") * state.view("share_of_wallet") * alive * state.view("price")
-        out += (1.0 - p.tax_rate) * revenue * state.view("cost_to_serve") * p.internal_cost * internal_misalignment(state, period)[:, :w]
+        out += (
+            (1.0 - p.tax_rate)
+            * revenue
+            * state.view("cost_to_serve")
+            * p.internal_cost
+            * internal_misalignment(state, period)[:, :w]
+        )
     return out
 
 
@@ -33,7 +39,11 @@ def recurring_capability_spend(state: BatchState) -> np.ndarray:
     """Per-period cost of the capability levels held (before tax): customer insight,
     account managers and the modular platform.  Reviews are charged when held."""
     p = state.params
-    return state.insight_level * p.insight_cost_period + state.account_managers * p.manager_cost_period + state.platform_level * p.platform_cost_period
+    return (
+        state.insight_level * p.insight_cost_period
+        + state.account_managers * p.manager_cost_period
+        + state.platform_level * p.platform_cost_period
+    )
 
 
 class Economics(Component):
@@ -58,8 +68,29 @@ class Economics(Component):
 
     name = "economics"
     phase = 30
-    reads = ("demand", "share_of_wallet", "adaptation", "status", "trust", "margin_base", "margin_adaptation", "capital_base", "capital_adaptation", "service", "price")
-    writes = ("revenue", "economic_profit", "value", "periods_active", "ep_history", "model_counts", "value_by_model", "used_ever")
+    reads = (
+        "demand",
+        "share_of_wallet",
+        "adaptation",
+        "status",
+        "trust",
+        "margin_base",
+        "margin_adaptation",
+        "capital_base",
+        "capital_adaptation",
+        "service",
+        "price",
+    )
+    writes = (
+        "revenue",
+        "economic_profit",
+        "value",
+        "periods_active",
+        "ep_history",
+        "model_counts",
+        "value_by_model",
+        "used_ever",
+    )
 
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
@@ -90,7 +121,9 @@ class Economics(Component):
         rec["change_cost"][:, t] += (first * bmt.setup_cost).sum(axis=1)
         in_use = used.sum(axis=1)
         if in_use.max(initial=0) > 1:  # zero for one business model
-            rec["complexity_cost"][:, t] = complexity_cost(in_use, p.complexity_c1_period, p.complexity_exponent, state.platform_level, p.platform_effect)
+            rec["complexity_cost"][:, t] = complexity_cost(
+                in_use, p.complexity_c1_period, p.complexity_exponent, state.platform_level, p.platform_effect
+            )
         rec["capability_spend"][:, t] += recurring_capability_spend(state)
         rec["revenue"][:, t] = revenue_sum
         rec["invested_capital"][:, t] = capital_sum
@@ -218,13 +251,22 @@ class Valuation(Component):
         last_ep = state.ep_history[period % state.ep_history.shape[0], :, :w]  # this (the last) period's
         state.terminal_relationship[:, :w] = last_ep * annuity
         for k in range(len(p.business_models)):
-            state.value_by_model[:, k] += rowsum(np.where(state.view("business_model") == k, state.terminal_relationship[:, :w], 0.0))
+            state.value_by_model[:, k] += rowsum(
+                np.where(state.view("business_model") == k, state.terminal_relationship[:, :w], 0.0)
+            )
         rec = state.records
         t = period - 1
         revenue_T = rec["revenue"][:, t]
-        recurring_T = rec["fixed_cost"][:, t] + rec["complexity_cost"][:, t] + recurring_capability_spend(state) + p.review_cost / p.review_interval
+        recurring_T = (
+            rec["fixed_cost"][:, t]
+            + rec["complexity_cost"][:, t]
+            + recurring_capability_spend(state)
+            + p.review_cost / p.review_interval
+        )
         if "interaction_cost" in rec:  # interaction spaces at their average rate over the last year
-            recurring_T = recurring_T + rec["interaction_cost"][:, max(0, t + 1 - p.periods_per_year): t + 1].mean(axis=1)
+            recurring_T = recurring_T + rec["interaction_cost"][:, max(0, t + 1 - p.periods_per_year) : t + 1].mean(
+                axis=1
+            )
         runoff_revenue = rowsum(state.view("revenue") * annuity)
         with np.errstate(invalid="ignore", divide="ignore"):
             state.terminal_fixed = np.where(revenue_T > 0, recurring_T / revenue_T * runoff_revenue, 0.0)

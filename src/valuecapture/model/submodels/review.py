@@ -7,8 +7,8 @@ import numpy as np
 from valuecapture.model.engine import Component
 from valuecapture.model.kernels import kernel
 from valuecapture.model.policies import make_view, normalize_decision
-from valuecapture.model.submodels.alignment import customer_view, downgrade_trust_loss
 from valuecapture.model.state import ACTIVE, BatchState, apply_assignment, enforce_capacity
+from valuecapture.model.submodels.alignment import customer_view, downgrade_trust_loss
 
 
 def observed_profit(state: BatchState, period: int) -> None:
@@ -56,8 +56,33 @@ class Review(Component):
 
     name = "review"
     phase = 5
-    reads = ("status", "revenue", "ep_history", "trust", "share_of_wallet", "adaptation", "origin", "business_model", "price")
-    writes = ("business_model", "observed", "insight_level", "platform_level", "account_managers", "margin_base", "margin_adaptation", "capital_base", "capital_adaptation", "service", "price", "cost_to_serve", "bm_quality", "bm_adaptation")
+    reads = (
+        "status",
+        "revenue",
+        "ep_history",
+        "trust",
+        "share_of_wallet",
+        "adaptation",
+        "origin",
+        "business_model",
+        "price",
+    )
+    writes = (
+        "business_model",
+        "observed",
+        "insight_level",
+        "platform_level",
+        "account_managers",
+        "margin_base",
+        "margin_adaptation",
+        "capital_base",
+        "capital_adaptation",
+        "service",
+        "price",
+        "cost_to_serve",
+        "bm_quality",
+        "bm_adaptation",
+    )
 
     def __init__(self, cadence: int = 1):
         self.cadence = int(cadence)
@@ -92,20 +117,35 @@ class Review(Component):
         caps = decision.capabilities
         platform_before = state.platform_level
         if "insight_level" in caps:
-            state.insight_level = np.clip(np.broadcast_to(np.asarray(caps["insight_level"], dtype=float), state.shape[:1]), 0.0, 1.0).copy()
+            state.insight_level = np.clip(
+                np.broadcast_to(np.asarray(caps["insight_level"], dtype=float), state.shape[:1]), 0.0, 1.0
+            ).copy()
         if "platform_level" in caps:
-            state.platform_level = np.clip(np.broadcast_to(np.asarray(caps["platform_level"], dtype=float), state.shape[:1]), 0.0, 1.0).copy()
+            state.platform_level = np.clip(
+                np.broadcast_to(np.asarray(caps["platform_level"], dtype=float), state.shape[:1]), 0.0, 1.0
+            ).copy()
         if "account_managers" in caps:
-            state.account_managers = np.maximum(0, np.broadcast_to(np.asarray(caps["account_managers"]), state.shape[:1]).astype(np.int64)).copy()
+            state.account_managers = np.maximum(
+                0, np.broadcast_to(np.asarray(caps["account_managers"]), state.shape[:1]).astype(np.int64)
+            ).copy()
         if "interactions" in caps:
             unknown = set(caps["interactions"]) - {sp.name for sp in p.interactions}
             if unknown:
-                raise ValueError(f"policy chose participants for unknown interaction spaces {sorted(unknown)}; declared: {', '.join(sp.name for sp in p.interactions) or 'none'}")
-            state.interaction_choice = {k: np.broadcast_to(np.asarray(v, dtype=bool), state.shape).copy() for k, v in caps["interactions"].items()}
+                raise ValueError(
+                    f"policy chose participants for unknown interaction spaces {sorted(unknown)}; declared: {', '.join(sp.name for sp in p.interactions) or 'none'}"
+                )
+            state.interaction_choice = {
+                k: np.broadcast_to(np.asarray(v, dtype=bool), state.shape).copy()
+                for k, v in caps["interactions"].items()
+            }
         assignment = enforce_capacity(state, decision.assignment)
         changed = assignment != state.business_model
         moved = changed & (state.status == ACTIVE)
-        switching = np.where(moved, t.switching_cost[assignment], 0.0).sum(axis=1) if t.switching_cost.any() and moved.any() else 0.0
+        switching = (
+            np.where(moved, t.switching_cost[assignment], 0.0).sum(axis=1)
+            if t.switching_cost.any() and moved.any()
+            else 0.0
+        )
         state.records["change_cost"][:, period - 1] += switching
         state.records["capability_spend"][:, period - 1] += p.review_cost
         if p.alignment:
