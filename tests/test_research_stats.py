@@ -19,7 +19,8 @@ from valuecapture.analysis.heterogeneity import (
     top_share,
     whale_curve,
 )
-from valuecapture.analysis.stats import describe, expected_shortfall, precision_met, running_mean, wilson_interval
+from valuecapture.analysis.stats import describe, expected_shortfall, running_mean, wilson_interval
+from valuecapture.run.precision import precision_met
 from valuecapture.model.batch import heterogeneity_summary
 from valuecapture.run.precision import StoppingRule, simulate_to_precision
 
