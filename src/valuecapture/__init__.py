@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from valuecapture.version import __version__
 
 from valuecapture.analysis.summary import Stats, summary, summary_text
 from valuecapture.report.files import write_run

@@ -20,7 +20,7 @@ from typing import Any
 
 import xarray as xr
 
-from valuecapture import __version__
+from valuecapture.version import __version__
 from valuecapture.analysis.compare import check_policy_names, compare, comparison_text
 from valuecapture.analysis.decompose import attribution_text, decompose
 from valuecapture.analysis.experiments import Experiment, design_size, experiment_of, load_experiment, sweep, sweep_text

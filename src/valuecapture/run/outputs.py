@@ -88,7 +88,7 @@ def sha256_file(path: Path) -> str:
 def write_manifest(folder: Path, what: str) -> None:
     """List every file under ``folder`` (not in sub-folders that have their own manifest)
     with its size and SHA-256 in ``folder/manifest.json``."""
-    from valuecapture import __version__
+    from valuecapture.version import __version__
 
     files = {}
     for f in sorted(_own_files(folder)):

@@ -116,7 +116,7 @@ MODEL_VARS: dict[str, tuple[tuple[str, ...], str, str]] = {
 
 
 def _version() -> str:
-    from valuecapture import __version__
+    from valuecapture.version import __version__
 
     return __version__
 

@@ -82,7 +82,7 @@ class RunStore:
     @classmethod
     def create(cls, path: str | Path, meta: dict[str, Any]) -> RunStore:
         """A new store for the plan ``meta`` (:meth:`valuecapture.run.simulate.Plan.meta`)."""
-        from valuecapture import __version__
+        from valuecapture.version import __version__
 
         path = Path(path)
         meta = {"format": STORE_FORMAT, **meta, "valuecapture_version": __version__}
