@@ -74,8 +74,8 @@ def run_in_folder(
             with guard:
                 ds = compute(path, resume, lambda: guard.interrupted)
         except BaseException as exc:
-            saved = _saved(path)
-            if not resume and saved == 0:  # nothing of value: leave no store that blocks the next run
+            saved, batches = _saved(path)
+            if not resume and batches == 0:  # nothing of value: leave no store that blocks the next run
                 shutil.rmtree(path, ignore_errors=True)
             if isinstance(exc, WriteFailure):
                 raise WriteFailure(f"{exc}; free space or fix permissions, then continue with: {resume_hint}") from None
@@ -86,7 +86,7 @@ def run_in_folder(
             if not path.exists():
                 raise Interrupted("interrupted before any batch finished; nothing was written") from None
             raise Interrupted(
-                f"interrupted: {saved} replications are saved in {path}/; continue with: {resume_hint}"
+                f"interrupted: {saved} replications ({batches} batches) are saved in {path}/; continue with: {resume_hint}"
             ) from None
         try:
             write(ds, target)
@@ -94,18 +94,20 @@ def run_in_folder(
             raise
         except OSError as exc:
             raise WriteFailure(
-                f"cannot write the result to {target}: {exc.strerror or exc}; all {_saved(path)} replications are kept in {path}/; "
+                f"cannot write the result to {target}: {exc.strerror or exc}; all {_saved(path)[0]} replications are kept in {path}/; "
                 f"free space or fix permissions, then finish with: {resume_hint}"
             ) from None
         shutil.rmtree(path, ignore_errors=True)
     return ds, target
 
 
-def _saved(path: Path) -> int:
+def _saved(path: Path) -> tuple[int, int]:
+    """Replications finished in every variant, and batch files, in the store at ``path``."""
     try:
-        return RunStore.load(path).replications_done()
+        store = RunStore.load(path)
     except StoreError:
-        return 0
+        return 0, 0
+    return store.replications_done(), len(store.finished())
 
 
 class _sigterm_as_interrupt:
