@@ -89,7 +89,7 @@ def test_a_killed_run_keeps_its_batches_and_resumes_to_the_identical_result(
     else:  # Ctrl-C and SIGTERM: a clean exit, saying what is kept and how to resume
         assert proc.returncode == 130, err
         assert "Traceback" not in err and err.count("\n") == 1, err
-        assert "replications are saved in" in err and "--resume" in err
+        assert "replications (" in err and "are saved in" in err and "--resume" in err
     partial = open_store(store)  # readable with every finished batch
     done = partial.attrs["replications_done"]
     assert done >= 30 and done % 10 == 0

@@ -20,9 +20,8 @@ from valuecapture.analysis.heterogeneity import (
     whale_curve,
 )
 from valuecapture.analysis.stats import describe, expected_shortfall, running_mean, wilson_interval
-from valuecapture.run.precision import precision_met
 from valuecapture.model.batch import heterogeneity_summary
-from valuecapture.run.precision import StoppingRule, simulate_to_precision
+from valuecapture.run.precision import StoppingRule, precision_met, simulate_to_precision
 
 # ---------------------------------------------------------------------------
 # Heterogeneity of relationship value: exact small cases

@@ -8,14 +8,13 @@
 
 from __future__ import annotations
 
-from valuecapture.version import __version__
-
 from valuecapture.analysis.summary import Stats, summary, summary_text
 from valuecapture.report.files import write_run
 from valuecapture.run.load import open_run, scenario_of
 from valuecapture.run.policy_check import check_policy
 from valuecapture.run.simulate import simulate, simulate_variants
 from valuecapture.scenario.load import Scenario, ScenarioError, load_scenario, loads
+from valuecapture.version import __version__
 
 __all__ = [
     "Scenario",

@@ -20,7 +20,6 @@ from typing import Any
 
 import xarray as xr
 
-from valuecapture.version import __version__
 from valuecapture.analysis.compare import check_policy_names, compare, comparison_text
 from valuecapture.analysis.decompose import attribution_text, decompose
 from valuecapture.analysis.experiments import Experiment, design_size, experiment_of, load_experiment, sweep, sweep_text
@@ -49,6 +48,7 @@ from valuecapture.run.precision import DEFAULT_CHUNK, DEFAULT_MAX_REPLICATIONS, 
 from valuecapture.run.simulate import check_run, default_batch_size, executor_for, simulate
 from valuecapture.run.store import StoreError
 from valuecapture.scenario.load import Scenario, ScenarioError, load_scenario
+from valuecapture.version import __version__
 
 #: Below this many slot-periods a run uses one process even when more workers are allowed:
 #: starting a process pool costs more than the run (results are identical either way).
