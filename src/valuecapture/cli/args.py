@@ -108,8 +108,8 @@ def run_options(p: argparse.ArgumentParser, where: str, each: str = "", sizes: b
         "--executor",
         choices=EXECUTORS,
         default=None,
-        help="serial, a local process pool, or Dask (a LocalCluster, or the cluster at --scheduler); default: process pool when workers > 1. "
-        "Never changes results.",
+        help="serial, a local process pool, or Dask (a LocalCluster, or the cluster at --scheduler); default: process "
+        "pool when workers > 1. Never changes results.",
     )
     p.add_argument(
         "--scheduler",
@@ -120,7 +120,8 @@ def run_options(p: argparse.ArgumentParser, where: str, each: str = "", sizes: b
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue an interrupted run from its saved batches (same inputs, seed and replications); the result is bit-identical to an uninterrupted run",
+        help="continue an interrupted run from its saved batches (same inputs, seed and replications); the result is "
+        "bit-identical to an uninterrupted run",
     )
     p.add_argument("--fresh", action="store_true", help="discard an interrupted run of this name and start over")
     p.add_argument("--out", default="results", help=f"output folder; the result goes to {where} (default: results)")

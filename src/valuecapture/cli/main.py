@@ -76,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=opts.fraction,
         default=None,
         metavar="P",
-        help="run until the 95%% CI half-width of mean firm value is at most P x |mean| (e.g. 0.01), checked every --chunk replications; "
-        "same seed => same replications",
+        help="run until the 95%% CI half-width of mean firm value is at most P x |mean| (e.g. 0.01), checked every "
+        "--chunk replications; same seed => same replications",
     )
     run.add_argument(
         "--chunk",
@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     play_arguments(
         sub.add_parser(
             "play",
-            help="classroom game: choose the policy and levers round by round and watch the firm-value distribution (reads choices from stdin)",
+            help="classroom game: choose the policy and levers round by round and watch the firm-value distribution "
+            "(reads choices from stdin)",
         )
     )
 
@@ -138,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     dec = sub.add_parser(
         "decompose",
-        help="attribute firm-value variance to customer, relationship and interdependence heterogeneity (8 counterfactual runs, Shapley values)",
+        help="attribute firm-value variance to customer, relationship and interdependence heterogeneity (8 "
+        "counterfactual runs, Shapley values)",
     )
     dec.add_argument("scenario", help="scenario TOML file")
     opts.run_options(dec, "OUT/<scenario name>-decompose/", " per configuration")
@@ -146,14 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     swp = sub.add_parser(
         "sweep",
-        help="run a designed experiment (full factorial, Latin hypercube or Sobol) over scenario fields; sensitivity indices and effects",
+        help="run a designed experiment (full factorial, Latin hypercube or Sobol) over scenario fields; sensitivity "
+        "indices and effects",
     )
     swp.add_argument("experiment", help="experiment TOML file (see docs/research.md)")
     opts.run_options(swp, "OUT/<experiment name>-sweep/", " per design point")
 
     rpt = sub.add_parser(
         "report",
-        help="write a self-contained HTML report and its Markdown twin (figures as PNG and SVG, tables as CSV and NetCDF) for a result",
+        help="write a self-contained HTML report and its Markdown twin (figures as PNG and SVG, tables as CSV and "
+        "NetCDF) for a result",
     )
     rpt.add_argument("result", help="a result folder (or its result.nc) written by run, compare, decompose or sweep")
     rpt.add_argument(
@@ -198,7 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("VALUECAPTURE_DEBUG"):
             raise
         print(
-            f"valuecapture: internal error: {type(exc).__name__}: {exc} (a bug: please report it; VALUECAPTURE_DEBUG=1 shows the traceback)",
+            f"valuecapture: internal error: {type(exc).__name__}: {exc} (a bug: please report it; "
+            "VALUECAPTURE_DEBUG=1 shows the traceback)",
             file=sys.stderr,
         )
         return 1
@@ -448,8 +453,9 @@ def _run_precision(sc: Scenario, args: argparse.Namespace) -> int:
             summary_text(ds)
             + "\n"
             + (
-                f"{'stopped' if reached else 'stopped at the cap'} after {ds.sizes['replication']} replications: 95% CI half-width of mean "
-                f"firm value = {ds.attrs['precision_achieved']:.3%} of |mean| (target {rule.precision:.3%}, checked every {chunk})"
+                f"{'stopped' if reached else 'stopped at the cap'} after {ds.sizes['replication']} replications: 95% "
+                f"CI half-width of mean firm value = {ds.attrs['precision_achieved']:.3%} of |mean| (target "
+                f"{rule.precision:.3%}, checked every {chunk})"
             )
         )
 
@@ -459,7 +465,8 @@ def _run_precision(sc: Scenario, args: argparse.Namespace) -> int:
     _written(path, args)
     if not ds.attrs["precision_reached"]:
         print(
-            f"valuecapture: warning: precision {rule.precision:g} not reached within --max-replications {cap}; the result holds {ds.sizes['replication']} replications",
+            f"valuecapture: warning: precision {rule.precision:g} not reached within --max-replications {cap}; the "
+            f"result holds {ds.sizes['replication']} replications",
             file=sys.stderr,
         )
     return 0

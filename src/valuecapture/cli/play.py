@@ -70,7 +70,11 @@ class Levers:
 
     def describe(self, periods_per_year: int) -> str:
         years = self.review / periods_per_year
-        text = f"policy {self.policy}, insight {self.insight:g}, {self.managers} account manager{'s' if self.managers != 1 else ''}, review every {self.review} period{'s' if self.review != 1 else ''} ({years:g} y)"
+        text = (
+            f"policy {self.policy}, insight {self.insight:g}, {self.managers} account "
+            f"manager{'s' if self.managers != 1 else ''}, review every {self.review} "
+            f"period{'s' if self.review != 1 else ''} ({years:g} y)"
+        )
         if self.spaces is not None:
             text += f", interaction spaces {'on' if self.spaces else 'off'}"
         return text
@@ -268,7 +272,8 @@ class Game:
             self.say(line)
         s = Stats.of(r.firm_value)
         self.say(
-            f"  mean {_money(s.mean)} (± {_money(s.mcse)} MC s.e.)   5% {_money(s.p5)}   median {_money(s.p50)}   95% {_money(s.p95)}   P(value < 0) {s.p_negative:.3f}"
+            f"  mean {_money(s.mean)} (± {_money(s.mcse)} MC s.e.)   5% {_money(s.p5)}   median {_money(s.p50)}   95% "
+            f"{_money(s.p95)}   P(value < 0) {s.p_negative:.3f}"
         )
         if r.levers.policy == "harvest":
             self.say("  (harvest cuts customer insight, the platform and account managers to zero at its first review)")
@@ -283,7 +288,8 @@ class Game:
             d = PairedDifference.of("this", "that", r.firm_value, other.firm_value)
             name = "today" if other.number == 0 else f"round {other.number}"
             self.say(
-                f"  vs {label} ({name}): {'+' if d.mean >= 0 else ''}{_money(d.mean)} on average (± {_money(d.mcse)}), better in {d.p_a_beats_b:.0%} of the same futures"
+                f"  vs {label} ({name}): {'+' if d.mean >= 0 else ''}{_money(d.mean)} on average (± "
+                f"{_money(d.mcse)}), better in {d.p_a_beats_b:.0%} of the same futures"
             )
 
     def write_png(self) -> None:
@@ -318,7 +324,8 @@ class Game:
             label = "today" if r.number == 0 else str(r.number)
             mark = "  <- best mean" if r is best else ""
             self.say(
-                f"{label:>5s}  {r.levers.short()} {_money(s.mean):>10s}{_money(s.p5):>10s}{_money(s.p95):>10s}{s.p_negative:>7.3f}{mark}"
+                f"{label:>5s}  {r.levers.short()} {_money(s.mean):>10s}{_money(s.p5):>10s}{_money(s.p95):>10s}"
+                f"{s.p_negative:>7.3f}{mark}"
             )
 
     def play(self) -> int:
@@ -326,7 +333,8 @@ class Game:
         desc = sc.get("scenario.description")
         self.say(f"valuecapture play: {sc.name}" + (f" -- {desc}" if desc else ""))
         self.say(
-            f"Every round replays the same {self.replications} simulated futures (seed {self.seed}): differences between rounds come from your choices."
+            f"Every round replays the same {self.replications} simulated futures (seed {self.seed}): differences "
+            "between rounds come from your choices."
         )
         self.say("Press Enter to keep the value in [brackets], q to stop.")
         review = int(sc.get("capabilities.review_interval")) or self.ppy
@@ -390,7 +398,8 @@ def rounds_figure(history: Sequence[Round], name: str, seed: int):  # type: igno
     latest = history[-1]
     which = "today" if latest.number == 0 else f"round {latest.number}"
     fig.suptitle(
-        f"valuecapture play, {name}: the same {latest.firm_value.size} futures every round (seed {seed}); filled: {which}",
+        f"valuecapture play, {name}: the same {latest.firm_value.size} futures every round (seed {seed}); filled: "
+        f"{which}",
         fontsize=10,
     )
     return fig
@@ -421,7 +430,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--png",
         default=None,
         metavar="FILE",
-        help="also draw the rounds' firm-value distributions into this PNG after every round (a new file, or an existing one with --overwrite)",
+        help="also draw the rounds' firm-value distributions into this PNG after every round (a new file, or an "
+        "existing one with --overwrite)",
     )
     parser.add_argument("--overwrite", action="store_true", help="let --png replace an existing file")
     return parser
@@ -454,7 +464,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = add_arguments(
         argparse.ArgumentParser(
             prog="valuecapture play",
-            description="Classroom game: choose the policy and levers round by round and watch the firm-value distribution.",
+            description="Classroom game: choose the policy and levers round by round and watch the firm-value "
+            "distribution.",
         )
     )
     args = parser.parse_args(argv)
