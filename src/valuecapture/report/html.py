@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import html
 import json
 import math
@@ -226,8 +227,8 @@ def reproduce_commands(ds: xr.Dataset, result_path: str | Path | None) -> list[s
         cmd = f"valuecapture compare {src} --policies {_q(pols)} --seed {seed} --replications {reps}{sets}"
     elif "precision" in a:
         cmd = (
-            f"valuecapture run {src} --seed {seed} --precision {float(a['precision']):g} --chunk {a.get('precision_chunk')} "
-            f"--max-replications {a.get('precision_max_replications')}{sets}"
+            f"valuecapture run {src} --seed {seed} --precision {float(a['precision']):g} --chunk "
+            f"{a.get('precision_chunk')} --max-replications {a.get('precision_max_replications')}{sets}"
         )
     else:
         cmd = f"valuecapture run {src} --seed {seed} --replications {reps}{sets}"
@@ -256,7 +257,10 @@ def _inputs(rep: Report, ds: xr.Dataset, result_path: str | Path | None) -> None
         rows.append(
             (
                 "precision reached",
-                f"{'yes' if int(a.get('precision_reached', 0)) else 'NO'}: CI half-width {float(a.get('precision_achieved', float('nan'))):.3%} of |mean|",
+                (
+                    f"{'yes' if int(a.get('precision_reached', 0)) else 'NO'}: CI half-width "
+                    f"{float(a.get('precision_achieved', float('nan'))):.3%} of |mean|"
+                ),
             )
         )
     if "policies" in a:
@@ -268,7 +272,8 @@ def _inputs(rep: Report, ds: xr.Dataset, result_path: str | Path | None) -> None
         rep.details("The complete scenario (defaults filled in, overrides applied)", a["scenario_toml"])
     rep.h("Reproduce")
     rep.p(
-        "Run these commands (from the folder the result was made in) to get the same result, bit for bit, and this report:"
+        "Run these commands (from the folder the result was made in) to get the same result, bit for bit, and this "
+        "report:"
     )
     rep.code("\n".join(reproduce_commands(ds, result_path)))
 
@@ -339,8 +344,9 @@ def _risk_tables(
             Column("low", "95% CI low", "money"),
             Column("high", "95% CI high", "money"),
         ],
-        note=f"Bootstrap (BCa) intervals over {d.n} replications; P(value < 0) with a Wilson interval. VaR is a value level: "
-        f"with probability {d.alpha:.0%} {var.replace('_', ' ')} falls below it; ES is the mean of the worst {d.alpha:.0%}.",
+        note=f"Bootstrap (BCa) intervals over {d.n} replications; P(value < 0) with a Wilson interval. VaR is a value "
+        f"level: with probability {d.alpha:.0%} {var.replace('_', ' ')} falls below it; ES is the mean of the worst "
+        f"{d.alpha:.0%}.",
     )
     t.add("mean", d.mean.value, d.mean_bootstrap.low, d.mean_bootstrap.high)
     t.add("standard deviation", d.sd.value, d.sd.low, d.sd.high)
@@ -392,7 +398,8 @@ def _heterogeneity_table(ds: xr.Dataset, seed: int, n_resamples: int) -> Table:
             Column("p95", "p95", "num"),
             Column("units", "units", "text"),
         ],
-        note="Money rows in scenario currency units. Rows from per-relationship detail use the first outputs.relationship_detail replications.",
+        note="Money rows in scenario currency units. Rows from per-relationship detail use the first "
+        "outputs.relationship_detail replications.",
     )
     for var, label in HETEROGENEITY_ROWS:
         if var in ds:
@@ -481,7 +488,8 @@ def _run_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: int
     rep.figure("firm_value", "Distribution of firm value: histogram and ECDF.", lambda: firm_value_figure(ds))
     rep.figure(
         "convergence",
-        "Convergence: running mean of firm value with its 95% confidence band, and the CI half-width relative to |mean|.",
+        "Convergence: running mean of firm value with its 95% confidence band, and the CI half-width relative to "
+        "|mean|.",
         lambda: convergence_figure(ds),
     )
     rep.figure(
@@ -489,14 +497,16 @@ def _run_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: int
     )
     rep.h("Heterogeneity of relationship value")
     rep.p(
-        "Stobachoff curve: relationships sorted most valuable first, cumulative value as % of total value; its peak shows the value created "
-        "before the value-destroying tail (Storbacka 1997). Whale curve: the same cumulative value against the cumulative share of customer size. "
-        "Lorenz curve and Gini: inequality of relationship value (Gini normalised for negative values, Raffinetti et al. 2015). See docs/research.md."
+        "Stobachoff curve: relationships sorted most valuable first, cumulative value as % of total value; its peak "
+        "shows the value created before the value-destroying tail (Storbacka 1997). Whale curve: the same cumulative "
+        "value against the cumulative share of customer size. Lorenz curve and Gini: inequality of relationship value "
+        "(Gini normalised for negative values, Raffinetti et al. 2015). See docs/research.md."
     )
     rep.table(_heterogeneity_table(ds, seed, n_resamples))
     rep.figure(
         "heterogeneity",
-        "Stobachoff, whale and Lorenz curves (median and 5-95% band across replications) and the spread of their summaries.",
+        "Stobachoff, whale and Lorenz curves (median and 5-95% band across replications) and the spread of their "
+        "summaries.",
         lambda: heterogeneity_figure(ds),
     )
     return rep
@@ -559,9 +569,15 @@ def _comparison_report(ds: xr.Dataset, result_path: str | Path | None, n_resampl
                 Column("significant", "CI excludes 0", "text"),
             ],
         )
-        for d in pairs:
+        for diff in pairs:
             t2.add(
-                f"{d.a} - {d.b}", d.mean, d.mcse, d.ci_low, d.ci_high, d.p_a_beats_b, "yes" if d.significant else "no"
+                f"{diff.a} - {diff.b}",
+                diff.mean,
+                diff.mcse,
+                diff.ci_low,
+                diff.ci_high,
+                diff.p_a_beats_b,
+                "yes" if diff.significant else "no",
             )
         rep.table(t2)
     rep.figure("firm_value_by_policy", "Firm-value distributions by policy.", lambda: policy_distributions_figure(ds))
@@ -619,10 +635,11 @@ def _decomposition_report(ds: xr.Dataset, result_path: str | Path | None, n_resa
     _inputs(rep, ds, result_path)
     rep.h("Attribution to the three sources of heterogeneity")
     rep.p(
-        "The scenario ran in all eight combinations of heterogeneity.customer, .relationship and .interdependence with the same seed "
-        "(common random numbers). For each statistic v, the Shapley value of a source is the average, over the orders in which the sources "
-        "could be switched on, of what switching it on adds to v; the three add up to v(all on) - v(all off). Intervals: paired bootstrap over "
-        "replications (the same replication indices in all eight configurations)."
+        "The scenario ran in all eight combinations of heterogeneity.customer, .relationship and .interdependence "
+        "with the same seed (common random numbers). For each statistic v, the Shapley value of a source is the "
+        "average, over the orders in which the sources could be switched on, of what switching it on adds to v; the "
+        "three add up to v(all on) - v(all off). Intervals: paired bootstrap over replications (the same replication "
+        "indices in all eight configurations)."
     )
     off = [s for s, on in json.loads(a.get("sources_on_in_scenario", "{}")).items() if not on]
     if off:
@@ -642,7 +659,8 @@ def _decomposition_report(ds: xr.Dataset, result_path: str | Path | None, n_resa
                 Column("share_low", "CI low", "pct"),
                 Column("share_high", "CI high", "pct"),
             ],
-            note=f"explained = total - none = {att.estimate['explained']:.4g} = sum of the Shapley values ({att.share_sum():.4g}); {att.n} replications.",
+            note=f"explained = total - none = {att.estimate['explained']:.4g} = sum of the Shapley values "
+            f"({att.share_sum():.4g}); {att.n} replications.",
         )
         for s in SOURCES:
             t.add(
@@ -728,8 +746,9 @@ def _sweep_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: i
     resp = json.loads(a.get("responses", "[]"))
     rep.h("Design")
     rep.p(
-        f"{a.get('design')} design, {a.get('design_points')} design points, {a.get('replications')} replications each, the same seed at every point "
-        "(common random numbers). Each design point is a synthetic firm: the base scenario with the factors set as below."
+        f"{a.get('design')} design, {a.get('design_points')} design points, {a.get('replications')} replications "
+        "each, the same seed at every point (common random numbers). Each design point is a synthetic firm: the base "
+        "scenario with the factors set as below."
     )
     tf = Table(
         "factors",
@@ -784,10 +803,11 @@ def _sweep_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: i
     )
     rep.h("Effects: regression across design points")
     rep.p(
-        "Regression of each response on the factors across design points (linear and quadratic terms and, with enough points, pairwise "
-        "interactions, in factors coded to [-1, 1]). 'Effect' is the predicted change of the response when the factor moves across its range "
-        "(true/false factors: from false to true) with the others at the centre of theirs; intervals are 95% t intervals with HC3 "
-        "heteroskedasticity-robust standard errors. Sobol designs use their A and B rows (independent points)."
+        "Regression of each response on the factors across design points (linear and quadratic terms and, with enough "
+        "points, pairwise interactions, in factors coded to [-1, 1]). 'Effect' is the predicted change of the "
+        "response when the factor moves across its range (true/false factors: from false to true) with the others at "
+        "the centre of theirs; intervals are 95% t intervals with HC3 heteroskedasticity-robust standard errors. "
+        "Sobol designs use their A and B rows (independent points)."
     )
     for r in resp:
         reg = regress(ds, r)
@@ -812,7 +832,7 @@ def _sweep_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: i
         rep.figure(
             f"scatter_{r}",
             f"{RESPONSES[r].title} at every design point against each factor; red: partial slope from the regression.",
-            (lambda r=r: sweep_scatter_figure(ds, r)),
+            functools.partial(sweep_scatter_figure, ds, r),
         )
     hyps = hypothesis_tests(ds)
     if hyps:
@@ -862,12 +882,17 @@ def build_report(ds: xr.Dataset, result_path: str | Path | None = None, *, n_res
 # ---------------------------------------------------------------------------
 
 CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.6em;border-bottom:2px solid #4C72B0;padding-bottom:.2em}h2{font-size:1.25em;margin-top:1.8em;color:#1f3b66}
-table{border-collapse:collapse;margin:.6em 0 .3em;font-size:.86em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
-th{background:#eef2f8}td:first-child,th:first-child{text-align:left}caption{text-align:left;font-weight:600;padding:.3em 0}
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;\
+color:#222;line-height:1.45}
+h1{font-size:1.6em;border-bottom:2px solid #4C72B0;padding-bottom:.2em}\
+h2{font-size:1.25em;margin-top:1.8em;color:#1f3b66}
+table{border-collapse:collapse;margin:.6em 0 .3em;font-size:.86em}\
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#eef2f8}td:first-child,th:first-child{text-align:left}\
+caption{text-align:left;font-weight:600;padding:.3em 0}
 .note{color:#555;font-size:.85em;margin:.2em 0 1em}figure{margin:1.2em 0}img{max-width:100%;border:1px solid #eee}
-figcaption{color:#444;font-size:.9em}pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:.85em}dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}
+figcaption{color:#444;font-size:.9em}pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:.85em}\
+dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}
 dt{font-weight:600}dd{margin:0}.meta{color:#666;font-size:.85em}
 """
 
@@ -943,7 +968,9 @@ def _render(rep: Report, figdir: Path, ds: xr.Dataset) -> tuple[str, str]:
             )
             for r in rows:
                 h.append(
-                    "<tr>" + "".join(f"<td>{html.escape(t.cell(v, c))}</td>" for v, c in zip(r, t.columns)) + "</tr>"
+                    "<tr>"
+                    + "".join(f"<td>{html.escape(t.cell(v, c))}</td>" for v, c in zip(r, t.columns, strict=True))
+                    + "</tr>"
                 )
             h.append("</tbody></table>")
             notes = " ".join(
@@ -958,7 +985,10 @@ def _render(rep: Report, figdir: Path, ds: xr.Dataset) -> tuple[str, str]:
                 "| " + " | ".join(_md_escape(c.label) for c in t.columns) + " |",
                 "|" + "|".join("---" if i == 0 else "---:" for i in range(len(t.columns))) + "|",
             ]
-            m += ["| " + " | ".join(_md_escape(t.cell(v, c)) for v, c in zip(r, t.columns)) + " |" for r in rows]
+            m += [
+                "| " + " | ".join(_md_escape(t.cell(v, c)) for v, c in zip(r, t.columns, strict=True)) + " |"
+                for r in rows
+            ]
             m += ["", f"*{_md_escape(notes)}*", ""]
         elif kind == "figure":
             f: Figure = b
@@ -967,7 +997,8 @@ def _render(rep: Report, figdir: Path, ds: xr.Dataset) -> tuple[str, str]:
             data = base64.b64encode(png.read_bytes()).decode("ascii")
             h.append(
                 f'<figure><img alt="{html.escape(f.caption)}" src="data:image/png;base64,{data}">'
-                f'<figcaption>{html.escape(f.caption)} (<a href="figures/{f.stem}.svg">SVG</a>, <a href="figures/{f.stem}.png">PNG</a>)</figcaption></figure>'
+                f'<figcaption>{html.escape(f.caption)} (<a href="figures/{f.stem}.svg">SVG</a>, '
+                f'<a href="figures/{f.stem}.png">PNG</a>)</figcaption></figure>'
             )
             m += [
                 f"![{_md_escape(f.caption)}](figures/{f.stem}.png)",

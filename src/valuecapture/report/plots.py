@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -147,7 +150,9 @@ def stobachoff_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     return fig
 
 
-def save_figures(ds: xr.Dataset, makers: list, folder: str | Path) -> list[Path]:  # type: ignore[type-arg]
+def save_figures(
+    ds: xr.Dataset, makers: Sequence[tuple[str, Callable[[xr.Dataset], Any]]], folder: str | Path
+) -> list[Path]:
     """Draw ``make(ds)`` for each ``(file name, make)`` and save it as PNG in ``folder``."""
     plt = _plt()
     folder = Path(folder)
@@ -164,7 +169,7 @@ def save_figures(ds: xr.Dataset, makers: list, folder: str | Path) -> list[Path]
 
 def run_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
     """Write the standard figures of a run as PNG into ``folder``."""
-    makers = [
+    makers: list[tuple[str, Callable[[xr.Dataset], Any]]] = [
         ("firm_value.png", firm_value_figure),
         ("economic_profit_fan.png", fan_chart_figure),
         ("stobachoff.png", stobachoff_figure),
@@ -175,7 +180,7 @@ def run_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
         makers.append(("alignment.png", alignment_figure))
     if "portfolio_transitions" in ds:
         for model in dict.fromkeys(str(m) for m in ds["portfolio_model"].values):
-            makers.append((f"transitions_{model}.png", lambda d, m=model: transition_figure(d, m)))
+            makers.append((f"transitions_{model}.png", functools.partial(transition_figure, model=model)))
     return save_figures(ds, makers, folder)
 
 
@@ -205,7 +210,8 @@ def policy_distributions_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     ax2.set_title("ECDF: further right is better")
     ax2.legend(frameon=False, fontsize=8, loc="lower right")
     fig.suptitle(
-        f"{ds.attrs.get('scenario_name', '')}: {fv.shape[1]} replications per policy, common random numbers, seed {ds.attrs.get('seed')}",
+        f"{ds.attrs.get('scenario_name', '')}: {fv.shape[1]} replications per policy, common random numbers, seed "
+        f"{ds.attrs.get('seed')}",
         fontsize=10,
     )
     return fig
@@ -227,7 +233,7 @@ def paired_differences_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     diffs = [ds["firm_value"].sel(policy=best).values - ds["firm_value"].sel(policy=p).values for p in others]
     div, suf = money_scale(np.concatenate(diffs))
     pos = np.arange(len(others))[::-1]
-    for y, p, d in zip(pos, others, diffs):
+    for y, p, d in zip(pos, others, diffs, strict=True):
         pd_ = PairedDifference.of(
             best, p, ds["firm_value"].sel(policy=best).values, ds["firm_value"].sel(policy=p).values
         )
@@ -281,7 +287,7 @@ def model_shares_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
         rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, sharey=True, constrained_layout=True
     )
     t = ds["year"].values
-    for ax, p in zip(axes.flat, labels):
+    for ax, p in zip(axes.flat, labels, strict=False):
         ys = [share.sel(policy=p, business_model=m).values for m in ds["business_model"].values]
         ax.stackplot(t, np.nan_to_num(np.array(ys)), labels=models, colors=PALETTE[: len(models)], alpha=0.85)
         ax.set_title(p)
@@ -362,7 +368,8 @@ def portfolio_matrix_figure(ds: xr.Dataset, replication: int = 0):  # type: igno
     ax.set_xlabel("net price (fraction of list price)")
     ax.set_ylabel("cost to serve (% of revenue)")
     ax.set_title(
-        f"Portfolio matrix (Shapiro et al. 1987), replication {int(sel['detail_replication'])}: dot area = |relationship value|"
+        f"Portfolio matrix (Shapiro et al. 1987), replication {int(sel['detail_replication'])}: dot area = "
+        "|relationship value|"
     )
     ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=0.6)
     ax.grid(alpha=0.25)

@@ -221,7 +221,7 @@ def heterogeneity_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
         boxprops={"facecolor": "#4C72B0", "alpha": 0.35},
         medianprops={"color": "black"},
     )
-    for y, d in zip(pos, data):
+    for y, d in zip(pos, data, strict=True):
         if d.size:
             q75, q25 = np.percentile(d, [75, 25])
             top = min(d.max(), q75 + 1.5 * (q75 - q25))
@@ -292,16 +292,18 @@ def shapley_figure(ds: xr.Dataset, metrics: Sequence[str] | None = None, attribu
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.4 * len(metrics), 4.4), constrained_layout=True, squeeze=False)
     rows = list(SOURCES) + ["none"]
-    for ax, m in zip(axes[0], metrics):
+    for ax, m in zip(axes[0], metrics, strict=True):
         att = atts[m]
         est = [att.estimate[f"share_{s}"] * 100 if s != "none" else att.estimate["share_baseline"] * 100 for s in rows]
         lo = [att.low[f"share_{s}"] * 100 if s != "none" else att.low["share_baseline"] * 100 for s in rows]
         hi = [att.high[f"share_{s}"] * 100 if s != "none" else att.high["share_baseline"] * 100 for s in rows]
         pos = np.arange(len(rows))[::-1]
         ax.barh(pos, est, color=[SOURCE_COLOURS[s] for s in rows], alpha=0.85)
-        err = np.array([[e - lo_ for e, lo_ in zip(est, lo)], [h - e for e, h in zip(est, hi)]])
+        err = np.array(
+            [[e - lo_ for e, lo_ in zip(est, lo, strict=True)], [h - e for e, h in zip(est, hi, strict=True)]]
+        )
         ax.errorbar(est, pos, xerr=np.clip(err, 0, None), fmt="none", ecolor="black", capsize=4, lw=1)
-        for y, e, h_ in zip(pos, est, hi):
+        for y, e, h_ in zip(pos, est, hi, strict=True):
             ax.annotate(
                 f"{e:.1f}%", (float(np.nanmax([e, h_, 0.0])), y), textcoords="offset points", xytext=(5, -3), fontsize=8
             )
@@ -390,7 +392,7 @@ def sensitivity_figure(ds: xr.Dataset, sens: dict[str, Any] | None = None):  # t
         constrained_layout=True,
         squeeze=False,
     )
-    for ax, r in zip(axes[0], resp):
+    for ax, r in zip(axes[0], resp, strict=True):
         s = sens[r]
         names = [i.factor for i in s.indices]
         pos = np.arange(len(names))[::-1]
@@ -436,7 +438,7 @@ def sweep_scatter_figure(ds: xr.Dataset, response: str):  # type: ignore[no-unty
         rows, cols, figsize=(3.6 * cols, 3.2 * rows), squeeze=False, sharey=True, constrained_layout=True
     )
     reg = regress(ds, response)
-    for ax, f in zip(axes.flat, names):
+    for ax, f in zip(axes.flat, names, strict=False):
         v = ds[f].values
         if v.dtype == object:
             levels = list(dict.fromkeys(v.tolist()))
@@ -466,7 +468,8 @@ def sweep_scatter_figure(ds: xr.Dataset, response: str):  # type: ignore[no-unty
     for row in axes:
         row[0].set_ylabel(f"{response} ({suf or r.units})" if money else f"{response} ({r.units})", fontsize=8)
     fig.suptitle(
-        f"{r.title}: each dot a design point ({ds.attrs.get('replications')} replications each); red: the regression's average effect",
+        f"{r.title}: each dot a design point ({ds.attrs.get('replications')} replications each); red: the "
+        "regression's average effect",
         fontsize=10,
     )
     return fig
