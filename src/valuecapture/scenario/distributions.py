@@ -148,12 +148,14 @@ def parse(table: Any, lo: float | None = None, hi: float | None = None) -> Distr
     elif lo is not None and s_lo < lo:
         raise DistributionError(
             "",
-            f"{name} with these parameters takes values down to {s_lo:g}, below the allowed minimum {lo:g}; choose a distribution bounded there (e.g. lognorm, beta, truncnorm)",
+            f"{name} with these parameters takes values down to {s_lo:g}, below the allowed minimum {lo:g}; choose a "
+            "distribution bounded there (e.g. lognorm, beta, truncnorm)",
         )
     elif hi is not None and s_hi > hi:
         raise DistributionError(
             "",
-            f"{name} with these parameters takes values up to {s_hi:g}, above the allowed maximum {hi:g}; choose a distribution bounded there (e.g. beta, truncnorm)",
+            f"{name} with these parameters takes values up to {s_hi:g}, above the allowed maximum {hi:g}; choose a "
+            "distribution bounded there (e.g. beta, truncnorm)",
         )
     m = dist.mean()
     if not math.isfinite(m):

@@ -130,7 +130,8 @@ def scenarios_markdown() -> str:
         text += "\n".join(_row(f) for f in fields) + "\n"
     text += (
         "\n## Interaction spaces: `[[interactions]]`\n\n"
-        "Each entry is an interaction space (account reviews, joint planning, executive meetings...) where the firm and\n"
+        "Each entry is an interaction space (account reviews, joint planning, executive meetings...) "
+        "where the firm and\n"
         "its customers communicate. They need `alignment.enabled = true`; see docs/alignment.md.\n\n"
         "| field | meaning | unit | default | allowed |\n|---|---|---|---|---|\n"
     )

@@ -194,7 +194,8 @@ FIELDS: tuple[Field, ...] = (
         "economics.terminal_value",
         "enum",
         "runoff",
-        "Value of relationships alive at the horizon: 'none', or 'runoff' (each continues with its last economic profit and retention, no new customers; fixed costs shrink with revenue). See docs/model.md.",
+        "Value of relationships alive at the horizon: 'none', or 'runoff' (each continues with its last economic "
+        "profit and retention, no new customers; fixed costs shrink with revenue). See docs/model.md.",
         choices=("none", "runoff"),
     ),
     Field("customers.count", "int", 3000, "Customers at the start of the horizon.", "customers", lo=1, hi=10_000_000),
@@ -202,7 +203,8 @@ FIELDS: tuple[Field, ...] = (
         "customers.max_slots",
         "int",
         0,
-        "Customer slots (initial + acquired) per replication, rounded up to a multiple of 512; 0 = automatic headroom. Acquisitions beyond it are counted in 'slots_exhausted'.",
+        "Customer slots (initial + acquired) per replication, rounded up to a multiple of 512; 0 = automatic "
+        "headroom. Acquisitions beyond it are counted in 'slots_exhausted'.",
         "customers",
         lo=0,
         hi=50_000_000,
@@ -262,7 +264,8 @@ FIELDS: tuple[Field, ...] = (
         "uncertainties.churn",
         "dist",
         _d(dist="beta", a=2.0, b=18.0),
-        "Annual churn probability of the customer at reference trust (0.5) with no contagion (shifted-beta-geometric heterogeneity).",
+        "Annual churn probability of the customer at reference trust (0.5) with no contagion (shifted-beta-geometric "
+        "heterogeneity).",
         "probability/year",
         "uncertainty",
         lo=0,
@@ -303,7 +306,8 @@ FIELDS: tuple[Field, ...] = (
         "demand.volatility",
         "float",
         0.15,
-        "Innovation volatility of log demand: each period's innovation has sd volatility x sqrt(1/periods_per_year); with persistence phi the stationary sd of log demand is that / sqrt(1 - phi^2).",
+        "Innovation volatility of log demand: each period's innovation has sd volatility x sqrt(1/periods_per_year); "
+        "with persistence phi the stationary sd of log demand is that / sqrt(1 - phi^2).",
         "1/sqrt(year)",
         lo=0,
         hi=3,
@@ -442,7 +446,9 @@ FIELDS: tuple[Field, ...] = (
         "network.generator",
         "enum",
         "segment_clusters",
-        "Generator of the network among customers: 'none'; 'random' (Erdos-Renyi-like); 'segment_clusters' (a stochastic block model: most ties inside a segment); 'small_world' (Watts-Strogatz); 'barabasi_albert' (scale-free, via networkx, slower).",
+        "Generator of the network among customers: 'none'; 'random' (Erdos-Renyi-like); 'segment_clusters' (a "
+        "stochastic block model: most ties inside a segment); 'small_world' (Watts-Strogatz); 'barabasi_albert' "
+        "(scale-free, via networkx, slower).",
         choices=("none", "random", "segment_clusters", "small_world", "barabasi_albert"),
     ),
     Field("network.mean_degree", "float", 4.0, "Mean number of neighbours per customer slot.", "ties", lo=0, hi=200),
@@ -460,7 +466,8 @@ FIELDS: tuple[Field, ...] = (
         "contagion.multiplier",
         "float",
         1.8,
-        "Factor on the churn hazard per recently defected neighbour (Nitzan & Libai 2011: about 1.8, an upper bound for B2B).",
+        "Factor on the churn hazard per recently defected neighbour (Nitzan & Libai 2011: about 1.8, an upper bound "
+        "for B2B).",
         "factor",
         lo=1,
         hi=20,
@@ -515,7 +522,8 @@ FIELDS: tuple[Field, ...] = (
         "acquisition.referral_churn_multiplier",
         "float",
         0.7,
-        "Factor on the (cumulative) churn hazard of referred customers; assumed (Villanueva et al. 2008 found word-of-mouth customers worth about 2x marketing-acquired ones, partly through retention).",
+        "Factor on the (cumulative) churn hazard of referred customers; assumed (Villanueva et al. 2008 found "
+        "word-of-mouth customers worth about 2x marketing-acquired ones, partly through retention).",
         "factor",
         lo=0,
         hi=10,
@@ -526,21 +534,24 @@ FIELDS: tuple[Field, ...] = (
         "heterogeneity.customer",
         "bool",
         True,
-        "Customer heterogeneity: when false every customer gets the mean of each attribute distribution (segments kept).",
+        "Customer heterogeneity: when false every customer gets the mean of each attribute distribution (segments "
+        "kept).",
         kind="switch",
     ),
     Field(
         "heterogeneity.relationship",
         "bool",
         True,
-        "Relationship heterogeneity: when false initial trust, adaptation and age are their means and quality noise is zero.",
+        "Relationship heterogeneity: when false initial trust, adaptation and age are their means and quality noise "
+        "is zero.",
         kind="switch",
     ),
     Field(
         "heterogeneity.interdependence",
         "bool",
         True,
-        "Interdependence: when false no network contagion, no referrals, and demand shocks are idiosyncratic (same variance).",
+        "Interdependence: when false no network contagion, no referrals, and demand shocks are idiosyncratic (same "
+        "variance).",
         kind="switch",
     ),
     # -- choices ----------------------------------------------------------------
@@ -602,7 +613,8 @@ FIELDS: tuple[Field, ...] = (
         "capabilities.insight_level",
         "float",
         0.5,
-        "Customer insight: 1 = the firm sees each relationship's true, current economic profit; 0 = with insight_noise and insight_lag.",
+        "Customer insight: 1 = the firm sees each relationship's true, current economic profit; 0 = with "
+        "insight_noise and insight_lag.",
         "index 0-1",
         "choice",
         lo=0,
@@ -640,7 +652,8 @@ FIELDS: tuple[Field, ...] = (
         "capabilities.account_managers",
         "int",
         0,
-        "Account managers; each can hold accounts_per_manager relationships of business models with account_management >= 0.5.",
+        "Account managers; each can hold accounts_per_manager relationships of business models with "
+        "account_management >= 0.5.",
         "managers",
         "choice",
         lo=0,
@@ -698,7 +711,8 @@ FIELDS: tuple[Field, ...] = (
         "capabilities.review_interval",
         "int",
         0,
-        "Relationship performance control: periods between reviews at which the policy reassigns business models; 0 = once a year.",
+        "Relationship performance control: periods between reviews at which the policy reassigns business models; 0 = "
+        "once a year.",
         "periods",
         "choice",
         lo=0,
@@ -719,14 +733,16 @@ FIELDS: tuple[Field, ...] = (
         "alignment.enabled",
         "bool",
         False,
-        "Simulate the customer's view of the supplier, misalignment and its effects, interaction spaces and legitimacy (docs/alignment.md). Off: none of it runs.",
+        "Simulate the customer's view of the supplier, misalignment and its effects, interaction spaces and "
+        "legitimacy (docs/alignment.md). Off: none of it runs.",
         kind="switch",
     ),
     Field(
         "alignment.kraljic_levels",
         "list[float]",
         [1.0, 0.33, 0.67, 0.0],
-        "Treatment intensity the customer expects from a supplier it classes strategic, leverage, bottleneck, routine (Kraljic); compared with the firm's treatment.",
+        "Treatment intensity the customer expects from a supplier it classes strategic, leverage, bottleneck, routine "
+        "(Kraljic); compared with the firm's treatment.",
         "index 0-1",
         lo=0,
         hi=1,
@@ -808,7 +824,8 @@ FIELDS: tuple[Field, ...] = (
         "alignment.legitimacy",
         "float",
         0.7,
-        "Share of the downgrade trust loss avoided when the downgrade is explained (the relationship took part in an interaction space within legitimacy_window periods).",
+        "Share of the downgrade trust loss avoided when the downgrade is explained (the relationship took part in an "
+        "interaction space within legitimacy_window periods).",
         "fraction",
         lo=0,
         hi=1,
@@ -817,7 +834,8 @@ FIELDS: tuple[Field, ...] = (
         "alignment.legitimacy_window",
         "int",
         4,
-        "Periods after an interaction-space contact during which a downgrade counts as explained and the firm knows the customer's view.",
+        "Periods after an interaction-space contact during which a downgrade counts as explained and the firm knows "
+        "the customer's view.",
         "periods",
         lo=0,
         hi=400,
@@ -826,7 +844,8 @@ FIELDS: tuple[Field, ...] = (
         "alignment.internal",
         "bool",
         False,
-        "Also model internal misalignment: sales' view (class under sales_model) vs operations' treatment (the business model).",
+        "Also model internal misalignment: sales' view (class under sales_model) vs operations' treatment (the "
+        "business model).",
         kind="switch",
     ),
     Field(
@@ -848,14 +867,16 @@ FIELDS: tuple[Field, ...] = (
         "portfolio.track",
         "bool",
         False,
-        "Record, every period, class shares of each portfolio model in portfolio.models and class-to-class transitions.",
+        "Record, every period, class shares of each portfolio model in portfolio.models and class-to-class "
+        "transitions.",
         kind="output",
     ),
     Field(
         "portfolio.models",
         "list[str]",
         ["shapiro", "krapfel", "turnbull", "fiocca", "campbell", "kraljic"],
-        "Portfolio models to track (built-ins: shapiro, krapfel, turnbull, fiocca, campbell, kraljic; kraljic needs alignment.enabled).",
+        "Portfolio models to track (built-ins: shapiro, krapfel, turnbull, fiocca, campbell, kraljic; kraljic needs "
+        "alignment.enabled).",
         kind="output",
     ),
     # -- outputs ------------------------------------------------------------------
@@ -863,7 +884,8 @@ FIELDS: tuple[Field, ...] = (
         "outputs.relationship_detail",
         "int",
         200,
-        "Number of replications (the first ones) whose per-relationship value capture is kept in the result (replication x customer). Per-replication summaries (Stobachoff, Gini, top-20% share) are kept for all.",
+        "Number of replications (the first ones) whose per-relationship value capture is kept in the result "
+        "(replication x customer). Per-replication summaries (Stobachoff, Gini, top-20% share) are kept for all.",
         "replications",
         "output",
         lo=0,
@@ -878,7 +900,8 @@ BUSINESS_MODEL_FIELDS: tuple[Field, ...] = (
         "quality",
         "float",
         0.65,
-        "Service level: quality the business model delivers (experienced quality before adaptation, fit penalty and noise).",
+        "Service level: quality the business model delivers (experienced quality before adaptation, fit penalty and "
+        "noise).",
         "index 0-1",
         "choice",
         lo=0,
@@ -937,7 +960,8 @@ BUSINESS_MODEL_FIELDS: tuple[Field, ...] = (
         "account_management",
         "float",
         0.3,
-        "Account-management intensity; at 0.5 or more each relationship needs a dedicated account manager (capabilities.account_managers).",
+        "Account-management intensity; at 0.5 or more each relationship needs a dedicated account manager "
+        "(capabilities.account_managers).",
         "index 0-1",
         "choice",
         lo=0,
@@ -1051,7 +1075,8 @@ INTERACTION_FIELDS: tuple[Field, ...] = (
         "capacity",
         "int",
         0,
-        "Relationships that can take part per occurrence (0 = no limit); beyond it the highest observed profit go first.",
+        "Relationships that can take part per occurrence (0 = no limit); beyond it the highest observed profit go "
+        "first.",
         "customers",
         "choice",
         lo=0,
@@ -1061,7 +1086,8 @@ INTERACTION_FIELDS: tuple[Field, ...] = (
         "models",
         "list[str]",
         ["all"],
-        "Business models whose relationships take part (['all'] = every active relationship); a policy may choose participants instead.",
+        "Business models whose relationships take part (['all'] = every active relationship); a policy may choose "
+        "participants instead.",
         kind="choice",
     ),
     Field(
@@ -1276,7 +1302,8 @@ def loads(text: str, source: str = "<string>", overrides: Iterable[str] = ()) ->
         raise ScenarioError(
             source,
             "",
-            "is empty: a scenario needs at least a [scenario] table with a name (every other field has a default, see docs/scenarios.md)",
+            "is empty: a scenario needs at least a [scenario] table with a name (every other field has a default, see "
+            "docs/scenarios.md)",
         )
     overrides = tuple(overrides)
     for ov in overrides:
@@ -1498,7 +1525,8 @@ def _cross_checks(data: dict[str, Any], parsed: dict[str, Any], source: str) -> 
         raise ScenarioError(
             source,
             "choices.business_models",
-            "at least one business model must need no account manager (account_management < 0.5): relationships beyond the managers' capacity fall back to it",
+            "at least one business model must need no account manager (account_management < 0.5): relationships "
+            "beyond the managers' capacity fall back to it",
         )
     al = data["alignment"]
     if len(al["kraljic_levels"]) != 4:
