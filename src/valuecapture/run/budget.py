@@ -75,8 +75,9 @@ class MemoryPlan:
         if self.fits:
             return
         raise MemoryRefused(
-            f"this run needs {self.describe()}; it is refused before it starts: lower customers.count or customers.max_slots "
-            "(slots per replication), outputs.relationship_detail, --replications, --workers or --batch-size"
+            f"this run needs {self.describe()}; it is refused before it starts: lower customers.count or "
+            "customers.max_slots (slots per replication), outputs.relationship_detail, --replications, --workers or "
+            "--batch-size"
         )
 
 

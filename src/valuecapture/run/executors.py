@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
@@ -46,7 +46,7 @@ def run_jobs(
     workers: int,
     scheduler: str | None = None,
     stop: Callable[[], bool] | None = None,
-) -> Iterator[Result]:
+) -> Generator[Result, None, None]:
     """Yield ``(variant index, start, outputs)`` of every job, as they complete.
 
     ``stop`` is polled between jobs and a few times a second while waiting; when it returns

@@ -86,7 +86,8 @@ def run_in_folder(
             if not path.exists():
                 raise Interrupted("interrupted before any batch finished; nothing was written") from None
             raise Interrupted(
-                f"interrupted: {saved} replications ({batches} batches) are saved in {path}/; continue with: {resume_hint}"
+                f"interrupted: {saved} replications ({batches} batches) are saved in {path}/; continue with: "
+                f"{resume_hint}"
             ) from None
         try:
             write(ds, target)
@@ -94,8 +95,8 @@ def run_in_folder(
             raise
         except OSError as exc:
             raise WriteFailure(
-                f"cannot write the result to {target}: {exc.strerror or exc}; all {_saved(path)[0]} replications are kept in {path}/; "
-                f"free space or fix permissions, then finish with: {resume_hint}"
+                f"cannot write the result to {target}: {exc.strerror or exc}; all {_saved(path)[0]} replications are "
+                f"kept in {path}/; free space or fix permissions, then finish with: {resume_hint}"
             ) from None
         shutil.rmtree(path, ignore_errors=True)
     return ds, target

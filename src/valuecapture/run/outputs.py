@@ -201,7 +201,8 @@ def check_target(target: str | Path, overwrite: bool = False, what: str = "a res
     if foreign:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         raise OutputError(
-            f"{t}: exists and holds what valuecapture did not write ({shown}); it is never replaced: move it or choose another --out"
+            f"{t}: exists and holds what valuecapture did not write ({shown}); it is never replaced: move it or "
+            "choose another --out"
         )
     if not overwrite:
         raise OutputError(f"{t}: already holds {what}; add --overwrite to replace it, or choose another --out")
@@ -269,7 +270,8 @@ class RunLock:
                 os.close(fd)
                 if exc.errno in (errno.EAGAIN, errno.EACCES):  # held by a live process
                     raise LockedError(
-                        f"{Path(self.folder) / self.name}: {self._owner()} is writing here; wait for it to finish or stop it"
+                        f"{Path(self.folder) / self.name}: {self._owner()} is writing here; wait for it to finish or "
+                        "stop it"
                     ) from None
                 raise WriteFailure(f"cannot lock {self.path}: {exc.strerror or exc}") from None
             try:

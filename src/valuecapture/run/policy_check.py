@@ -94,7 +94,7 @@ def review_view_for_check(scenario: Scenario | None = None, seed: int = 0) -> An
     return _Capture.last
 
 
-def check_policy(cls: type, scenario: Any = None) -> None:
+def check_policy(cls: type[Any], scenario: Any = None) -> None:
     """Check that a policy class honours the contract; raise AssertionError if not.
 
     Checks: constructible with defaults; ``get_params`` returns the keyword

@@ -149,8 +149,9 @@ def simulate_to_precision(
             "precision_level": float(rule.level),
             "precision_reached": int(bool(met and n >= rule.min_replications)),
             "precision_achieved": float(rel),
-            "reproduce": f"valuecapture reproduce <this file>  (or: valuecapture run <scenario> --seed {seed} --precision {rule.precision:g} "
-            f"--chunk {rule.chunk} --max-replications {rule.max_replications}; the same seed stops at the same {n} replications)",
+            "reproduce": f"valuecapture reproduce <this file>  (or: valuecapture run <scenario> --seed {seed} "
+            f"--precision {rule.precision:g} --chunk {rule.chunk} --max-replications {rule.max_replications}; the "
+            f"same seed stops at the same {n} replications)",
         }
     )
     ds.attrs["precision_json"] = json.dumps(

@@ -28,15 +28,24 @@ RESULT_FILE = "result.nc"
 REPLICATION_VARS: dict[str, tuple[str, str]] = {
     "firm_value": (
         "currency",
-        "Firm value: sum of relationship value capture minus present value of firm-level costs (incl. terminal values).",
+        (
+            "Firm value: sum of relationship value capture minus present value of firm-level costs (incl. terminal "
+            "values)."
+        ),
     ),
     "value_capture": (
         "currency",
-        "Sum over relationships (present and future) of discounted economic profit, net of acquisition cost, incl. terminal value.",
+        (
+            "Sum over relationships (present and future) of discounted economic profit, net of acquisition cost, "
+            "incl. terminal value."
+        ),
     ),
     "pv_firm_costs": (
         "currency",
-        "Present value after tax (they are deductible) of firm-level costs: firm and business-model fixed costs, complexity cost, capability spend, set-up and switching costs, incl. their terminal value.",
+        (
+            "Present value after tax (they are deductible) of firm-level costs: firm and business-model fixed costs, "
+            "complexity cost, capability spend, set-up and switching costs, incl. their terminal value."
+        ),
     ),
     "pv_complexity_cost": (
         "currency",
@@ -44,7 +53,10 @@ REPLICATION_VARS: dict[str, tuple[str, str]] = {
     ),
     "pv_capability_spend": (
         "currency",
-        "Present value after tax of capability spend: customer insight, account managers, platform, reviews (horizon only).",
+        (
+            "Present value after tax of capability spend: customer insight, account managers, platform, reviews "
+            "(horizon only)."
+        ),
     ),
     "terminal_value": (
         "currency",
@@ -73,7 +85,10 @@ REPLICATION_VARS: dict[str, tuple[str, str]] = {
 DETAIL_VARS: dict[str, tuple[str, str]] = {
     "relationship_value": (
         "currency",
-        "Value capture of each relationship: discounted economic profit minus acquisition cost plus terminal value (NaN: slot never filled).",
+        (
+            "Value capture of each relationship: discounted economic profit minus acquisition cost plus terminal "
+            "value (NaN: slot never filled)."
+        ),
     ),
     "periods_active": ("periods", "Periods in which the relationship earned (was active)."),
     "acquired_period": (
@@ -87,7 +102,10 @@ DETAIL_VARS: dict[str, tuple[str, str]] = {
     ),
     "final_business_model": (
         "index",
-        "Business model serving the relationship at its end or at the horizon (index into business_model; -1: slot never filled).",
+        (
+            "Business model serving the relationship at its end or at the horizon (index into business_model; -1: "
+            "slot never filled)."
+        ),
     ),
     "net_price": ("fraction of list price", "Net price under the final business model (NaN: slot never filled)."),
     "cost_to_serve": (
@@ -105,7 +123,10 @@ MODEL_VARS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "value_by_model": (
         ("business_model",),
         "currency",
-        "Value capture by business model: discounted economic profit earned while served by it, net of acquisition costs of customers who started in it, incl. terminal value.",
+        (
+            "Value capture by business model: discounted economic profit earned while served by it, net of "
+            "acquisition costs of customers who started in it, incl. terminal value."
+        ),
     ),
     "customers_by_model": (
         ("period", "business_model"),
@@ -163,7 +184,9 @@ def build_dataset(
             arrays["portfolio_class_count"],
             {
                 "units": "customers",
-                "description": "Active relationships in each class at the end of the period (shares: divide by the model's total).",
+                "description": (
+                    "Active relationships in each class at the end of the period (shares: divide by the model's total)."
+                ),
             },
         )
         data_vars["portfolio_transitions"] = xr.Variable(
@@ -171,7 +194,10 @@ def build_dataset(
             arrays["portfolio_transitions"],
             {
                 "units": "relationship-years",
-                "description": "Year-to-year class transitions summed over the horizon: relationships in class (row) at the end of a year and in class (column) at the end of the next, within the same portfolio model.",
+                "description": (
+                    "Year-to-year class transitions summed over the horizon: relationships in class (row) at the end "
+                    "of a year and in class (column) at the end of the next, within the same portfolio model."
+                ),
             },
         )
     else:
@@ -194,7 +220,9 @@ def build_dataset(
             "replication",
             rep,
             {
-                "description": "Monte Carlo replication number (its random streams depend only on the seed and this number)."
+                "description": (
+                    "Monte Carlo replication number (its random streams depend only on the seed and this number)."
+                )
             },
         ),
         "period": (
@@ -219,14 +247,18 @@ def build_dataset(
             "detail_replication",
             np.arange(n_detail),
             {
-                "description": "Replications whose per-relationship detail is kept (the first outputs.relationship_detail)."
+                "description": (
+                    "Replications whose per-relationship detail is kept (the first outputs.relationship_detail)."
+                )
             },
         )
         coords["customer"] = (
             "customer",
             np.arange(p.n_slots),
             {
-                "description": "Customer slot: 0..count-1 are the initial customers, later slots fill with acquisitions in order."
+                "description": (
+                    "Customer slot: 0..count-1 are the initial customers, later slots fill with acquisitions in order."
+                )
             },
         )
         for name, (units, desc) in DETAIL_VARS.items():
@@ -251,7 +283,10 @@ def build_dataset(
         "numpy_version": np.__version__,
         "currency": "scenario currency units",
         "interaction_spaces": ", ".join(sp.name for sp in p.interactions),
-        "reproduce": f"valuecapture reproduce <this file>  (or: valuecapture run <scenario> --seed {int(seed)} --replications {int(replications)})",
+        "reproduce": (
+            f"valuecapture reproduce <this file>  (or: valuecapture run <scenario> --seed {int(seed)} --replications "
+            f"{int(replications)})"
+        ),
     }
     return xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)
 

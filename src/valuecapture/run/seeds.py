@@ -23,6 +23,7 @@ mechanisms are appended, never inserted.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from numpy.random.bit_generator import ISeedSequence
 
 MECHANISMS: tuple[str, ...] = (
@@ -45,7 +46,7 @@ def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
 def replication_streams(seed: int, replication: int) -> dict[str, np.random.Generator]:
     """One independent Generator per mechanism for one replication."""
     children = replication_seed(seed, replication).spawn(len(MECHANISMS))
-    return {name: np.random.Generator(np.random.SFC64(child)) for name, child in zip(MECHANISMS, children)}
+    return {name: np.random.Generator(np.random.SFC64(child)) for name, child in zip(MECHANISMS, children, strict=True)}
 
 
 #: Periods whose stream seeds one SeedSequence provides (see :func:`period_stream`).
@@ -63,7 +64,7 @@ class _Words(ISeedSequence):
     def __init__(self, words: np.ndarray):
         self.words = words
 
-    def generate_state(self, n_words: int, dtype: type = np.uint32) -> np.ndarray:
+    def generate_state(self, n_words: int, dtype: npt.DTypeLike = np.uint32) -> np.ndarray:
         assert n_words == self.words.size and np.dtype(dtype) == self.words.dtype
         return self.words
 
@@ -89,7 +90,8 @@ def period_stream(seed: int, replication: int, mechanism: str, period: int) -> n
         ss = np.random.SeedSequence(seed, spawn_key=key[1:])
         words = _chunk_cache[key] = ss.generate_state(_WORDS_PER_STREAM * PERIODS_PER_CHUNK, np.uint64)
     i = _WORDS_PER_STREAM * (t % PERIODS_PER_CHUNK)
-    return np.random.Generator(np.random.SFC64(_Words(words[i : i + _WORDS_PER_STREAM])))
+    # numpy's stubs type the seed of a bit generator as a SeedSequence; at run time any ISeedSequence seeds it
+    return np.random.Generator(np.random.SFC64(_Words(words[i : i + _WORDS_PER_STREAM])))  # type: ignore[arg-type]
 
 
 def batch_streams(seed: int, replications: range) -> dict[str, list[np.random.Generator]]:
@@ -103,7 +105,9 @@ def batch_streams(seed: int, replications: range) -> dict[str, list[np.random.Ge
 
 
 def root_entropy(seed: int) -> int:
-    return int(np.random.SeedSequence(seed).entropy)
+    entropy = np.random.SeedSequence(seed).entropy
+    assert isinstance(entropy, (int, np.integer))  # an integer seed is its own entropy
+    return int(entropy)
 
 
 class KeyedStreams:

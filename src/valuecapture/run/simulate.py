@@ -222,8 +222,8 @@ class Runner:
             self.store.write_batch(i, start, out)
         except OSError as exc:
             raise WriteFailure(
-                f"cannot write to {self.store.batches_dir}: {exc.strerror or exc}; the {self.store.replications_done()} "
-                "replications already saved there are kept"
+                f"cannot write to {self.store.batches_dir}: {exc.strerror or exc}; the "
+                f"{self.store.replications_done()} replications already saved there are kept"
             ) from None
 
     def _batches(self, upto: int) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
@@ -260,12 +260,13 @@ def _open_store(path: Path, plan: Plan) -> RunStore:
         v["label"] for v in m["variants"]
     ] != [v["label"] for v in mine["variants"]]:
         raise StoreError(
-            f"--resume: the interrupted run in {path} was started with a different scenario (or --set overrides); rerun with the same ones, or use --fresh to start over"
+            f"--resume: the interrupted run in {path} was started with a different scenario (or --set overrides); "
+            "rerun with the same ones, or use --fresh to start over"
         )
     if m["seed"] != plan.seed or m["replications"] != plan.replications:
         raise StoreError(
-            f"--resume: the interrupted run in {path} has seed {m['seed']} and {m['replications']} replications, not {plan.seed} and "
-            f"{plan.replications}; use the same, or --fresh to start over"
+            f"--resume: the interrupted run in {path} has seed {m['seed']} and {m['replications']} replications, not "
+            f"{plan.seed} and {plan.replications}; use the same, or --fresh to start over"
         )
     for key in ("dim", "batch_size", "chunk", "keep", "reduce"):
         if m.get(key) != mine[key]:

@@ -114,7 +114,8 @@ class RunStore:
             )
         if meta.get("format") != STORE_FORMAT:
             raise StoreError(
-                f"{path}/run.json: store format {meta.get('format')!r}, this valuecapture reads {STORE_FORMAT}; start over with --fresh"
+                f"{path}/run.json: store format {meta.get('format')!r}, this valuecapture reads {STORE_FORMAT}; start "
+                "over with --fresh"
             )
         for key, kind in META_TYPES.items():
             value = meta.get(key)
@@ -216,7 +217,8 @@ class RunStore:
             ok = False
         if not ok:
             raise StoreError(
-                f"{path}: this batch belongs to another run (seed or scenario differ from run.json); delete it and resume to recompute it"
+                f"{path}: this batch belongs to another run (seed or scenario differ from run.json); delete it and "
+                "resume to recompute it"
             )
         return variant, start, data
 
@@ -233,8 +235,16 @@ META_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _variants_ok(variants: list[Any]) -> bool:
-    keys = {"label": (str, type(None)), "scenario_toml": str, "scenario_source": str, "overrides": list, "sha256": str}
-    return bool(variants) and all(
-        isinstance(v, dict) and all(isinstance(v.get(k), t) for k, t in keys.items()) for v in variants
+def _variants_ok(variants: object) -> bool:
+    keys: dict[str, type | tuple[type, ...]] = {
+        "label": (str, type(None)),
+        "scenario_toml": str,
+        "scenario_source": str,
+        "overrides": list,
+        "sha256": str,
+    }
+    return (
+        isinstance(variants, list)
+        and bool(variants)
+        and all(isinstance(v, dict) and all(isinstance(v.get(k), t) for k, t in keys.items()) for v in variants)
     )
