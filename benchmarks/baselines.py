@@ -19,7 +19,7 @@ business-model and capability features (see ``workloads.comparison`` and
 * demand ``wallet dt exp(market + segment + idio - V/2) (1 + g)^(t dt)``, three
   AR(1) levels started in their stationary law;
 * economics in the linear form ``EP = V (m0 + m1 A) - (1 - tax) service dt`` of
-  ``valuecapture.model.state.apply_assignment``;
+  ``valuecapture.model.submodels.economics.apply_assignment``;
 * trust, adaptation and share of wallet as ``valuecapture.model.submodels.relationship``;
 * churn with the complementary log-log hazard, trust effect and contagion: the
   decayed count of neighbours that churned in earlier periods;

@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from valuecapture.model.kernels import exp, expm1, kernel
-from valuecapture.model.state import ACTIVE, LOST, NOT_YET
-from valuecapture.model.submodels.demand import step_demand
+from valuecapture.model.state import ACTIVE, LOST, NOT_YET, Slots
+from valuecapture.model.submodels.demand import DemandTerms, step_demand
 from valuecapture.model.submodels.economics import step_economics
-from valuecapture.model.submodels.relationship import step_relationship
-from valuecapture.model.submodels.retention import step_retention
+from valuecapture.model.submodels.relationship import RelationshipCoefficients, step_relationship
+from valuecapture.model.submodels.retention import RetentionCoefficients, step_retention
 
 
 @kernel
@@ -87,27 +87,23 @@ def test_relationship_kernel_equals_the_documented_equations():
     sow, noise, m = np.zeros((B, N)), rng.standard_normal((B, W)), rng.random((B, N))
     par = dict(aq=0.2, qn=0.15, up=0.3, down=0.6, ar=0.25, a=-1.0, bt=2.5, ca=0.8, te=0.4, se=0.7)
     t0, a0 = trust.copy(), adaptation.copy()
-    step_relationship(
-        FILLED,
-        trust,
-        adaptation,
-        sow,
-        bq,
-        ba,
-        noise,
-        m,
-        par["aq"],
-        par["qn"],
-        par["up"],
-        par["down"],
-        par["ar"],
-        par["a"],
-        par["bt"],
-        par["ca"],
-        True,
-        par["te"],
-        par["se"],
+    k = RelationshipCoefficients(
+        adaptation_quality=par["aq"],
+        quality_noise=par["qn"],
+        trust_up=par["up"],
+        trust_down=par["down"],
+        adaptation_rate=par["ar"],
+        sow_intercept=par["a"],
+        sow_trust=par["bt"],
+        sow_adaptation=par["ca"],
+        aligned=True,
+        trust_effect=par["te"],
+        sow_effect=par["se"],
     )
+    slots = Slots.zeros(
+        (B, N), trust=trust, adaptation=adaptation, share_of_wallet=sow, bm_quality=bq, bm_adaptation=ba
+    )
+    step_relationship(FILLED, slots, noise, m, k)
     t0, a0, bq, ba, m = (x[:, :W] for x in (t0, a0, bq, ba, m))
     q = np.clip(bq + par["aq"] * a0 + par["qn"] * noise, 0.0, 1.0)
     gap = q - t0
@@ -129,7 +125,8 @@ def test_demand_kernel_steps_the_ar1_and_starts_new_customers_stationary():
     phi, s_e, stat, years = 0.8, 0.12, 1.0 / np.sqrt(1 - 0.64), 2.5
     demand = np.zeros((B, N))
     i0 = idio.copy()
-    step_demand(FILLED, idio, demand, wallet, growth, segment, z, fresh_from, level, phi, s_e, stat, years)
+    slots = Slots.zeros((B, N), idio=idio, demand=demand, wallet_dt=wallet, log1p_growth=growth)
+    step_demand(FILLED, slots, segment, z, fresh_from, level, DemandTerms(phi, s_e, stat, years))
     fresh = np.arange(W)[None, :] >= fresh_from[:, None]
     x = np.where(fresh, s_e * stat * z, phi * i0[:, :W] + s_e * z)
     want = wallet[:, :W] * np.exp(
@@ -158,25 +155,11 @@ def test_retention_kernel_churns_by_the_cloglog_hazard_and_spreads_contagion():
     hazard, churned, active = np.zeros((B, N)), np.zeros(B, dtype=np.int64), np.zeros(B, dtype=np.int64)
     s0, c0 = status.copy(), contagion.copy()
     te, lc, ce, decay = 0.9, np.log(1.5), 0.6, 0.7
-    step_retention(
-        FILLED,
-        status,
-        trust,
-        contagion,
-        m,
-        log_survival,
-        hazard,
-        u,
-        te,
-        lc,
-        True,
-        ce,
-        decay,
-        indptr,
-        indices,
-        churned,
-        active,
+    slots = Slots.zeros(
+        (B, N), status=status, trust=trust, contagion=contagion, log_survival=log_survival, hazard=hazard
     )
+    k = RetentionCoefficients(trust_effect=te, log_contagion=lc, contagion_decay=decay, aligned=True, churn_effect=ce)
+    step_retention(FILLED, slots, m, u, k, indptr, indices, churned, active)
     eta = te * (trust[:, :W] - 0.5) + lc * c0[:, :W] + ce * m[:, :W]
     h = -np.expm1(log_survival[:, :W] * np.exp(eta))
     np.testing.assert_allclose(hazard[:, :W], h, rtol=1e-13, atol=0)
@@ -203,31 +186,25 @@ def test_economics_kernel_sums_by_replication_and_business_model():
     periods_active = np.zeros((B, N), dtype=np.int32)
     counts, ep_by_model, sums = np.zeros((B, 2), dtype=np.int64), np.zeros((B, 2)), np.zeros((B, 5))
     v0, df = value.copy(), 0.9
-    step_economics(
-        FILLED,
-        status,
-        demand,
-        sow,
-        adaptation,
-        trust,
-        price,
-        mb,
-        ma,
-        cb,
-        ca,
-        service,
-        bm,
-        extra,
-        True,
-        df,
-        revenue,
-        value,
-        periods_active,
-        ep_now,
-        counts,
-        ep_by_model,
-        sums,
+    slots = Slots.zeros(
+        (B, N),
+        status=status,
+        demand=demand,
+        share_of_wallet=sow,
+        adaptation=adaptation,
+        trust=trust,
+        price=price,
+        margin_base=mb,
+        margin_adaptation=ma,
+        capital_base=cb,
+        capital_adaptation=ca,
+        service=service,
+        business_model=bm,
+        revenue=revenue,
+        value=value,
+        periods_active=periods_active,
     )
+    step_economics(FILLED, slots, extra, True, df, ep_now, counts, ep_by_model, sums)
     alive = status[:, :W] == ACTIVE
     c = lambda x: x[:, :W]  # noqa: E731
     vol = c(demand) * c(sow) * alive
@@ -265,21 +242,21 @@ def test_economics_reads_nothing_beyond_the_filled_slots():
             st[b, f:] = ACTIVE if junk else NOT_YET
         sums = np.zeros((B, 5))
         ep = np.zeros((B, N))
+        names = (
+            "demand",
+            "share_of_wallet",
+            "adaptation",
+            "trust",
+            "price",
+            "margin_base",
+            "margin_adaptation",
+            "capital_base",
+            "capital_adaptation",
+            "service",
+        )
+        slots = Slots.zeros((B, N), status=st, business_model=bm, **dict(zip(names, a, strict=True)))
         step_economics(
-            filled,
-            st,
-            *a,
-            bm,
-            np.zeros((1, 1)),
-            False,
-            1.0,
-            np.zeros((B, N)),
-            np.zeros((B, N)),
-            np.zeros((B, N), dtype=np.int32),
-            ep,
-            np.zeros((B, 1), dtype=np.int64),
-            np.zeros((B, 1)),
-            sums,
+            filled, slots, np.zeros((1, 1)), False, 1.0, ep, np.zeros((B, 1), dtype=np.int64), np.zeros((B, 1)), sums
         )
         out.append((sums, ep))
     np.testing.assert_array_equal(out[0][0], out[1][0])

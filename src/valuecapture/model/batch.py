@@ -15,8 +15,16 @@ import numpy as np
 
 from valuecapture.model.engine import Engine
 from valuecapture.model.params import ModelParams
-from valuecapture.model.population import generate_customers, generate_network
-from valuecapture.model.state import ALIGNMENT_SERIES, PERIOD_SERIES, BatchState, RandomStreams, initial_state
+from valuecapture.model.population import CustomerBase, Network, generate_customers, generate_network
+from valuecapture.model.state import (
+    ACTIVE,
+    ALIGNMENT_SERIES,
+    NOT_YET,
+    PERIOD_SERIES,
+    BatchState,
+    RandomStreams,
+    share_of_wallet,
+)
 from valuecapture.model.submodels import default_components
 
 #: Outputs kept only for the first ``outputs.relationship_detail`` replications (per relationship).
@@ -48,6 +56,82 @@ def simulate_batch(
     state = initial_state(p, base, network, streams, policy)
     Engine(default_components(p.review_interval, p.periods, p.alignment, p.portfolio_models), p.periods).run(state)
     return batch_outputs(state, detail_rows)
+
+
+def initial_state(
+    p: ModelParams, base: CustomerBase, network: Network, random: RandomStreams, policy: object
+) -> BatchState:
+    """The state of a batch at the start of the horizon: the initial customers in the first
+    slots with their drawn attributes, every business model 0 until the first review."""
+    # the sub-models are compiled with numba: imported here, in processes that step the engine
+    from valuecapture.model.submodels.alignment import init_alignment
+    from valuecapture.model.submodels.economics import apply_assignment
+
+    b = base.wallet.shape[0]
+    n = p.n_slots
+    initial = np.broadcast_to(np.arange(n) < p.n_initial, (b, n))
+    state = BatchState(
+        params=p,
+        base=base,
+        network=network,
+        random=random,
+        policy=policy,
+        status=np.where(initial, ACTIVE, NOT_YET).astype(np.int8),
+        trust=_initial_prefix(base.initial_trust, n, p.new_trust),
+        adaptation=_initial_prefix(base.initial_adaptation, n, 0.0),
+        share_of_wallet=np.zeros((b, n)),
+        origin=_initial_prefix(
+            1.0 - np.round(base.initial_age * p.periods_per_year), n, 0.0
+        ),  # age at period 1 = drawn age
+        business_model=np.zeros((b, n), dtype=np.int16),
+        log_survival=p.dt * np.log1p(-base.churn),
+        wallet_dt=base.wallet * p.dt,
+        log1p_growth=np.log1p(base.growth),
+        idio=np.zeros((b, n)),
+        contagion=np.zeros((b, n)),
+        value=np.zeros((b, n)),
+        acquired_period=np.where(initial, 0, -1).astype(np.int32),
+        periods_active=np.zeros((b, n), dtype=np.int32),
+        next_free=np.full(b, p.n_initial, dtype=np.int64),
+        demand=np.zeros((b, n)),
+        revenue=np.zeros((b, n)),
+        hazard=np.zeros((b, n)),
+        margin_base=np.zeros((b, n)),
+        margin_adaptation=np.zeros((b, n)),
+        capital_base=np.zeros((b, n)),
+        capital_adaptation=np.zeros((b, n)),
+        service=np.zeros((b, n)),
+        price=np.zeros((b, n)),
+        cost_to_serve=np.zeros((b, n)),
+        bm_quality=np.zeros((b, n)),
+        bm_adaptation=np.zeros((b, n)),
+        observed=np.zeros((b, n)),
+        ep_history=np.zeros((p.insight_lag + 1, b, n)),
+        insight_level=np.full(b, p.insight_level),
+        platform_level=np.full(b, p.platform_level),
+        account_managers=np.full(b, p.account_managers, dtype=np.int64),
+        used_ever=np.zeros((b, len(p.business_models)), dtype=bool),
+        value_by_model=np.zeros((b, len(p.business_models))),
+        model_counts=np.zeros((b, p.periods, len(p.business_models)), dtype=np.int64),
+        market=np.zeros(b),
+        sector=np.zeros((b, p.n_segments)),
+        records={name: np.zeros((b, p.periods)) for name in PERIOD_SERIES},
+        slots_exhausted=np.zeros(b, dtype=np.int64),
+    )
+    state.share_of_wallet = share_of_wallet(p, state.trust, state.adaptation)
+    state.update_width()
+    if p.alignment:
+        init_alignment(state)
+    apply_assignment(state, state.business_model)
+    return state
+
+
+def _initial_prefix(initial: np.ndarray, n_slots: int, later: float) -> np.ndarray:
+    """(batch, n_slots) array: the initial customers' values in the first slots, ``later``
+    (a new customer's start) in the rest."""
+    out = np.full((initial.shape[0], n_slots), later)
+    out[:, : initial.shape[1]] = initial
+    return out
 
 
 def batch_outputs(state: BatchState, detail_rows: int) -> dict[str, np.ndarray]:
@@ -84,9 +168,9 @@ def batch_outputs(state: BatchState, detail_rows: int) -> dict[str, np.ndarray]:
     if p.alignment:
         for name in ALIGNMENT_SERIES:
             out[name] = state.records[name]
-    if state.class_counts is not None:
-        out["portfolio_class_count"] = state.class_counts
-        out["portfolio_transitions"] = state.transitions
+    if state.portfolio is not None:
+        out["portfolio_class_count"] = state.portfolio.class_counts
+        out["portfolio_transitions"] = state.portfolio.transitions
     n_detail = max(0, min(state.shape[0], detail_rows))
     if n_detail:
         out["relationship_value"] = np.where(ever, rel_value, np.nan)[:n_detail]
@@ -97,8 +181,8 @@ def batch_outputs(state: BatchState, detail_rows: int) -> dict[str, np.ndarray]:
         out["final_business_model"] = np.where(ever, state.business_model, -1)[:n_detail].astype(np.int16)
         out["net_price"] = np.where(ever, state.price, np.nan)[:n_detail]
         out["cost_to_serve"] = np.where(ever, state.cost_to_serve, np.nan)[:n_detail]
-        if p.alignment:
-            out["final_misalignment"] = np.where(ever, state.misalignment, np.nan)[:n_detail]
+        if state.alignment is not None:
+            out["final_misalignment"] = np.where(ever, state.alignment.misalignment, np.nan)[:n_detail]
     return out
 
 

@@ -114,7 +114,7 @@ class BusinessModelTable:
             account_management=col("account_management"),
             capital_intensity=col("capital_intensity"),
             fit=fit,
-            elements=tuple(dict(bm, fit=float(f)) for bm, f in zip(bms, fit)),
+            elements=tuple(dict(bm, fit=float(f)) for bm, f in zip(bms, fit, strict=True)),
         )
 
     def __len__(self) -> int:

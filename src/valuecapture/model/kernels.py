@@ -5,7 +5,7 @@ acquisition's referral count each run one loop over the filled slots of every
 replication of a batch, written as the scalar equations of
 docs/model.md and compiled with numba: every per-slot array is read and written
 once per period instead of once per numpy operation.  The loops live next to the
-sub-model they implement (``models/*.py``); this module holds the common
+sub-model they implement (``model/submodels/*.py``); this module holds the common
 compilation settings, the kernels' ``exp``/``expm1``, and the set-up's network loops
 (:func:`adjacency`, :func:`segment_partners`).
 
@@ -112,12 +112,12 @@ def segment_partners(i, inside, u, anyone, segment, n_segments):
 #
 # numba compiles numpy's Generator methods from numpy's own algorithms (the same
 # ziggurat, the same bit generator called through its C interface), so a compiled
-# loop draws the very numbers ``gen.standard_normal(out=...)`` draws -- here about
-# 1.7x faster, as numpy's bulk method calls the bit generator and the ziggurat
-# through function pointers per number.  Passing a Generator to compiled code costs
-# about 20 us (numba reads its C interface through ctypes), so short draws stay with
-# numpy (:data:`COMPILED_NORMALS_FROM`).  tests/test_kernels.py checks the numbers bit
-# for bit.
+# loop draws the very numbers ``gen.standard_normal(out=...)`` draws, and faster, as
+# numpy's bulk method calls the bit generator and the ziggurat through function
+# pointers per number.  Passing a Generator to compiled code has a fixed cost (numba
+# reads its C interface through ctypes), so short draws stay with numpy
+# (:data:`COMPILED_NORMALS_FROM`; the measurements are in docs/performance.md).
+# tests/test_kernels.py checks the numbers bit for bit.
 
 #: Fewest numbers for which :func:`fill_standard_normal` draws with the compiled loop.
 COMPILED_NORMALS_FROM = 8192

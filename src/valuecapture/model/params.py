@@ -253,5 +253,5 @@ def slot_count(sc: Scenario) -> int:
 
 
 def _round_up(n: int) -> int:
-    """Slots are allocated in blocks of 512 (see models.state.rowsum)."""
+    """Slots are allocated in blocks of 512 (see model.state.rowsum)."""
     return -(-n // 512) * 512

@@ -123,7 +123,8 @@ class PortfolioView:
         model = get_portfolio_model(portfolio_model)
         if model.side != "supplier":
             raise ValueError(
-                f"portfolio model {portfolio_model!r} is the customer's view; the firm sees it only through view.customer_view"
+                f"portfolio model {portfolio_model!r} is the customer's view; "
+                "the firm sees it only through view.customer_view"
             )
         return model.classify(self)
 
@@ -224,7 +225,9 @@ def _nothing_observed(view: PortfolioView) -> bool:
 
 def _median_split(x: np.ndarray, active: np.ndarray) -> np.ndarray:
     """Per replication, True where x is above the median of the active slots."""
-    med = np.array([np.median(row[a]) if a.any() else 0.0 for row, a in zip(x, active)])  # one per replication
+    med = np.array(
+        [np.median(row[a]) if a.any() else 0.0 for row, a in zip(x, active, strict=True)]
+    )  # one per replication
     return x > med[:, None]
 
 
@@ -427,7 +430,7 @@ def registered_policies() -> dict[str, Any]:
 
 
 def policy_class(name: str) -> type:
-    if name in BUILTIN:  # built-ins win anyway; skip the entry-point scan (~20 ms, run per batch)
+    if name in BUILTIN:  # built-ins win anyway; skip the entry-point scan (docs/performance.md)
         return BUILTIN[name]
     known = registered_policies()
     if name not in known:

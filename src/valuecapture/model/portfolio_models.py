@@ -70,7 +70,10 @@ class Shapiro(PortfolioModel):
     name = "shapiro"
     classes = ("carriage_trade", "passive", "aggressive", "bargain_basement")
     importance = (1.0, 0.67, 0.33, 0.0)
-    source = "Shapiro, Rangan, Moriarty & Ross (1987), Manage customers for profits (not just sales), Harvard Business Review 65(5)."
+    source = (
+        "Shapiro, Rangan, Moriarty & Ross (1987), Manage customers for profits (not just sales), "
+        "Harvard Business Review 65(5)."
+    )
 
     def classify(self, view: Any) -> np.ndarray:
         hp = above_median(view.price, view.active)
@@ -90,7 +93,10 @@ class Krapfel(PortfolioModel):
     name = "krapfel"
     classes = ("partner", "friend", "rival", "acquaintance")
     importance = (1.0, 0.33, 0.67, 0.0)
-    source = "Krapfel, Salmond & Spekman (1991), A strategic approach to managing buyer-seller relationships, European Journal of Marketing 25(9)."
+    source = (
+        "Krapfel, Salmond & Spekman (1991), A strategic approach to managing buyer-seller relationships, "
+        "European Journal of Marketing 25(9)."
+    )
 
     def classify(self, view: Any) -> np.ndarray:
         hv = above_median(view.observed_profit, view.active)
@@ -116,7 +122,10 @@ class Turnbull(PortfolioModel):
         for c in ("high", "low")
         for v in ("high", "low")
     )
-    source = "Turnbull & Zolkiewski (1997), Profitability in customer portfolio planning, in Understanding Business Markets (2nd ed.), Dryden; Zolkiewski & Turnbull (2002), JBIM 17(7)."
+    source = (
+        "Turnbull & Zolkiewski (1997), Profitability in customer portfolio planning, "
+        "in Understanding Business Markets (2nd ed.), Dryden; Zolkiewski & Turnbull (2002), JBIM 17(7)."
+    )
 
     def classify(self, view: Any) -> np.ndarray:
         lp = ~above_median(view.price, view.active)
@@ -168,7 +177,10 @@ class Campbell(PortfolioModel):
     name = "campbell"
     classes = ("tomorrows", "todays", "yesterdays")
     importance = (0.67, 1.0, 0.0)
-    source = "Campbell & Cunningham (1983), Customer analysis for strategy development in industrial markets, Strategic Management Journal 4(4)."
+    source = (
+        "Campbell & Cunningham (1983), Customer analysis for strategy development in industrial markets, "
+        "Strategic Management Journal 4(4)."
+    )
     young_years = 2.0
 
     def classify(self, view: Any) -> np.ndarray:

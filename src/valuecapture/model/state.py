@@ -16,7 +16,7 @@ replications share its batch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -43,7 +43,8 @@ PERIOD_SERIES: dict[str, tuple[str, str]] = {
     "revenue": ("currency/period", "Revenue from all active relationships."),
     "economic_profit": (
         "currency/period",
-        "Firm economic profit: relationship economic profit minus fixed, complexity, capability, change and acquisition costs after tax.",
+        "Firm economic profit: relationship economic profit minus fixed, complexity, capability, change "
+        "and acquisition costs after tax.",
     ),
     "relationship_economic_profit": (
         "currency/period",
@@ -103,6 +104,75 @@ def rowsum(x: np.ndarray) -> np.ndarray:
     return np.cumsum(blocks, axis=1)[:, -1]
 
 
+class Slots(NamedTuple):
+    """The per-slot arrays of a batch, ``(batch, slots)`` each, as one record for the
+    compiled loops: a kernel takes ``slots`` and reads ``slots.trust[b, i]`` by name, so a
+    new per-slot quantity is one field here and one in :class:`BatchState`, not a new
+    position in every kernel's argument list.  The fields are the state's own arrays
+    (no copy); :meth:`BatchState.slots` builds the record afresh, as some arrays are
+    replaced (a new business-model assignment)."""
+
+    status: np.ndarray  # int8: NOT_YET, ACTIVE, LOST
+    trust: np.ndarray
+    adaptation: np.ndarray
+    share_of_wallet: np.ndarray
+    origin: np.ndarray
+    business_model: np.ndarray  # int16
+    log_survival: np.ndarray
+    wallet_dt: np.ndarray
+    log1p_growth: np.ndarray
+    idio: np.ndarray
+    contagion: np.ndarray
+    value: np.ndarray
+    acquired_period: np.ndarray  # int32
+    periods_active: np.ndarray  # int32
+    demand: np.ndarray
+    revenue: np.ndarray
+    hazard: np.ndarray
+    margin_base: np.ndarray
+    margin_adaptation: np.ndarray
+    capital_base: np.ndarray
+    capital_adaptation: np.ndarray
+    service: np.ndarray
+    price: np.ndarray
+    cost_to_serve: np.ndarray
+    bm_quality: np.ndarray
+    bm_adaptation: np.ndarray
+
+    @classmethod
+    def zeros(cls, shape: tuple[int, int], **given: np.ndarray) -> Slots:
+        """A record of zero arrays of ``shape`` in each field's type, except the ``given`` ones."""
+        ints = {"status": np.int8, "business_model": np.int16, "acquired_period": np.int32, "periods_active": np.int32}
+        return cls(
+            **{f: given[f] if f in given else np.zeros(shape, dtype=ints.get(f, np.float64)) for f in cls._fields}
+        )
+
+
+@dataclass
+class AlignmentState:
+    """The two-sided portfolio's state of a batch (``alignment.enabled`` only;
+    :mod:`valuecapture.model.submodels.alignment`), per slot ``(batch, slots)``."""
+
+    treatment: np.ndarray  # the firm's treatment level of the assigned model, 0-1
+    purchase_importance: np.ndarray  # the customer's importance of the purchase, 0-1 (fixed)
+    structural_risk: np.ndarray  # the customer's structural supply risk, 0-1 (fixed)
+    supply_risk: np.ndarray  # the customer's perceived supply risk, 0-1 (drifts; interaction spaces move it)
+    customer_level: np.ndarray  # the treatment the customer expects (its Kraljic class's level)
+    misalignment: np.ndarray  # |treatment - customer_level|
+    last_contact: np.ndarray  # period of the last interaction-space contact (int64)
+    interaction_choice: dict[str, np.ndarray] = field(default_factory=dict)  # policy-chosen participants by space
+
+
+@dataclass
+class PortfolioTrack:
+    """Class counts of the tracked portfolio models (``portfolio.track`` only;
+    :class:`~valuecapture.model.submodels.alignment.PortfolioTracker`)."""
+
+    class_counts: np.ndarray  # (batch, periods, labels)
+    transitions: np.ndarray  # (batch, labels, labels) year-to-year class transitions
+    previous: dict[str, np.ndarray] = field(default_factory=dict)  # class a year ago, by portfolio model
+
+
 @dataclass
 class BatchState:
     params: ModelParams
@@ -148,21 +218,11 @@ class BatchState:
     model_counts: np.ndarray  # (batch, periods, models) active relationships by business model
     market: np.ndarray  # (batch,) market AR(1) level
     sector: np.ndarray  # (batch, segments) segment AR(1) levels
+    slots_exhausted: np.ndarray  # (batch,) customers not won for want of a free slot
     width: int = 0
-    # two-sided portfolios (only when params.alignment; see models/alignment.py)
-    treatment: np.ndarray | None = None  # (batch, slots) firm's treatment level of the assigned model, 0-1
-    purchase_importance: np.ndarray | None = None  # customer's importance of the purchase, 0-1 (fixed)
-    structural_risk: np.ndarray | None = None  # customer's structural supply risk, 0-1 (fixed)
-    supply_risk: np.ndarray | None = None  # customer's perceived supply risk, 0-1 (drifts; interaction spaces move it)
-    customer_level: np.ndarray | None = None  # treatment the customer expects (Kraljic class level)
-    misalignment: np.ndarray | None = None  # |treatment - customer_level|
-    last_contact: np.ndarray | None = None  # period of the last interaction-space contact
-    interaction_choice: dict[str, np.ndarray] = field(default_factory=dict)  # policy-chosen participants by space
-    portfolio_prev: dict[str, np.ndarray] = field(default_factory=dict)  # class a year ago, by portfolio model
-    class_counts: np.ndarray | None = None  # (batch, periods, labels)
-    transitions: np.ndarray | None = None  # (batch, labels, labels) year-to-year class transitions
+    alignment: AlignmentState | None = None  # two-sided portfolios, only when params.alignment
+    portfolio: PortfolioTrack | None = None  # class tracking, only when portfolio.track
     records: dict[str, np.ndarray] = field(default_factory=dict)
-    slots_exhausted: np.ndarray | None = None
     terminal_relationship: np.ndarray | None = None  # (batch, slots)
     terminal_fixed: np.ndarray | None = None  # (batch,)
 
@@ -204,81 +264,13 @@ class BatchState:
             out[b, n:] = 0.0
         return out
 
+    def slots(self) -> Slots:
+        """The per-slot arrays as one :class:`Slots` record for the compiled loops."""
+        return Slots._make([getattr(self, f) for f in Slots._fields])
+
     def view(self, name: str) -> np.ndarray:
         """The prefix ``[:, :width]`` of a per-slot array (a view: writes go through)."""
         return getattr(self, name)[:, : self.width]
-
-
-def initial_state(
-    p: ModelParams, base: CustomerBase, network: Network, random: RandomStreams, policy: object
-) -> BatchState:
-    b = base.wallet.shape[0]
-    n = p.n_slots
-    initial = np.broadcast_to(np.arange(n) < p.n_initial, (b, n))
-    state = BatchState(
-        params=p,
-        base=base,
-        network=network,
-        random=random,
-        policy=policy,
-        status=np.where(initial, ACTIVE, NOT_YET).astype(np.int8),
-        trust=_initial_prefix(base.initial_trust, n, p.new_trust),
-        adaptation=_initial_prefix(base.initial_adaptation, n, 0.0),
-        share_of_wallet=np.zeros((b, n)),
-        origin=_initial_prefix(
-            1.0 - np.round(base.initial_age * p.periods_per_year), n, 0.0
-        ),  # age at period 1 = drawn age
-        business_model=np.zeros((b, n), dtype=np.int16),
-        log_survival=p.dt * np.log1p(-base.churn),
-        wallet_dt=base.wallet * p.dt,
-        log1p_growth=np.log1p(base.growth),
-        idio=np.zeros((b, n)),
-        contagion=np.zeros((b, n)),
-        value=np.zeros((b, n)),
-        acquired_period=np.where(initial, 0, -1).astype(np.int32),
-        periods_active=np.zeros((b, n), dtype=np.int32),
-        next_free=np.full(b, p.n_initial, dtype=np.int64),
-        demand=np.zeros((b, n)),
-        revenue=np.zeros((b, n)),
-        hazard=np.zeros((b, n)),
-        margin_base=np.zeros((b, n)),
-        margin_adaptation=np.zeros((b, n)),
-        capital_base=np.zeros((b, n)),
-        capital_adaptation=np.zeros((b, n)),
-        service=np.zeros((b, n)),
-        price=np.zeros((b, n)),
-        cost_to_serve=np.zeros((b, n)),
-        bm_quality=np.zeros((b, n)),
-        bm_adaptation=np.zeros((b, n)),
-        observed=np.zeros((b, n)),
-        ep_history=np.zeros((p.insight_lag + 1, b, n)),
-        insight_level=np.full(b, p.insight_level),
-        platform_level=np.full(b, p.platform_level),
-        account_managers=np.full(b, p.account_managers, dtype=np.int64),
-        used_ever=np.zeros((b, len(p.business_models)), dtype=bool),
-        value_by_model=np.zeros((b, len(p.business_models))),
-        model_counts=np.zeros((b, p.periods, len(p.business_models)), dtype=np.int64),
-        market=np.zeros(b),
-        sector=np.zeros((b, p.n_segments)),
-        records={name: np.zeros((b, p.periods)) for name in PERIOD_SERIES},
-        slots_exhausted=np.zeros(b, dtype=np.int64),
-    )
-    state.share_of_wallet = share_of_wallet(p, state.trust, state.adaptation)
-    state.update_width()
-    if p.alignment:
-        from valuecapture.model.submodels.alignment import init_alignment
-
-        init_alignment(state)
-    apply_assignment(state, state.business_model)
-    return state
-
-
-def _initial_prefix(initial: np.ndarray, n_slots: int, later: float) -> np.ndarray:
-    """(batch, n_slots) array: the initial customers' values in the first slots, ``later``
-    (a new customer's start) in the rest."""
-    out = np.full((initial.shape[0], n_slots), later)
-    out[:, : initial.shape[1]] = initial
-    return out
 
 
 def fallback_model(p: ModelParams) -> int:
@@ -318,44 +310,16 @@ def enforce_capacity(state: BatchState, assignment: np.ndarray) -> np.ndarray:
     return assignment
 
 
-def share_of_wallet(
-    p: ModelParams, trust: np.ndarray, adaptation: np.ndarray, misalignment: np.ndarray | None = None
-) -> np.ndarray:
-    """logistic(sow_intercept + sow_trust * trust + sow_adaptation * adaptation [- sow_effect * misalignment])."""
-    logit = p.sow_intercept + p.sow_trust * trust + p.sow_adaptation * adaptation
-    if misalignment is not None and p.align_sow_effect:
-        logit = logit - p.align_sow_effect * misalignment
+def sow_logit(intercept: float, trust_coef: float, adaptation_coef: float, trust: Any, adaptation: Any) -> Any:
+    """The share-of-wallet logit ``a + b T + c A`` (MODEL.md §1.2), for numbers or arrays;
+    the relationship kernel compiles this same function
+    (:func:`~valuecapture.model.submodels.relationship.step_relationship`)."""
+    return intercept + trust_coef * trust + adaptation_coef * adaptation
+
+
+def share_of_wallet(p: ModelParams, trust: Any, adaptation: Any) -> Any:
+    """``logistic(sow_logit(T, A))`` of relationships without misalignment (at the start and at
+    acquisition).  numpy's exp here, the kernels' in the relationship step: the two agree
+    to 1 ulp, not bit for bit (docs/performance.md)."""
+    logit = sow_logit(p.sow_intercept, p.sow_trust, p.sow_adaptation, trust, adaptation)
     return 1.0 / (1.0 + np.exp(-logit))
-
-
-def apply_assignment(state: BatchState, assignment: np.ndarray) -> None:
-    """Set business models and refresh the per-slot quantities that follow from them.
-
-    Economic profit per period of an active relationship is linear in its volume
-    ``V`` (list-price value bought) given its adaptation ``A``:
-    ``EP = V (m0 + m1 A) - (1 - tax) service`` with
-    ``m0 = P ((1-tax)(1-C) - k DSO) - c ((1-tax) + k INV)`` and
-    ``m1 = -P ((1-tax) C a_c + k D)``, where ``P`` is the effective net price,
-    ``C`` the effective cost-to-serve rate (incl. the fit penalty), ``c`` the COGS
-    ratio, ``a_c`` the adaptation cost (reduced by the modular platform), ``D``
-    dedicated assets per unit adaptation, ``DSO`` includes the business model's
-    capital intensity, and
-    ``k = wacc_period / dt`` turns annual-revenue capital into a per-period
-    charge.  Invested capital is ``V (k0 + k1 A)`` with ``k0 = (P DSO + c INV)/dt``
-    and ``k1 = P D / dt``.
-    """
-    from valuecapture.model.submodels.economics import assign_economics
-
-    p = state.params
-    t = p.business_models
-    state.business_model = assignment.astype(np.int16)
-    adaptation_cost = p.adaptation_cost * (1.0 - p.platform_effect * state.platform_level)  # per replication
-    assign_economics(
-        state.business_model, state.base.price, state.base.cost_to_serve, t.price_factor, t.cost_to_serve_factor, t.capital_intensity,
-        t.service_cost, t.quality, t.adaptation, adaptation_cost, 1.0 - p.tax_rate, p.wacc_period / p.dt, p.cogs_ratio, p.dso_years,
-        p.inventory_years, p.dedicated_assets, p.dt,
-        state.price, state.cost_to_serve, state.margin_base, state.margin_adaptation, state.capital_base, state.capital_adaptation,
-        state.service, state.bm_quality, state.bm_adaptation,
-    )  # fmt: skip
-    if p.alignment:
-        state.treatment = t.treatment[state.business_model]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import numpy as np
 from scipy.special import pdtr
 
 from valuecapture.model.engine import Component
 from valuecapture.model.kernels import kernel
-from valuecapture.model.state import ACTIVE, BatchState, apply_assignment, enforce_capacity, share_of_wallet
+from valuecapture.model.params import ModelParams
+from valuecapture.model.state import ACTIVE, BatchState, enforce_capacity, share_of_wallet
+from valuecapture.model.submodels.economics import apply_assignment
 
 
 def poisson_quantile(u: np.ndarray, mean: float) -> np.ndarray:
@@ -44,19 +47,50 @@ class Acquisition(Component):
 
     name = "acquisition"
     phase = 10
-    reads = ("status", "trust", "next_free")
+    reads = (
+        "next_free",
+        "status",
+        "trust",
+        "business_model",
+        "log_survival",
+        "value",
+        "value_by_model",
+        "slots_exhausted",
+        "account_managers",
+        "observed",
+        "platform_level",
+    )
     writes = (
         "status",
         "trust",
         "adaptation",
-        "origin",
-        "log_survival",
-        "acquired_period",
         "share_of_wallet",
+        "origin",
+        "acquired_period",
+        "log_survival",
         "value",
         "value_by_model",
         "next_free",
+        "slots_exhausted",
         "business_model",
+        "price",
+        "cost_to_serve",
+        "margin_base",
+        "margin_adaptation",
+        "capital_base",
+        "capital_adaptation",
+        "service",
+        "bm_quality",
+        "bm_adaptation",
+        "records.acquisition_cost",
+        "records.acquired",
+        "alignment.treatment",
+    )
+    reads_previous = (
+        "status",
+        "trust",
+        "value",
+        "value_by_model",
     )
 
     def step(self, state: BatchState, period: int) -> None:
@@ -75,15 +109,9 @@ class Acquisition(Component):
         take = np.minimum(wanted, state.shape[1] - state.next_free)
         state.slots_exhausted += wanted - take
         n_ref_taken = np.minimum(n_refer, take)
-        cac = p.acquisition_cost * (1.0 - p.tax_rate)  # tax-deductible, paid at the start of the period
-        df = state.discount(period - 1)
-        new_sow = float(share_of_wallet(p, np.float64(p.new_trust), np.float64(0.0)))
         cost = np.zeros(state.shape[0])
-        acquire(
-            state.next_free, take, n_ref_taken, period, p.new_trust, new_sow, p.referral_churn_factor,
-            cac * p.referral_cost_factor, cac, df, state.status, state.trust, state.adaptation, state.share_of_wallet,
-            state.origin, state.acquired_period, state.log_survival, state.value, state.value_by_model, state.business_model, cost,
-        )  # fmt: skip
+        terms = NewRelationships.of(p, period, state.discount(period - 1))
+        acquire(state.next_free, take, n_ref_taken, state.slots(), terms, state.value_by_model, cost)
         state.records["acquisition_cost"][:, period - 1] = cost
         state.records["acquired"][:, period - 1] = take
         state.next_free = state.next_free + take
@@ -105,31 +133,56 @@ def count_referrals(filled, status, trust, u, referral_prob, n_refer):
         n_refer[b] = n
 
 
+class NewRelationships(NamedTuple):
+    """How this period's new relationships start, in one record for :func:`acquire`."""
+
+    period: int
+    trust: float
+    share_of_wallet: float
+    referral_churn: float  # multiplier of a referred customer's log survival
+    cost_referred: float  # after-tax acquisition cost of a referred customer
+    cost_prospected: float  # after-tax acquisition cost of a prospected one
+    df: float  # discount factor of the start of the period
+
+    @classmethod
+    def of(cls, p: ModelParams, period: int, df: float) -> NewRelationships:
+        cac = p.acquisition_cost * (1.0 - p.tax_rate)  # tax-deductible, paid at the start of the period
+        return cls(
+            period=int(period),
+            trust=float(p.new_trust),
+            share_of_wallet=float(share_of_wallet(p, np.float64(p.new_trust), np.float64(0.0))),
+            referral_churn=float(p.referral_churn_factor),
+            cost_referred=float(cac * p.referral_cost_factor),
+            cost_prospected=float(cac),
+            df=float(df),
+        )
+
+
 @kernel
-def acquire(next_free, take, referred, period, new_trust, new_sow, referral_churn, cost_referred, cost_prospected, df,
-            status, trust, adaptation, share_of_wallet, origin, acquired_period, log_survival, value, value_by_model,
-            business_model, cost):  # fmt: skip
+def acquire(next_free, take, referred, s, new, value_by_model, cost):
     """Start the ``take[b]`` new relationships of replication ``b`` in its next free slots,
     the ``referred[b]`` referred ones first: status, starting relationship state,
     the referral churn multiplier, and the after-tax acquisition cost (``cost_*``,
     discounted by ``df``) charged to the slot's value and its business model's;
-    ``cost[b]`` is the undiscounted total."""
-    for b in range(status.shape[0]):
+    ``cost[b]`` is the undiscounted total.  ``s`` is the
+    :class:`~valuecapture.model.state.Slots` record, ``new`` the :class:`NewRelationships`."""
+    cost_referred, cost_prospected, df = new.cost_referred, new.cost_prospected, new.df
+    for b in range(s.status.shape[0]):
         lo = next_free[b]
         mid = lo + referred[b]
         hi = lo + take[b]
         for i in range(lo, hi):
-            status[b, i] = ACTIVE
-            trust[b, i] = new_trust
-            adaptation[b, i] = 0.0
-            share_of_wallet[b, i] = new_sow
-            origin[b, i] = period
-            acquired_period[b, i] = period
+            s.status[b, i] = ACTIVE
+            s.trust[b, i] = new.trust
+            s.adaptation[b, i] = 0.0
+            s.share_of_wallet[b, i] = new.share_of_wallet
+            s.origin[b, i] = new.period
+            s.acquired_period[b, i] = new.period
             if i < mid:  # referred
-                log_survival[b, i] *= referral_churn
+                s.log_survival[b, i] *= new.referral_churn
                 charge = cost_referred * df
             else:
                 charge = cost_prospected * df
-            value[b, i] -= charge
-            value_by_model[b, business_model[b, i]] -= charge
+            s.value[b, i] -= charge
+            value_by_model[b, s.business_model[b, i]] -= charge
         cost[b] = cost_referred * (mid - lo) + cost_prospected * (hi - mid)

@@ -38,34 +38,39 @@ import numpy as np
 
 from valuecapture.model.engine import Component
 from valuecapture.model.portfolio_models import Kraljic, class_labels, get_portfolio_model
-from valuecapture.model.state import ACTIVE, BatchState, rowsum
+from valuecapture.model.state import ACTIVE, ALIGNMENT_SERIES, AlignmentState, BatchState, PortfolioTrack, rowsum
 
 NEVER = -(10**6)
 
 
 def init_alignment(state: BatchState) -> None:
-    """Set-up draws: structural supply risk and initial perception of every slot."""
+    """Set-up draws: structural supply risk and initial perception of every slot, into a new
+    :class:`~valuecapture.model.state.AlignmentState` (the treatment follows the assignment)."""
     p = state.params
     b, n = state.shape
     draws = np.empty((2, b, n))
     for i, gen in enumerate(state.streams("alignment", 0)):
         gen.random(out=draws[0, i])
         gen.standard_normal(out=draws[1, i])
-    state.structural_risk = draws[0]
-    state.supply_risk = np.clip(state.structural_risk + stationary_sd(p) * draws[1], 0.0, 1.0)
-    state.purchase_importance = state.base.wallet / (state.base.wallet + p.wallet_median)
-    state.customer_level = np.zeros((b, n))
-    state.misalignment = np.zeros((b, n))
-    state.last_contact = np.full((b, n), NEVER, dtype=np.int64)
-    for name in (
-        "aligned_share",
-        "mean_misalignment",
-        "mean_internal_misalignment",
-        "interaction_contacts",
-        "interaction_cost",
-    ):
+    a = AlignmentState(
+        treatment=np.zeros((b, n)),
+        purchase_importance=state.base.wallet / (state.base.wallet + p.wallet_median),
+        structural_risk=draws[0],
+        supply_risk=np.clip(draws[0] + stationary_sd(p) * draws[1], 0.0, 1.0),
+        customer_level=np.zeros((b, n)),
+        misalignment=np.zeros((b, n)),
+        last_contact=np.full((b, n), NEVER, dtype=np.int64),
+    )
+    state.alignment = a
+    for name in ALIGNMENT_SERIES:
         state.records[name] = np.zeros((b, p.periods))
-    state.customer_level[...] = customer_level(state, slice(None))
+    a.customer_level[...] = customer_level(state, slice(None))
+
+
+def aligned(state: BatchState) -> AlignmentState:
+    """The batch's alignment state (the caller runs only with alignment on)."""
+    assert state.alignment is not None, "alignment state used with alignment.enabled off"
+    return state.alignment
 
 
 def stationary_sd(p: object) -> float:
@@ -77,19 +82,19 @@ def stationary_sd(p: object) -> float:
 
 def customer_level(state: BatchState, cols: slice) -> np.ndarray:
     """Treatment the customer expects: level of its Kraljic class of the supplier."""
-    view = SimpleNamespace(
-        purchase_importance=state.purchase_importance[:, cols], supply_risk=state.supply_risk[:, cols]
-    )  # type: ignore[index]
+    a = aligned(state)
+    view = SimpleNamespace(purchase_importance=a.purchase_importance[:, cols], supply_risk=a.supply_risk[:, cols])
     return np.asarray(state.params.kraljic_levels)[Kraljic().classify(view)]
 
 
 def customer_view(state: BatchState, period: int) -> np.ndarray:
     """What the firm knows of the customer's view: its expected treatment where an
     interaction-space contact happened within ``legitimacy_window`` periods, else NaN."""
-    if not state.params.alignment:
+    a = state.alignment
+    if a is None:
         return np.full(state.shape, np.nan)
-    known = period - state.last_contact <= state.params.legitimacy_window  # type: ignore[operator]
-    return np.where(known, state.customer_level, np.nan)  # type: ignore[arg-type]
+    known = period - a.last_contact <= state.params.legitimacy_window
+    return np.where(known, a.customer_level, np.nan)
 
 
 def downgrade_trust_loss(state: BatchState, new_treatment: np.ndarray, period: int) -> None:
@@ -99,8 +104,9 @@ def downgrade_trust_loss(state: BatchState, new_treatment: np.ndarray, period: i
     p = state.params
     if not p.downgrade_trust_loss:
         return
-    drop = np.maximum(state.treatment - new_treatment, 0.0) * (state.status == ACTIVE)  # type: ignore[operator]
-    explained = period - state.last_contact <= p.legitimacy_window  # type: ignore[operator]
+    a = aligned(state)
+    drop = np.maximum(a.treatment - new_treatment, 0.0) * (state.status == ACTIVE)
+    explained = period - a.last_contact <= p.legitimacy_window
     loss = p.downgrade_trust_loss * drop * np.where(explained, 1.0 - p.legitimacy, 1.0)
     np.subtract(state.trust, loss, out=state.trust)
     np.clip(state.trust, 0.0, 1.0, out=state.trust)
@@ -109,6 +115,7 @@ def downgrade_trust_loss(state: BatchState, new_treatment: np.ndarray, period: i
 def firm_view(state: BatchState, period: int) -> SimpleNamespace:
     """The attributes the supplier-side portfolio models classify from (the firm's view)."""
     p = state.params
+    a = state.alignment
     return SimpleNamespace(
         period=period,
         periods_per_year=p.periods_per_year,
@@ -120,8 +127,8 @@ def firm_view(state: BatchState, period: int) -> SimpleNamespace:
         trust=state.trust,
         growth=state.base.growth,
         age=period - state.origin,
-        purchase_importance=state.purchase_importance,
-        supply_risk=state.supply_risk,
+        purchase_importance=None if a is None else a.purchase_importance,
+        supply_risk=None if a is None else a.supply_risk,
     )
 
 
@@ -131,27 +138,53 @@ class Alignment(Component):
     name = "alignment"
     phase = 35
     reads = (
+        "next_free",
         "status",
-        "treatment",
-        "supply_risk",
-        "structural_risk",
-        "purchase_importance",
+        "trust",
         "observed",
-        "interaction_choice",
+        "business_model",
+        "revenue",
+        "price",
+        "cost_to_serve",
+        "origin",
+        "records.economic_profit",
+        "alignment.supply_risk",
+        "alignment.structural_risk",
+        "alignment.purchase_importance",
+        "alignment.treatment",
+        "alignment.interaction_choice",
+        "alignment.last_contact",
     )
-    writes = ("supply_risk", "customer_level", "misalignment", "trust", "last_contact")
+    writes = (
+        "trust",
+        "alignment.supply_risk",
+        "alignment.customer_level",
+        "alignment.misalignment",
+        "alignment.last_contact",
+        "records.aligned_share",
+        "records.mean_misalignment",
+        "records.mean_internal_misalignment",
+        "records.interaction_contacts",
+        "records.interaction_cost",
+        "records.economic_profit",
+    )
+    reads_previous = (
+        "status",
+        "trust",
+    )
 
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
         w = state.width
         t_ = period - 1
         cols = slice(0, w)
+        a = aligned(state)
         eps = state.keyed(state.streams("alignment", period), "standard_normal")
-        risk = state.supply_risk[:, cols]  # type: ignore[index]
-        risk += p.view_reassess * (state.structural_risk[:, cols] - risk) + p.view_noise * eps  # type: ignore[index]
+        risk = a.supply_risk[:, cols]
+        risk += p.view_reassess * (a.structural_risk[:, cols] - risk) + p.view_noise * eps
         np.clip(risk, 0.0, 1.0, out=risk)
         alive = state.status[:, cols] == ACTIVE
-        treatment = state.treatment[:, cols]  # type: ignore[index]
+        treatment = a.treatment[:, cols]
         level = customer_level(state, cols)
         cost = np.zeros(state.shape[0])
         contacts = np.zeros(state.shape[0])
@@ -167,14 +200,14 @@ class Alignment(Component):
                 np.clip(risk, 0.0, 1.0, out=risk)
                 level = customer_level(state, cols)
                 trust += np.where(take, sp.trust_boost * (1.0 - trust), 0.0)
-                state.last_contact[:, cols][take] = period  # type: ignore[index]
+                a.last_contact[:, cols][take] = period
                 n = np.count_nonzero(take, axis=1)
                 contacts += n
                 cost += sp.cost_per_contact * n
         cost += sum(sp.fixed_cost_period for sp in p.interactions)
-        state.customer_level[:, cols] = level  # type: ignore[index]
+        a.customer_level[:, cols] = level
         m = np.abs(treatment - level)
-        state.misalignment[:, cols] = m  # type: ignore[index]
+        a.misalignment[:, cols] = m
         rec = state.records
         n_alive = np.count_nonzero(alive, axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -201,7 +234,7 @@ class Alignment(Component):
 
     @staticmethod
     def _participants(state: BatchState, sp: object, alive: np.ndarray, cols: slice) -> np.ndarray:
-        chosen = state.interaction_choice.get(sp.name)  # type: ignore[attr-defined]
+        chosen = aligned(state).interaction_choice.get(sp.name)  # type: ignore[attr-defined]
         if chosen is not None:
             take = alive & chosen[:, cols]
         elif sp.models is None:  # type: ignore[attr-defined]
@@ -221,7 +254,7 @@ def internal_misalignment(state: BatchState, period: int) -> np.ndarray:
     """|sales' view (class level under ``alignment.sales_model``) - operations' treatment|."""
     model = get_portfolio_model(state.params.sales_model)
     sales = model.levels(model.classify(firm_view(state, period)))
-    return np.abs(sales - state.treatment)  # type: ignore[operator]
+    return np.abs(sales - aligned(state).treatment)
 
 
 class PortfolioTracker(Component):
@@ -234,8 +267,25 @@ class PortfolioTracker(Component):
 
     name = "portfolio"
     phase = 90
-    reads = ("status", "observed", "revenue", "price", "trust", "supply_risk")
-    writes = ("class_counts", "transitions", "portfolio_prev")
+    reads = (
+        "status",
+        "observed",
+        "revenue",
+        "price",
+        "cost_to_serve",
+        "trust",
+        "origin",
+        "alignment.purchase_importance",
+        "alignment.supply_risk",
+        "portfolio.class_counts",
+        "portfolio.transitions",
+        "portfolio.previous",
+    )
+    writes = (
+        "portfolio.class_counts",
+        "portfolio.transitions",
+        "portfolio.previous",
+    )
 
     def __init__(self, models: tuple[str, ...]):
         self.models = tuple(models)
@@ -250,9 +300,12 @@ class PortfolioTracker(Component):
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
         b = state.shape[0]
-        if state.class_counts is None:
-            state.class_counts = np.zeros((b, p.periods, self.n_labels), dtype=np.int32)
-            state.transitions = np.zeros((b, self.n_labels, self.n_labels), dtype=np.int32)
+        if state.portfolio is None:
+            state.portfolio = PortfolioTrack(
+                class_counts=np.zeros((b, p.periods, self.n_labels), dtype=np.int32),
+                transitions=np.zeros((b, self.n_labels, self.n_labels), dtype=np.int32),
+            )
+        track = state.portfolio
         view = firm_view(state, period)
         alive = view.active
         year_end = period % p.periods_per_year == 0
@@ -263,14 +316,14 @@ class PortfolioTracker(Component):
             cls = model.classify(view).astype(np.int64) + off
             labels = np.where(alive, cls, -1)
             flat = (rows * self.n_labels + labels)[alive]
-            state.class_counts[:, period - 1, :] += (
+            track.class_counts[:, period - 1, :] += (
                 np.bincount(flat, minlength=b * self.n_labels).reshape(b, self.n_labels).astype(np.int32)
             )
             if year_end:
-                prev = state.portfolio_prev.get(name)
+                prev = track.previous.get(name)
                 if prev is not None:
                     both = (prev >= 0) & (labels >= 0)
                     idx = (rows * self.n_labels + prev) * self.n_labels + labels
                     counts = np.bincount(idx[both], minlength=b * self.n_labels * self.n_labels)
-                    state.transitions += counts.reshape(b, self.n_labels, self.n_labels).astype(np.int32)  # type: ignore[operator]
-                state.portfolio_prev[name] = labels
+                    track.transitions += counts.reshape(b, self.n_labels, self.n_labels).astype(np.int32)
+                track.previous[name] = labels

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from valuecapture.model.engine import Component
@@ -27,8 +29,21 @@ class Demand(Component):
 
     name = "demand"
     phase = 20
-    reads = ("idio", "market", "sector", "wallet_dt", "log1p_growth", "acquired_period")
-    writes = ("idio", "market", "sector", "demand")
+    reads = (
+        "next_free",
+        "idio",
+        "market",
+        "sector",
+        "wallet_dt",
+        "log1p_growth",
+        "records.acquired",
+    )
+    writes = (
+        "idio",
+        "market",
+        "sector",
+        "demand",
+    )
 
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
@@ -56,31 +71,30 @@ class Demand(Component):
             fresh_from = state.next_free - state.records["acquired"][:, period - 1].astype(np.int64)
         variance = sd * sd * stat * stat
         level = (state.market[:, None] - 0.5 * variance) + state.sector  # (batch x segments)
-        step_demand(
-            state.next_free,
-            state.idio,
-            state.demand,
-            state.wallet_dt,
-            state.log1p_growth,
-            state.base.segment,
-            z,
-            fresh_from,
-            level,
-            phi,
-            s_e,
-            stat,
-            period * p.dt,
-        )
+        k = DemandTerms(phi=float(phi), s_e=float(s_e), stat=float(stat), years=period * p.dt)
+        step_demand(state.next_free, state.slots(), state.base.segment, z, fresh_from, level, k)
+
+
+class DemandTerms(NamedTuple):
+    """This period's constants of the idiosyncratic demand step."""
+
+    phi: float  # persistence
+    s_e: float  # idiosyncratic innovation sd per period
+    stat: float  # stationary sd per unit innovation sd, 1 / sqrt(1 - phi^2)
+    years: float  # time since the start of the horizon
 
 
 @kernel
-def step_demand(filled, idio, demand, wallet_dt, log1p_growth, segment, z, fresh_from, level, phi, s_e, stat, years):
+def step_demand(filled, s, segment, z, fresh_from, level, k):
     """Idiosyncratic AR(1) step and this period's wallet of the filled slots
-    (``[b, :filled[b]]``), in place.
+    (``[b, :filled[b]]``) of the :class:`~valuecapture.model.state.Slots` record ``s``, in
+    place, with the :class:`DemandTerms` ``k``.
 
-    ``z`` is each slot's standard normal innovation, slots from ``fresh_from[b]`` on start in the stationary law, ``level[b, s]`` is
-    ``market - Var(x)/2 + segment level s`` and ``years`` the time since the start.
+    ``z`` is each slot's standard normal innovation, slots from ``fresh_from[b]`` on start
+    in the stationary law, ``level[b, s]`` is ``market - Var(x)/2 + segment level s``.
     """
+    idio, demand, wallet_dt, log1p_growth = s.idio, s.demand, s.wallet_dt, s.log1p_growth
+    phi, s_e, stat, years = k.phi, k.s_e, k.stat, k.years
     for b in range(idio.shape[0]):
         for i in range(filled[b]):
             start = (s_e * stat) * z[b, i]  # stationary start of a customer new now

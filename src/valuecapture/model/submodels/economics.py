@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from valuecapture.model.business_models import complexity_cost
+from valuecapture.model.business_models import BusinessModelTable, complexity_cost
 from valuecapture.model.engine import Component
 from valuecapture.model.kernels import NO_SLOTS, kernel
+from valuecapture.model.params import ModelParams
 from valuecapture.model.state import ACTIVE, BatchState, rowsum
+from valuecapture.model.submodels.alignment import aligned, internal_misalignment
 
 
 def alignment_costs(state: BatchState, period: int, w: int) -> np.ndarray:
@@ -16,14 +20,13 @@ def alignment_costs(state: BatchState, period: int, w: int) -> np.ndarray:
     already after tax) and, with ``alignment.internal``, friction
     ``(1 - tax) revenue C internal_cost m_int``."""
     p = state.params
+    a = aligned(state)
     alive = state.view("status") == ACTIVE
     out = np.zeros(alive.shape)
     if p.align_waste:
-        over = np.maximum(state.treatment[:, :w] - state.customer_level[:, :w], 0.0)  # type: ignore[index]
+        over = np.maximum(a.treatment[:, :w] - a.customer_level[:, :w], 0.0)
         out += state.view("service") * p.align_waste * over * alive
     if p.internal_alignment and p.internal_cost:
-        from valuecapture.model.submodels.alignment import internal_misalignment
-
         revenue = state.view("demand") * state.view("share_of_wallet") * alive * state.view("price")
         out += (
             (1.0 - p.tax_rate)
@@ -55,7 +58,7 @@ class Economics(Component):
     ``NOPAT = (revenue - COGS - cost_to_serve - service_cost dt)(1 - tax)``;
     ``IC = annual revenue (DSO/365 + dedicated_assets A) + annual COGS inventory_days/365``;
     ``EP = NOPAT - wacc_period IC`` -- evaluated in the equivalent linear form of
-    :func:`~valuecapture.model.state.apply_assignment`.  Flows of period ``t``
+    :func:`assign_economics`.  Flows of period ``t``
     are discounted by ``(1 + wacc_period)^-t``.  Firm-level costs (tax-deductible,
     so they reduce firm value after tax): the firm's fixed cost; the fixed cost of
     every business model serving at least one active customer, and its set-up
@@ -69,27 +72,67 @@ class Economics(Component):
     name = "economics"
     phase = 30
     reads = (
+        "next_free",
+        "status",
         "demand",
         "share_of_wallet",
         "adaptation",
-        "status",
         "trust",
+        "price",
+        "cost_to_serve",
         "margin_base",
         "margin_adaptation",
         "capital_base",
         "capital_adaptation",
         "service",
-        "price",
+        "business_model",
+        "value",
+        "periods_active",
+        "value_by_model",
+        "used_ever",
+        "insight_level",
+        "platform_level",
+        "account_managers",
+        "observed",
+        "revenue",
+        "origin",
+        "records.change_cost",
+        "records.capability_spend",
+        "records.complexity_cost",
+        "records.acquisition_cost",
+        "alignment.treatment",
+        "alignment.customer_level",
+        "alignment.purchase_importance",
+        "alignment.supply_risk",
     )
     writes = (
         "revenue",
-        "economic_profit",
         "value",
         "periods_active",
         "ep_history",
         "model_counts",
         "value_by_model",
         "used_ever",
+        "records.revenue",
+        "records.economic_profit",
+        "records.relationship_economic_profit",
+        "records.nopat",
+        "records.invested_capital",
+        "records.fixed_cost",
+        "records.complexity_cost",
+        "records.capability_spend",
+        "records.change_cost",
+        "records.mean_trust",
+        "records.mean_share_of_wallet",
+    )
+    reads_previous = (
+        "status",
+        "share_of_wallet",
+        "adaptation",
+        "trust",
+        "value_by_model",
+        "alignment.customer_level",
+        "alignment.supply_risk",
     )
 
     def step(self, state: BatchState, period: int) -> None:
@@ -102,12 +145,9 @@ class Economics(Component):
         counts = np.zeros((n_batch, len(bmt)), dtype=np.int64)
         ep_by_model = np.zeros((n_batch, len(bmt)))
         sums = np.zeros((n_batch, 5))  # economic profit, capital, revenue, trust, share of wallet
-        step_economics(
-            state.next_free, state.status, state.demand, state.share_of_wallet, state.adaptation, state.trust, state.price,
-            state.margin_base, state.margin_adaptation, state.capital_base, state.capital_adaptation, state.service,
-            state.business_model, extra, bool(p.alignment), df, state.revenue, state.value,
-            state.periods_active, state.ep_history[period % state.ep_history.shape[0]], counts, ep_by_model, sums,
-        )  # fmt: skip
+        aligned = bool(p.alignment)
+        ep_now = state.ep_history[period % state.ep_history.shape[0]]
+        step_economics(state.next_free, state.slots(), extra, aligned, df, ep_now, counts, ep_by_model, sums)
         rel_ep, capital_sum, revenue_sum, trust_sum, sow_sum = sums.T
         rec = state.records
         t = period - 1
@@ -142,9 +182,7 @@ class Economics(Component):
 
 
 @kernel
-def step_economics(filled, status, demand, sow, adaptation, trust, price, margin_base, margin_adaptation, capital_base, capital_adaptation,
-                   service, business_model, extra, aligned, df, revenue, value, periods_active, ep_now,
-                   counts, ep_by_model, sums):  # fmt: skip
+def step_economics(filled, s, extra, aligned, df, ep_now, counts, ep_by_model, sums):
     """The :class:`Economics` equations for the filled slots (``[b, :filled[b]]``; the
     others have no customer yet): per slot revenue,
     economic profit (into ``ep_now``, this period's row of the history), value
@@ -153,7 +191,29 @@ def step_economics(filled, status, demand, sow, adaptation, trust, price, margin
     profit, capital, revenue, trust and share of wallet over active relationships
     (``sums[b]``, in that order).  ``extra`` holds the after-tax misalignment costs
     when ``aligned``.  Sums run over the slots in order (not over the batch's width):
-    they depend on the replication's own slots only."""
+    they depend on the replication's own slots only.  ``s`` is the
+    :class:`~valuecapture.model.state.Slots` record."""
+    status, demand, sow, adaptation, trust, price = (
+        s.status,
+        s.demand,
+        s.share_of_wallet,
+        s.adaptation,
+        s.trust,
+        s.price,
+    )
+    margin_base, margin_adaptation, capital_base, capital_adaptation = (
+        s.margin_base,
+        s.margin_adaptation,
+        s.capital_base,
+        s.capital_adaptation,
+    )
+    service, business_model, revenue, value, periods_active = (
+        s.service,
+        s.business_model,
+        s.revenue,
+        s.value,
+        s.periods_active,
+    )
     for b in range(status.shape[0]):
         s_ep = 0.0
         s_capital = 0.0
@@ -191,30 +251,102 @@ def step_economics(filled, status, demand, sow, adaptation, trust, price, margin
         sums[b, 4] = s_sow
 
 
+def apply_assignment(state: BatchState, assignment: np.ndarray) -> None:
+    """Set business models and refresh the per-slot quantities that follow from them
+    (:func:`assign_economics`); with alignment on, the treatment level too."""
+    p = state.params
+    t = p.business_models
+    state.business_model = assignment.astype(np.int16)
+    adaptation_cost = p.adaptation_cost * (1.0 - p.platform_effect * state.platform_level)  # per replication
+    assign_economics(
+        state.slots(),
+        state.base.price,
+        state.base.cost_to_serve,
+        ModelElements.of(t),
+        adaptation_cost,
+        AssignmentTerms.of(p),
+    )
+    if state.alignment is not None:
+        state.alignment.treatment = t.treatment[state.business_model]
+
+
+class ModelElements(NamedTuple):
+    """The business models' elements that set a relationship's economics, by model number."""
+
+    price_factor: np.ndarray
+    cost_to_serve_factor: np.ndarray
+    capital_intensity: np.ndarray
+    service_cost: np.ndarray
+    quality: np.ndarray
+    adaptation: np.ndarray
+
+    @classmethod
+    def of(cls, t: BusinessModelTable) -> ModelElements:
+        return cls._make([getattr(t, f) for f in cls._fields])
+
+
+class AssignmentTerms(NamedTuple):
+    """Firm-wide constants of :func:`assign_economics`."""
+
+    tax1: float  # 1 - tax rate
+    k: float  # wacc_period / dt: annual-revenue capital to a per-period charge
+    cogs: float  # COGS ratio
+    dso: float  # years
+    inventory: float  # years
+    dedicated: float  # dedicated assets per unit adaptation, fraction of annual revenue
+    dt: float  # years per period
+
+    @classmethod
+    def of(cls, p: ModelParams) -> AssignmentTerms:
+        return cls(
+            tax1=1.0 - p.tax_rate,
+            k=p.wacc_period / p.dt,
+            cogs=float(p.cogs_ratio),
+            dso=float(p.dso_years),
+            inventory=float(p.inventory_years),
+            dedicated=float(p.dedicated_assets),
+            dt=float(p.dt),
+        )
+
+
 @kernel
-def assign_economics(bm, base_price, base_cts, price_factor, cts_factor, capital_intensity, service_cost, quality, adaptation,
-                     adaptation_cost, tax1, k, c, dso, inventory, dedicated, dt,
-                     price, cts, margin_base, margin_adaptation, capital_base, capital_adaptation, service, bm_quality, bm_adaptation):  # fmt: skip
-    """The per-slot quantities of :func:`~valuecapture.model.state.apply_assignment`
-    for business models ``bm`` (every slot, also those not yet filled), in place:
-    model ``m``'s factors and elements by slot, ``adaptation_cost[b]`` per replication."""
-    margin_c = c * (tax1 + k * inventory)
-    capital_c = c * inventory
+def assign_economics(s, base_price, base_cts, m, adaptation_cost, k):
+    """The per-slot quantities that follow from the business model ``s.business_model`` of
+    every slot (also those not yet filled), in place in the
+    :class:`~valuecapture.model.state.Slots` record ``s``; ``m`` the models' elements
+    (:class:`ModelElements`), ``adaptation_cost[b]`` per replication, ``k`` the
+    :class:`AssignmentTerms`.
+
+    Economic profit per period of an active relationship is linear in its volume
+    ``V`` (list-price value bought) given its adaptation ``A``, the :class:`Economics`
+    equations rearranged: ``EP = V (m0 + m1 A) - (1 - tax) service dt`` with
+    ``m0 = P ((1-tax)(1-C) - k DSO) - c ((1-tax) + k INV)`` and
+    ``m1 = -P ((1-tax) C a_c + k D)``, where ``P`` is the effective net price,
+    ``C`` the effective cost-to-serve rate (incl. the fit penalty), ``c`` the COGS
+    ratio, ``a_c`` the adaptation cost (reduced by the modular platform), ``D``
+    dedicated assets per unit adaptation, ``DSO`` includes the business model's
+    capital intensity, and ``k = wacc_period / dt`` turns annual-revenue capital into
+    a per-period charge.  Invested capital is ``V (k0 + k1 A)`` with
+    ``k0 = (P DSO + c INV)/dt`` and ``k1 = P D / dt``."""
+    bm = s.business_model
+    tax1, dso, dedicated, dt = k.tax1, k.dso, k.dedicated, k.dt
+    margin_c = k.cogs * (tax1 + k.k * k.inventory)
+    capital_c = k.cogs * k.inventory
     for b in range(bm.shape[0]):
         for i in range(bm.shape[1]):
-            m = bm[b, i]
-            p = base_price[b, i] * price_factor[m]
-            r = base_cts[b, i] * cts_factor[m]
-            receivables = dso + capital_intensity[m]  # business-model capital scales with revenue too
-            price[b, i] = p
-            cts[b, i] = r
-            margin_base[b, i] = p * (tax1 * (1.0 - r) - k * receivables) - margin_c
-            margin_adaptation[b, i] = -p * (tax1 * r * adaptation_cost[b] + k * dedicated)
-            capital_base[b, i] = (p * receivables + capital_c) / dt
-            capital_adaptation[b, i] = p * dedicated / dt
-            service[b, i] = tax1 * service_cost[m] * dt
-            bm_quality[b, i] = quality[m]
-            bm_adaptation[b, i] = adaptation[m]
+            j = bm[b, i]
+            p = base_price[b, i] * m.price_factor[j]
+            r = base_cts[b, i] * m.cost_to_serve_factor[j]
+            receivables = dso + m.capital_intensity[j]  # business-model capital scales with revenue too
+            s.price[b, i] = p
+            s.cost_to_serve[b, i] = r
+            s.margin_base[b, i] = p * (tax1 * (1.0 - r) - k.k * receivables) - margin_c
+            s.margin_adaptation[b, i] = -p * (tax1 * r * adaptation_cost[b] + k.k * dedicated)
+            s.capital_base[b, i] = (p * receivables + capital_c) / dt
+            s.capital_adaptation[b, i] = p * dedicated / dt
+            s.service[b, i] = tax1 * m.service_cost[j] * dt
+            s.bm_quality[b, i] = m.quality[j]
+            s.bm_adaptation[b, i] = m.adaptation[j]
 
 
 class Valuation(Component):
@@ -231,8 +363,26 @@ class Valuation(Component):
 
     name = "valuation"
     phase = 95
-    reads = ("ep_history", "revenue", "hazard", "status")
-    writes = ("terminal_relationship", "terminal_fixed", "value_by_model")
+    reads = (
+        "status",
+        "hazard",
+        "ep_history",
+        "revenue",
+        "business_model",
+        "value_by_model",
+        "insight_level",
+        "platform_level",
+        "account_managers",
+        "records.revenue",
+        "records.fixed_cost",
+        "records.complexity_cost",
+        "records.interaction_cost",
+    )
+    writes = (
+        "terminal_relationship",
+        "terminal_fixed",
+        "value_by_model",
+    )
 
     def __init__(self, at: int):
         self.start = int(at)

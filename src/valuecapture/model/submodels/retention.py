@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from valuecapture.model.engine import Component
 from valuecapture.model.kernels import NO_SLOTS, exp, expm1, kernel
+from valuecapture.model.params import ModelParams
 from valuecapture.model.state import ACTIVE, LOST, BatchState
 
 
@@ -23,33 +26,67 @@ class Retention(Component):
 
     name = "retention"
     phase = 50
-    reads = ("status", "trust", "contagion", "log_survival")
-    writes = ("status", "contagion", "hazard")
+    reads = (
+        "next_free",
+        "status",
+        "trust",
+        "contagion",
+        "log_survival",
+        "alignment.misalignment",
+    )
+    writes = (
+        "status",
+        "contagion",
+        "hazard",
+        "records.churned",
+        "records.customers_active",
+    )
 
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
         u = state.keyed(state.streams("retention", period), "random")
-        aligned = bool(p.alignment and p.align_churn_effect)
+        k = RetentionCoefficients.of(p)
+        misalignment = state.alignment.misalignment if k.aligned else NO_SLOTS  # type: ignore[union-attr]
         churned = np.zeros(state.shape[0], dtype=np.int64)
         active = np.zeros(state.shape[0], dtype=np.int64)
-        step_retention(
-            state.next_free, state.status, state.trust, state.contagion, state.misalignment if aligned else NO_SLOTS, state.log_survival, state.hazard, u,
-            p.churn_trust_effect, p.log_contagion, aligned, p.align_churn_effect, p.contagion_decay,
-            state.network.indptr, state.network.indices, churned, active,
-        )  # fmt: skip
+        net = state.network
+        step_retention(state.next_free, state.slots(), misalignment, u, k, net.indptr, net.indices, churned, active)
         state.records["churned"][:, period - 1] = churned
         state.records["customers_active"][:, period - 1] = active
 
 
+class RetentionCoefficients(NamedTuple):
+    """The :class:`Retention` hazard's coefficients, in one record for the kernel."""
+
+    trust_effect: float
+    log_contagion: float
+    contagion_decay: float
+    aligned: bool  # misalignment raises the hazard
+    churn_effect: float
+
+    @classmethod
+    def of(cls, p: ModelParams) -> RetentionCoefficients:
+        return cls(
+            trust_effect=float(p.churn_trust_effect),
+            log_contagion=float(p.log_contagion),
+            contagion_decay=float(p.contagion_decay),
+            aligned=bool(p.alignment and p.align_churn_effect),
+            churn_effect=float(p.align_churn_effect),
+        )
+
+
 @kernel
-def step_retention(filled, status, trust, contagion, misalignment, log_survival, hazard, u,
-                   trust_effect, log_contagion, aligned, churn_effect, contagion_decay,
-                   indptr, indices, churned, active):  # fmt: skip
-    """Hazard and churn of the filled slots (``[b, :filled[b]]``), in place; then, with contagion on,
+def step_retention(filled, s, misalignment, u, k, indptr, indices, churned, active):
+    """Hazard and churn of the filled slots (``[b, :filled[b]]``) of the
+    :class:`~valuecapture.model.state.Slots` record ``s``, in place, with coefficients ``k``
+    (:class:`RetentionCoefficients`); then, with contagion on,
     every slot's count of defected neighbours decays and gains 1 per neighbour that
     churned now (the network's adjacency lists ``indptr``/``indices`` over flat nodes
     ``b * slots + i``).  ``u`` is the slot's uniform;
     ``churned[b]`` and ``active[b]`` (active after churn) are filled in."""
+    status, trust, contagion, log_survival, hazard = s.status, s.trust, s.contagion, s.log_survival, s.hazard
+    trust_effect, log_contagion, aligned, churn_effect = k.trust_effect, k.log_contagion, k.aligned, k.churn_effect
+    contagion_decay = k.contagion_decay
     n_batch, n_slots = status.shape
     churners = np.empty(filled.sum(), dtype=np.int64)  # flat nodes that churned now
     n_churners = 0
@@ -80,5 +117,5 @@ def step_retention(filled, status, trust, contagion, misalignment, log_survival,
             flat[v] *= contagion_decay
         for c in range(n_churners):
             node = churners[c]
-            for k in range(indptr[node], indptr[node + 1]):
-                flat[indices[k]] += 1.0
+            for e in range(indptr[node], indptr[node + 1]):
+                flat[indices[e]] += 1.0

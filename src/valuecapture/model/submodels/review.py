@@ -7,8 +7,9 @@ import numpy as np
 from valuecapture.model.engine import Component
 from valuecapture.model.kernels import kernel
 from valuecapture.model.policies import make_view, normalize_decision
-from valuecapture.model.state import ACTIVE, BatchState, apply_assignment, enforce_capacity
+from valuecapture.model.state import ACTIVE, BatchState, enforce_capacity
 from valuecapture.model.submodels.alignment import customer_view, downgrade_trust_loss
+from valuecapture.model.submodels.economics import apply_assignment
 
 
 def observed_profit(state: BatchState, period: int) -> None:
@@ -57,31 +58,64 @@ class Review(Component):
     name = "review"
     phase = 5
     reads = (
+        "next_free",
         "status",
-        "revenue",
         "ep_history",
+        "insight_level",
+        "revenue",
+        "price",
+        "cost_to_serve",
         "trust",
         "share_of_wallet",
         "adaptation",
         "origin",
         "business_model",
-        "price",
+        "account_managers",
+        "platform_level",
+        "records.change_cost",
+        "records.capability_spend",
+        "alignment.last_contact",
+        "alignment.customer_level",
+        "alignment.treatment",
     )
     writes = (
-        "business_model",
         "observed",
         "insight_level",
         "platform_level",
         "account_managers",
+        "business_model",
+        "price",
+        "cost_to_serve",
         "margin_base",
         "margin_adaptation",
         "capital_base",
         "capital_adaptation",
         "service",
-        "price",
-        "cost_to_serve",
         "bm_quality",
         "bm_adaptation",
+        "trust",
+        "records.change_cost",
+        "records.capability_spend",
+        "alignment.treatment",
+        "alignment.interaction_choice",
+    )
+    reads_previous = (
+        "next_free",
+        "records.change_cost",
+        "records.capability_spend",
+        "status",
+        "ep_history",
+        "revenue",
+        "price",
+        "cost_to_serve",
+        "trust",
+        "share_of_wallet",
+        "adaptation",
+        "origin",
+        "business_model",
+        "alignment.customer_level",
+        "alignment.last_contact",
+        "alignment.treatment",
     )
 
     def __init__(self, cadence: int = 1):
@@ -132,12 +166,14 @@ class Review(Component):
             unknown = set(caps["interactions"]) - {sp.name for sp in p.interactions}
             if unknown:
                 raise ValueError(
-                    f"policy chose participants for unknown interaction spaces {sorted(unknown)}; declared: {', '.join(sp.name for sp in p.interactions) or 'none'}"
+                    f"policy chose participants for unknown interaction spaces {sorted(unknown)}; "
+                    f"declared: {', '.join(sp.name for sp in p.interactions) or 'none'}"
                 )
-            state.interaction_choice = {
-                k: np.broadcast_to(np.asarray(v, dtype=bool), state.shape).copy()
-                for k, v in caps["interactions"].items()
-            }
+            if state.alignment is not None:  # interaction spaces run with alignment only
+                state.alignment.interaction_choice = {
+                    k: np.broadcast_to(np.asarray(v, dtype=bool), state.shape).copy()
+                    for k, v in caps["interactions"].items()
+                }
         assignment = enforce_capacity(state, decision.assignment)
         changed = assignment != state.business_model
         moved = changed & (state.status == ACTIVE)
