@@ -77,7 +77,8 @@ def check_policy_names(names: Sequence[str]) -> None:
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(
-            f"unknown polic{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))}; known: {', '.join(known)}"
+            f"unknown polic{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))}; known: "
+            f"{', '.join(known)}"
         )
 
 
@@ -137,7 +138,10 @@ def compare(
             "scenario_overrides": json.dumps(list(scenario.overrides)),
             "policies": json.dumps(names),
             "comparison": "common random numbers: every policy ran the same replications with the same seed",
-            "reproduce": f"valuecapture compare <scenario> --policies {','.join(names)} --seed {base['seed']} --replications {base['replications']}",
+            "reproduce": (
+                f"valuecapture compare <scenario> --policies {','.join(names)} --seed {base['seed']} --replications "
+                f"{base['replications']}"
+            ),
         }
     )
     return ds
@@ -164,7 +168,10 @@ def comparison_text(ds: xr.Dataset) -> str:
     a = ds.attrs
     labels = [str(p) for p in ds["policy"].values]
     lines = [
-        f"scenario {a.get('scenario_name')!r}   seed {a.get('seed')}   replications {a.get('replications')}   valuecapture {a.get('valuecapture_version')}",
+        (
+            f"scenario {a.get('scenario_name')!r}   seed {a.get('seed')}   replications {a.get('replications')}   "
+            f"valuecapture {a.get('valuecapture_version')}"
+        ),
         "common random numbers: every policy sees the same customers, shocks and random draws",
         "",
         "Firm value by policy",
@@ -187,7 +194,8 @@ def comparison_text(ds: xr.Dataset) -> str:
             ci = f"[{_fmt(d.ci_low, True)}, {_fmt(d.ci_high, True)}]"
             mark = "" if d.significant else "  (CI contains 0)"
             lines.append(
-                f"{d.a + ' - ' + d.b:30s}{_fmt(d.mean, True):>12s}{_fmt(d.mcse, True):>12s}{ci:>26s}{d.p_a_beats_b:>9.3f}{mark}"
+                f"{d.a + ' - ' + d.b:30s}{_fmt(d.mean, True):>12s}{_fmt(d.mcse, True):>12s}{ci:>26s}"
+                f"{d.p_a_beats_b:>9.3f}{mark}"
             )
     rank = ranking(ds)
     lines += ["", "Ranking by mean firm value"]
@@ -196,8 +204,8 @@ def comparison_text(ds: xr.Dataset) -> str:
         note = ""
         if i < len(rank):
             nxt = rank[i][0]
-            d = by_pair.get((p, nxt)) or by_pair.get((nxt, p))
-            if d is not None and not d.significant:
+            near = by_pair.get((p, nxt)) or by_pair.get((nxt, p))
+            if near is not None and not near.significant:
                 note = f"   (not distinguishable from {nxt} at 95%)"
         lines.append(f"{i:2d}. {p:16s}{_fmt(m, True):>12s}{note}")
     if "customers_by_model" in ds and ds.sizes.get("business_model", 1) > 1:

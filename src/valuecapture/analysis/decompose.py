@@ -53,7 +53,7 @@ def configurations() -> list[tuple[bool, ...]]:
 
 
 def label(on: Sequence[bool]) -> str:
-    names = [s for s, o in zip(SOURCES, on) if o]
+    names = [s for s, o in zip(SOURCES, on, strict=True) if o]
     return "+".join(names) if names else "none"
 
 
@@ -155,9 +155,15 @@ def decompose(
             "scenario_toml": scenario.to_toml(),
             "scenario_overrides": json.dumps(list(scenario.overrides)),
             "kind": "decomposition",
-            "decomposition": "the scenario in all 8 combinations of heterogeneity.customer/relationship/interdependence, same seed (common random numbers); Shapley attribution",
+            "decomposition": (
+                "the scenario in all 8 combinations of heterogeneity.customer/relationship/interdependence, same seed "
+                "(common random numbers); Shapley attribution"
+            ),
             "sources_on_in_scenario": json.dumps(base_on),
-            "reproduce": f"valuecapture reproduce <this file>  (or: valuecapture decompose <scenario> --seed {seed} --replications {replications})",
+            "reproduce": (
+                f"valuecapture reproduce <this file>  (or: valuecapture decompose <scenario> --seed {seed} "
+                f"--replications {replications})"
+            ),
         }
     )
     return out
@@ -222,8 +228,8 @@ ROWS: tuple[str, ...] = (
 def _attribution_stat(metric: Metric, combos: Sequence[tuple[bool, ...]]) -> Callable[..., np.ndarray]:
     def stat(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
         v = {
-            frozenset(s for s, o in zip(SOURCES, on) if o): metric.reduce(x, axis=axis)
-            for on, x in zip(combos, samples)
+            frozenset(s for s, o in zip(SOURCES, on, strict=True) if o): metric.reduce(x, axis=axis)
+            for on, x in zip(combos, samples, strict=True)
         }
         phi = shapley(v)
         total = v[frozenset(SOURCES)]
@@ -284,7 +290,7 @@ def attribution(
     seed = int(ds.attrs.get("seed", 0)) if seed is None else int(seed)
     low, high = bootstrap_ci(samples, stat, seed=seed, level=level, n_resamples=n_resamples, paired=True)
     by_conf: dict[str, tuple[float, float, float]] = {}
-    for lab, s in zip(labels, samples):
+    for lab, s in zip(labels, samples, strict=True):
         lo, hi = bootstrap_ci((s,), m.reduce, seed=seed, level=level, n_resamples=n_resamples)
         by_conf[lab] = (float(m.reduce(s[None, :], axis=-1)[0]), float(lo), float(hi))
     del combos
@@ -313,7 +319,10 @@ def attribution_text(ds: xr.Dataset, metrics: Sequence[str] = tuple(METRICS), *,
     """The tables ``valuecapture decompose`` prints: one Shapley attribution per metric."""
     a = ds.attrs
     lines = [
-        f"scenario {a.get('scenario_name')!r}   seed {a.get('seed')}   replications {a.get('replications')}   valuecapture {a.get('valuecapture_version')}",
+        (
+            f"scenario {a.get('scenario_name')!r}   seed {a.get('seed')}   replications {a.get('replications')}   "
+            f"valuecapture {a.get('valuecapture_version')}"
+        ),
         "8 configurations of heterogeneity.customer / relationship / interdependence, common random numbers",
     ]
     base_on = json.loads(a.get("sources_on_in_scenario", "{}"))
@@ -327,26 +336,32 @@ def attribution_text(ds: xr.Dataset, metrics: Sequence[str] = tuple(METRICS), *,
         u = att.metric.units
         lines += [
             "",
-            f"{att.metric.title} [{u}]: Shapley attribution, {att.level:.0%} paired-bootstrap CI over {att.n} replications",
+            (
+                f"{att.metric.title} [{u}]: Shapley attribution, {att.level:.0%} paired-bootstrap CI over {att.n} "
+                "replications"
+            ),
         ]
         head = f"{'source':28s}{'Shapley value':>16s}{'CI low':>12s}{'CI high':>12s}{'% of total':>12s}{'CI':>18s}"
         lines += [head, "-" * len(head)]
         for s in SOURCES:
             sh = f"[{100 * att.low['share_' + s]:.1f}, {100 * att.high['share_' + s]:.1f}]"
             lines.append(
-                f"{s:28s}{_num(att.estimate['shapley_' + s], u):>16s}{_num(att.low['shapley_' + s], u):>12s}{_num(att.high['shapley_' + s], u):>12s}"
-                f"{100 * att.estimate['share_' + s]:>11.1f}%{sh:>18s}"
+                f"{s:28s}{_num(att.estimate['shapley_' + s], u):>16s}{_num(att.low['shapley_' + s], u):>12s}"
+                f"{_num(att.high['shapley_' + s], u):>12s}{100 * att.estimate['share_' + s]:>11.1f}%{sh:>18s}"
             )
         sh = f"[{100 * att.low['share_baseline']:.1f}, {100 * att.high['share_baseline']:.1f}]"
         lines.append(
-            f"{'none (all sources off)':28s}{_num(att.estimate['baseline'], u):>16s}{_num(att.low['baseline'], u):>12s}{_num(att.high['baseline'], u):>12s}"
+            f"{'none (all sources off)':28s}{_num(att.estimate['baseline'], u):>16s}"
+            f"{_num(att.low['baseline'], u):>12s}{_num(att.high['baseline'], u):>12s}"
             f"{100 * att.estimate['share_baseline']:>11.1f}%{sh:>18s}"
         )
         lines.append(
-            f"{'total (all sources on)':28s}{_num(att.estimate['total'], u):>16s}{_num(att.low['total'], u):>12s}{_num(att.high['total'], u):>12s}{100.0:>11.1f}%"
+            f"{'total (all sources on)':28s}{_num(att.estimate['total'], u):>16s}{_num(att.low['total'], u):>12s}"
+            f"{_num(att.high['total'], u):>12s}{100.0:>11.1f}%"
         )
         lines.append(
-            f"explained = total - none = {_num(att.estimate['explained'], u)} = sum of the Shapley values ({_num(att.share_sum(), u)})"
+            f"explained = total - none = {_num(att.estimate['explained'], u)} = sum of the Shapley values "
+            f"({_num(att.share_sum(), u)})"
         )
     fv = ds["firm_value"]
     lines += ["", "Firm value by configuration", f"{'configuration':40s}{'mean':>12s}{'± MC s.e.':>12s}{'sd':>12s}"]
@@ -355,6 +370,7 @@ def attribution_text(ds: xr.Dataset, metrics: Sequence[str] = tuple(METRICS), *,
     for lab in ds["configuration"].values:
         x = fv.sel(configuration=lab).values
         lines.append(
-            f"{str(lab):40s}{_fmt(float(x.mean()), True):>12s}{_fmt(float(x.std(ddof=1) / math.sqrt(x.size)), True):>12s}{_fmt(float(x.std(ddof=1)), True):>12s}"
+            f"{str(lab):40s}{_fmt(float(x.mean()), True):>12s}"
+            f"{_fmt(float(x.std(ddof=1) / math.sqrt(x.size)), True):>12s}{_fmt(float(x.std(ddof=1)), True):>12s}"
         )
     return "\n".join(lines)

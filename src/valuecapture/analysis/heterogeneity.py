@@ -164,7 +164,10 @@ RELATIONSHIP_STATS: dict[str, tuple[str, str]] = {
     ),
     "relationship_value_gini": (
         "index 0-1",
-        "Gini coefficient of relationship value within the replication (Raffinetti et al. 2015 normalisation for negative values; the usual Gini when none is negative).",
+        (
+            "Gini coefficient of relationship value within the replication (Raffinetti et al. 2015 normalisation for "
+            "negative values; the usual Gini when none is negative)."
+        ),
     ),
     "relationship_value_top20": ("fraction of total", "Value of the most valuable 20% of relationships / total value."),
     "relationship_value_negative_share": (

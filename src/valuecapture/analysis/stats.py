@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats as sps
 
 from valuecapture.run.precision import mean_ci_halfwidth
@@ -58,7 +59,7 @@ def _bootstrap_kwargs(rng: np.random.Generator) -> dict[str, Any]:
 
 def bootstrap_ci(
     data: Sequence[np.ndarray],
-    statistic: Callable[..., np.ndarray],
+    statistic: Callable[..., npt.ArrayLike],
     *,
     seed: int = 0,
     level: float = LEVEL,
@@ -87,7 +88,7 @@ def bootstrap_ci(
         return nan, nan.copy()
     chosen = method or ("BCa" if n <= BCA_MAX_N else "percentile")
     batch = max(1, int(2e7 // max(1, n * len(data))))
-    out_low = out_high = None
+    out: tuple[np.ndarray, np.ndarray] | None = None  # (low, high)
     for m in (chosen, "percentile") if chosen != "percentile" else ("percentile",):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -108,16 +109,17 @@ def bootstrap_ci(
                 continue
         low = np.asarray(res.confidence_interval.low, dtype=float)
         high = np.asarray(res.confidence_interval.high, dtype=float)
-        if out_low is None:
-            out_low, out_high = low.copy(), high.copy()
+        if out is None:
+            out = (low.copy(), high.copy())
         else:  # fill what BCa left undefined
+            out_low, out_high = out
             bad = ~(np.isfinite(out_low) & np.isfinite(out_high))
             out_low[bad], out_high[bad] = low[bad], high[bad]
-        if np.isfinite(out_low).all() and np.isfinite(out_high).all():
+        if np.isfinite(out[0]).all() and np.isfinite(out[1]).all():
             break
-    if out_low is None:
-        out_low, out_high = np.full(point.shape, np.nan), np.full(point.shape, np.nan)
-    return out_low.reshape(point.shape), out_high.reshape(point.shape)
+    if out is None:
+        out = (np.full(point.shape, np.nan), np.full(point.shape, np.nan))
+    return out[0].reshape(point.shape), out[1].reshape(point.shape)
 
 
 # ---------------------------------------------------------------------------

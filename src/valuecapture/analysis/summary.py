@@ -79,7 +79,10 @@ def summary_text(ds: xr.Dataset) -> str:
     st = summary(ds)
     a = ds.attrs
     lines = [
-        f"scenario {a.get('scenario_name')!r}   seed {a.get('seed')}   replications {a.get('replications')}   valuecapture {a.get('valuecapture_version')}"
+        (
+            f"scenario {a.get('scenario_name')!r}   seed {a.get('seed')}   replications {a.get('replications')}   "
+            f"valuecapture {a.get('valuecapture_version')}"
+        )
     ]
     head = f"{'':30s}{'mean':>12s}{'± MC s.e.':>12s}{'sd':>12s}{'p5':>12s}{'p50':>12s}{'p95':>12s}"
     lines += ["", head, "-" * len(head)]

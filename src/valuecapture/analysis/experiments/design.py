@@ -82,5 +82,5 @@ def _qmc_rng(cls: Any, rng: np.random.Generator) -> dict[str, Any]:
 
 def point_scenario(e: Experiment, row: Sequence[Any]) -> Scenario:
     """The base scenario with the factors set to ``row`` (validated)."""
-    values = {f.field: v for f, v in zip(e.factors, row)}
+    values = {f.field: v for f, v in zip(e.factors, row, strict=True)}
     return e.base.with_values(values)

@@ -1,4 +1,5 @@
-"""Reading an experiment file (TOML, data only) into a validated :class:`~valuecapture.analysis.experiments.spec.Experiment`."""
+"""Reading an experiment file (TOML, data only) into a validated
+:class:`~valuecapture.analysis.experiments.spec.Experiment`."""
 
 from __future__ import annotations
 
@@ -312,8 +313,19 @@ class _Reader:
                 ) from None
         return factor
 
-    def range_factor(self, where: str, f: dict[str, Any], path: str, fname: str, ftype: str, scale: str, steps: int | None,
-                     unit: str, doc: str, design_kind: str) -> Factor:  # fmt: skip
+    def range_factor(
+        self,
+        where: str,
+        f: dict[str, Any],
+        path: str,
+        fname: str,
+        ftype: str,
+        scale: str,
+        steps: int | None,
+        unit: str,
+        doc: str,
+        design_kind: str,
+    ) -> Factor:
         r = f["range"]
         numbers = isinstance(r, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r)
         if not numbers or len(r) != 2 or not all(math.isfinite(v) for v in r):
@@ -332,8 +344,9 @@ class _Reader:
         kind = "int" if ftype == "int" else "float"
         return Factor(path, fname, kind, float(r[0]), float(r[1]), None, scale, steps, unit, doc)
 
-    def levels_factor(self, where: str, f: dict[str, Any], path: str, fname: str, ftype: str, steps: int | None, unit: str,
-                      doc: str) -> Factor:  # fmt: skip
+    def levels_factor(
+        self, where: str, f: dict[str, Any], path: str, fname: str, ftype: str, steps: int | None, unit: str, doc: str
+    ) -> Factor:
         lv = f["levels"]
         if not isinstance(lv, list) or len(lv) < 2:
             raise self.bad(f"{where}.levels", f"must be a list of at least two values, got {lv!r}")

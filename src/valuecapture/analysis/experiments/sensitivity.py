@@ -1,4 +1,5 @@
-"""Global sensitivity of a response to the factors: Saltelli/Jansen on Sobol designs, ANOVA on full factorials, regression on Latin hypercubes."""
+"""Global sensitivity of a response to the factors: Saltelli/Jansen on Sobol designs, ANOVA on full factorials,
+regression on Latin hypercubes."""
 
 from __future__ import annotations
 
@@ -106,7 +107,10 @@ def sensitivity(
         point = stat(*[q[None, :] for q in data])[:, 0]
         low, high = bootstrap_ci(data, stat, seed=seed, level=level, n_resamples=n_resamples, paired=True)
         var = float(np.var(np.concatenate([fa, fb]), ddof=1))
-        method = f"Saltelli (2010) first order, Jansen (1999) total; N = {n} base rows, {len(y)} points; CI: bootstrap over base rows"
+        method = (
+            f"Saltelli (2010) first order, Jansen (1999) total; N = {n} base rows, {len(y)} points; CI: bootstrap "
+            "over base rows"
+        )
         idx = [
             SensitivityIndex(
                 names[k],
@@ -132,7 +136,10 @@ def sensitivity(
         data = list(x)
         point = stat_ff(*[q[None, :] for q in data])[:, 0]
         low, high = bootstrap_ci(data, stat_ff, seed=seed, level=level, n_resamples=n_resamples, paired=True)
-        method = f"ANOVA decomposition of the full factorial grid ({len(y)} points); CI: bootstrap over replications (same indices at every point)"
+        method = (
+            f"ANOVA decomposition of the full factorial grid ({len(y)} points); CI: bootstrap over replications (same "
+            "indices at every point)"
+        )
         idx = [
             SensitivityIndex(
                 names[k],
@@ -150,7 +157,7 @@ def sensitivity(
     cats = [ds[f].dtype == object or ds[f].dtype == bool for f in names]
     n_pts = len(y)
     d = len(names)
-    bases = [_basis(c, cat) for c, cat in zip(codes, cats)]
+    bases = [_basis(c, cat) for c, cat in zip(codes, cats, strict=True)]
     p_full = 1 + sum(b.shape[1] for b in bases) + d * (d - 1) // 2
     interactions = n_pts >= 3 * p_full
     pts = np.arange(n_pts, dtype=float)
@@ -166,8 +173,8 @@ def sensitivity(
     point = stat_lhs(pts)
     low, high = bootstrap_ci((pts,), stat_lhs, seed=seed, level=level, n_resamples=n_resamples, method="percentile")
     method = (
-        f"regression-based (adjusted R^2; {'with' if interactions else 'without'} pairwise interactions) on {n_pts} Latin hypercube points; "
-        "CI: bootstrap over design points"
+        f"regression-based (adjusted R^2; {'with' if interactions else 'without'} pairwise interactions) on {n_pts} "
+        "Latin hypercube points; CI: bootstrap over design points"
     )
     idx = [
         SensitivityIndex(

@@ -67,7 +67,10 @@ def sweep(
             "design_point",
             np.arange(len(scenarios)),
             {
-                "description": "Design point: a synthetic firm (the base scenario with the factors set as in the factor coordinates)."
+                "description": (
+                    "Design point: a synthetic firm (the base scenario with the factors set as in the factor "
+                    "coordinates)."
+                )
             },
         )
     }
@@ -129,7 +132,9 @@ def sweep(
     }
     attrs.update(
         {
-            "title": f"valuecapture experiment {e.name!r}: {e.design} design over {', '.join(f.field for f in e.factors)}",
+            "title": (
+                f"valuecapture experiment {e.name!r}: {e.design} design over {', '.join(f.field for f in e.factors)}"
+            ),
             "kind": "sweep",
             "experiment_name": e.name,
             "experiment_description": e.description,
@@ -145,7 +150,10 @@ def sweep(
             "seed": seed,
             "replications": reps,
             "comparison": "common random numbers: every design point ran the same replications with the same seed",
-            "reproduce": f"valuecapture reproduce <this file>  (or: valuecapture sweep {e.source} --seed {seed} --replications {reps})",
+            "reproduce": (
+                f"valuecapture reproduce <this file>  (or: valuecapture sweep {e.source} --seed {seed} --replications "
+                f"{reps})"
+            ),
         }
     )
     out.attrs = attrs

@@ -17,8 +17,9 @@ def sweep_text(ds: xr.Dataset, *, n_resamples: int = 1000) -> str:
     names = factor_names(ds)
     resp = json.loads(a.get("responses", "[]"))
     lines = [
-        f"experiment {a.get('experiment_name')!r}   design {a.get('design')} ({a.get('design_points')} points)   seed {a.get('seed')}   "
-        f"replications {a.get('replications')} per point   valuecapture {a.get('valuecapture_version')}",
+        f"experiment {a.get('experiment_name')!r}   design {a.get('design')} ({a.get('design_points')} points)   seed "
+        f"{a.get('seed')}   replications {a.get('replications')} per point   valuecapture "
+        f"{a.get('valuecapture_version')}",
         f"base scenario {a.get('scenario_name')!r}; common random numbers across design points",
         "",
         "Factors",
@@ -32,7 +33,8 @@ def sweep_text(ds: xr.Dataset, *, n_resamples: int = 1000) -> str:
         lines += [head, "-" * len(head)]
         for i in s.indices:
             lines.append(
-                f"{i.factor:28s}{i.first:>12.3f}{f'[{i.first_low:.3f}, {i.first_high:.3f}]':>20s}{i.total:>10.3f}{f'[{i.total_low:.3f}, {i.total_high:.3f}]':>20s}"
+                f"{i.factor:28s}{i.first:>12.3f}{f'[{i.first_low:.3f}, {i.first_high:.3f}]':>20s}{i.total:>10.3f}"
+                f"{f'[{i.total_low:.3f}, {i.total_high:.3f}]':>20s}"
             )
     for r in resp:
         reg = regress(ds, r)
@@ -42,7 +44,8 @@ def sweep_text(ds: xr.Dataset, *, n_resamples: int = 1000) -> str:
         for e in reg.effects:
             ci = f"[{format_number(e.effect_low)}, {format_number(e.effect_high)}]"
             lines.append(
-                f"{e.term:28s}{format_number(e.effect):>18s}{ci:>26s}{e.p:>10.3g}{e.standardized:>11.3f}   ({e.effect_label})"
+                f"{e.term:28s}{format_number(e.effect):>18s}{ci:>26s}{e.p:>10.3g}{e.standardized:>11.3f}   "
+                f"({e.effect_label})"
             )
     hyps = hypothesis_tests(ds)
     if hyps:
