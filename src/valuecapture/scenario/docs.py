@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from valuecapture.scenario import distributions as dists
-from valuecapture.scenario.load import BUSINESS_MODEL_FIELDS, CORRELATION_FIELDS, FIELDS, INTERACTION_FIELDS, Field
+from valuecapture.scenario.schema import (
+    BUSINESS_MODEL_FIELDS,
+    CORRELATED,
+    CORRELATION_FIELDS,
+    FIELDS,
+    INTERACTION_FIELDS,
+    Field,
+)
 
 INTRO = """# Scenario reference
 
@@ -111,7 +118,6 @@ def scenarios_markdown() -> str:
     )
     corr_rows = "\n".join(f"| `{f.path}` | {f.doc} | {f.unit} | {f.allowed()} |" for f in CORRELATION_FIELDS)
     bm_rows = "\n".join(_row(f, with_kind=False) for f in BUSINESS_MODEL_FIELDS)
-    from valuecapture.scenario.load import CORRELATED
 
     text = INTRO.format(
         dist_names=", ".join(f"`{d}`" for d in dists.ALLOWED),
