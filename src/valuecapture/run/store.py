@@ -30,11 +30,10 @@ store: an HDF5/NetCDF file being appended to when the process is killed can be
 left unreadable, and a Zarr chunk being written has no atomic commit either; a
 file renamed into place only when complete is the simplest durable unit.  Why
 plain HDF5 (the container NetCDF-4 uses, via h5py, already a dependency) for
-the batches and NetCDF for the result: writing a batch's ~40 outputs through
-xarray's NetCDF layer took 0.52 s against 0.005 s with h5py (measured on the
-classroom scenario, 10 replications), because of NetCDF's per-dimension
-metadata; the consolidated ``result.nc`` is NetCDF with named dimensions,
-units and descriptions.
+the batches and NetCDF for the result: writing a batch through xarray's NetCDF
+layer costs about a hundred times as much, for NetCDF's per-dimension metadata
+(docs/performance.md); the consolidated ``result.nc`` is NetCDF with named
+dimensions, units and descriptions.
 """
 
 from __future__ import annotations
