@@ -25,6 +25,8 @@ from valuecapture.analysis.decompose import attribution_text, decompose
 from valuecapture.analysis.experiments import Experiment, design_size, experiment_of, load_experiment, sweep, sweep_text
 from valuecapture.analysis.summary import summary_text
 from valuecapture.cli import args as opts
+from valuecapture.cli.calibrate import add_arguments as calibrate_arguments
+from valuecapture.cli.calibrate import run as calibrate
 from valuecapture.cli.play import add_arguments as play_arguments
 from valuecapture.cli.play import run as play
 from valuecapture.model.params import slot_count
@@ -122,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
             "(reads choices from stdin)",
         )
     )
+    calibrate_arguments(
+        sub.add_parser(
+            "calibrate",
+            help="estimate a scenario's uncertain inputs from a customer table (and revenue panel) and write it "
+            "(docs/data.md, docs/calibration.md)",
+        )
+    )
 
     cmp_ = sub.add_parser(
         "compare", help="run a scenario under several policies with common random numbers and compare firm value"
@@ -214,6 +223,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _validate(load_scenario(args.scenario, overrides=args.overrides), args)
     if args.command == "show":
         return _show(args.result)
+    if args.command == "calibrate":
+        return calibrate(args)
     if args.command == "play":
         return play(args)
     if args.command == "policies":
