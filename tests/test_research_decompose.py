@@ -52,7 +52,8 @@ def test_decomposition_dataset_and_common_random_numbers(decomposition: xr.Datas
     np.testing.assert_array_equal(
         ds["firm_value"].sel(configuration="customer+relationship+interdependence").values, plain["firm_value"].values
     )
-    # switching customer heterogeneity off makes every customer the mean customer: the spread of relationship value falls
+    # switching customer heterogeneity off makes every customer the mean customer: the spread of relationship
+    # value falls
     assert (
         ds["relationship_value_sd"].sel(configuration="none").mean()
         < ds["relationship_value_sd"].sel(configuration="customer").mean()

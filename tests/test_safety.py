@@ -110,7 +110,10 @@ def test_a_name_that_would_leave_the_output_folder_is_refused_at_validation(tmp_
 def test_experiment_names_follow_the_same_rule(tmp_path: Path) -> None:
     from valuecapture.analysis.experiments import ExperimentError, loads_experiment
 
-    text = f'[experiment]\nname = "../up"\nscenario = "{CLASSROOM}"\ndesign = "full_factorial"\n[[factors]]\nfield = "demand.volatility"\nlevels = [0.1, 0.2]\n'
+    text = (
+        f'[experiment]\nname = "../up"\nscenario = "{CLASSROOM}"\ndesign = "full_factorial"\n[[factors]]\n'
+        'field = "demand.volatility"\nlevels = [0.1, 0.2]\n'
+    )
     with pytest.raises(ExperimentError, match="experiment.name: must be a name of 1 to 64"):
         loads_experiment(text)
 

@@ -76,7 +76,10 @@ BAD = {
     "enum": ('[economics]\nterminal_value = "gordon"\n', "economics.terminal_value", "allowed: none, runoff"),
     "bool": ("[heterogeneity]\ncustomer = 1\n", "heterogeneity.customer", "true or false"),
     "correlation_pd": (
-        '[[correlations]]\nbetween = ["wallet", "price"]\nrho = 0.9\n[[correlations]]\nbetween = ["wallet", "churn"]\nrho = 0.9\n[[correlations]]\nbetween = ["price", "churn"]\nrho = -0.9\n',
+        (
+            '[[correlations]]\nbetween = ["wallet", "price"]\nrho = 0.9\n[[correlations]]\n'
+            'between = ["wallet", "churn"]\nrho = 0.9\n[[correlations]]\nbetween = ["price", "churn"]\nrho = -0.9\n'
+        ),
         "correlations",
         "not positive definite",
     ),

@@ -100,9 +100,9 @@ def test_play_scripted_through_stdin(tmp_path: Path) -> None:
         in out
     )
     assert (
-        "Round 2: policy adaptive, insight 0.9, 3 account managers, review every 1 period (0.5 y), interaction spaces off"
-        in out
-    )
+        "Round 2: policy adaptive, insight 0.9, 3 account managers, review every 1 period (0.5 y), interaction "
+        "spaces off"
+    ) in out
     # every bad answer: one line saying what is allowed, then the question again
     complaints = [line for line in out.splitlines() if line.strip().startswith("->")]
     assert len(complaints) == 5, complaints
