@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("--rounds, --customers, --periods and --batch must be at least 1")
     res = compare(a.revision, a.rounds, a.customers, a.periods, a.batch)
     print(
-        f"comparison workload, {a.customers:,} customers, {a.periods} periods, batches of {a.batch}, best of {a.rounds} rounds (alternating order)"
+        f"comparison workload, {a.customers:,} customers, {a.periods} periods, batches of {a.batch}, best of "
+        f"{a.rounds} rounds (alternating order)"
     )
     for name, v in res["ms_per_replication"].items():
         print(f"  {name:>14s}: {v:8.2f} ms per replication (CPU)")

@@ -202,7 +202,8 @@ def ratios(cfg: dict[str, Any], seed: int) -> dict[str, Any]:
         runs.append(measure.in_child("engine", dict(spec, counts=k == 0)))
         floors.append(measure.in_child("floor", {"counts": runs[0]["floor_counts"]}))
         _say(
-            f"  pair {k + 1}: engine {runs[-1]['cpu_s']:.2f} s CPU, minimal floor {floors[-1]['minimal']['total']:.2f} s CPU ({runs[-1]['cpu_s'] / floors[-1]['minimal']['total']:.2f}x)"
+            f"  pair {k + 1}: engine {runs[-1]['cpu_s']:.2f} s CPU, minimal floor "
+            f"{floors[-1]['minimal']['total']:.2f} s CPU ({runs[-1]['cpu_s'] / floors[-1]['minimal']['total']:.2f}x)"
         )
     eng = dict(
         min(runs, key=lambda r: r["cpu_s"]), floor_counts=runs[0]["floor_counts"], cpu_s_runs=[r["cpu_s"] for r in runs]
@@ -211,11 +212,13 @@ def ratios(cfg: dict[str, Any], seed: int) -> dict[str, Any]:
     floor = {v: min((f[v] for f in floors), key=lambda d: d["total"]) for v in ("minimal", "keyed")}
     pair_ratios = [r["cpu_s"] / f["minimal"]["total"] for r, f in zip(runs, floors, strict=True)]
     _say(
-        f"  engine, 1 worker, {cfg['engine_replications']} replications, best of {cfg['repeat']}: {eng['cpu_s']:.1f} s CPU ({eng['wall_s']:.1f} s wall), {eng['throughput_cpu'] / 1e6:.2f} M customer-periods per CPU-second"
+        f"  engine, 1 worker, {cfg['engine_replications']} replications, best of {cfg['repeat']}: {eng['cpu_s']:.1f} "
+        f"s CPU ({eng['wall_s']:.1f} s wall), {eng['throughput_cpu'] / 1e6:.2f} M customer-periods per CPU-second"
     )
     for v in ("minimal", "keyed"):
         _say(
-            f"  random-number floor ({v}), best of {cfg['repeat']}: {floor[v]['total']:.2f} s CPU for the same replications"
+            f"  random-number floor ({v}), best of {cfg['repeat']}: {floor[v]['total']:.2f} s CPU for the same "
+            "replications"
         )
     base = {}
     for kind in ("loop", "simpy"):
@@ -231,7 +234,9 @@ def ratios(cfg: dict[str, Any], seed: int) -> dict[str, Any]:
             },
         )
         _say(
-            f"  {kind} baseline, {cfg['baseline_replications']} replication(s), best of {cfg['baseline_repeat']}: {base[kind]['cpu_s']:.1f} s CPU ({base[kind]['wall_s']:.1f} s wall), {base[kind]['throughput_cpu'] / 1e3:.1f} k customer-periods per CPU-second"
+            f"  {kind} baseline, {cfg['baseline_replications']} replication(s), best of {cfg['baseline_repeat']}: "
+            f"{base[kind]['cpu_s']:.1f} s CPU ({base[kind]['wall_s']:.1f} s wall), "
+            f"{base[kind]['throughput_cpu'] / 1e3:.1f} k customer-periods per CPU-second"
         )
     floor_tp = {v: eng["active_customer_periods"] / floor[v]["total"] for v in floor}
     # Ratios of CPU-time throughputs: every contender runs in one process, so CPU time
@@ -262,7 +267,8 @@ def ratios(cfg: dict[str, Any], seed: int) -> dict[str, Any]:
 
 def headline_run(cfg: dict[str, Any], seed: int) -> dict[str, Any]:
     _say(
-        f"[headline] scenarios/baseline.toml, {cfg['customers']:,} customers, {cfg['periods']} periods, {cfg['replications']:,} replications, {cfg['workers']} workers"
+        f"[headline] scenarios/baseline.toml, {cfg['customers']:,} customers, {cfg['periods']} periods, "
+        f"{cfg['replications']:,} replications, {cfg['workers']} workers"
     )
     res = measure.in_child(
         "engine",
@@ -276,7 +282,8 @@ def headline_run(cfg: dict[str, Any], seed: int) -> dict[str, Any]:
         },
     )
     _say(
-        f"  {res['wall_s']:.1f} s, peak memory {res['memory']['peak_rss_tree_mb']:.0f} MB (RSS, process tree), {res['memory']['peak_pss_tree_mb']:.0f} MB (PSS)"
+        f"  {res['wall_s']:.1f} s, peak memory {res['memory']['peak_rss_tree_mb']:.0f} MB (RSS, process tree), "
+        f"{res['memory']['peak_pss_tree_mb']:.0f} MB (PSS)"
     )
     return res
 
@@ -286,10 +293,10 @@ def _fit(xs: list[float], ys: list[float]) -> dict[str, float]:
     n = len(xs)
     mx, my = sum(xs) / n, sum(ys) / n
     sxx = sum((x - mx) ** 2 for x in xs)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
     a = my - b * mx
     ss = sum((y - my) ** 2 for y in ys)
-    r2 = 1.0 - sum((y - a - b * x) ** 2 for x, y in zip(xs, ys)) / ss if ss > 0 else 1.0
+    r2 = 1.0 - sum((y - a - b * x) ** 2 for x, y in zip(xs, ys, strict=True)) / ss if ss > 0 else 1.0
     return {"intercept": a, "slope": b, "r2": r2}
 
 
@@ -323,7 +330,8 @@ def scaling(cfg: dict[str, Any], seed: int, headline: dict[str, Any] | None) -> 
                 }
             )
             _say(
-                f"[scaling] {dim} = {x:>6,}: {res['wall_s']:6.1f} s, peak memory {res['memory']['peak_rss_tree_mb']:.0f} MB"
+                f"[scaling] {dim} = {x:>6,}: {res['wall_s']:6.1f} s, peak memory "
+                f"{res['memory']['peak_rss_tree_mb']:.0f} MB"
             )
         xs = [r["x"] for r in rows]
         fit = _fit(xs, [r["wall_s"] for r in rows])
@@ -399,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = QUICK if args.quick else FULL
     mach = measure.machine()
     _say(
-        f"machine: {mach['cpu']}, {mach['cpus_usable']} CPUs, {mach['memory_gb']} GB; Python {mach['python']}, numpy {mach['numpy']}; valuecapture at {mach['git_commit']}"
+        f"machine: {mach['cpu']}, {mach['cpus_usable']} CPUs, {mach['memory_gb']} GB; Python {mach['python']}, numpy "
+        f"{mach['numpy']}; valuecapture at {mach['git_commit']}"
     )
     res: dict[str, Any] = {
         "mode": "quick" if args.quick else "full",
