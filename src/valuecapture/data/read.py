@@ -268,9 +268,10 @@ def is_parquet(path: str | Path) -> bool:
     return Path(path).suffix.lower() in (".parquet", ".pq")
 
 
-def read_table(path: str | Path, limit: int = MAX_DATA_BYTES) -> tuple[pd.DataFrame, Source, int]:
+def read_table(path: str | Path, limit: int = MAX_DATA_BYTES) -> tuple[pd.DataFrame, Source, np.ndarray]:
     """The file as a DataFrame of its cells (CSV: text; Parquet: its typed columns), its
-    :class:`Source`, and the spreadsheet row of the first data row (2 for CSV, 1 for Parquet)."""
+    :class:`Source`, and each data row's spreadsheet row (CSV: its line, the header being row 1;
+    Parquet: its position from 1).  Blank CSV lines are skipped (and keep the numbering)."""
     src = str(path)
     data = _read_bytes(path, limit)
     digest = hashlib.sha256(data).hexdigest()
@@ -292,14 +293,14 @@ def read_table(path: str | Path, limit: int = MAX_DATA_BYTES) -> tuple[pd.DataFr
         names = [str(c) for c in frame.columns]
         _check_header(names, src)
         frame.columns = names
-        first = 1
+        rows = np.arange(len(frame), dtype=np.int64) + 1
     else:
         text = _decode(data, src, "a CSV file")
         head = text.split("\n", 1)[0]
         sep = ";" if head.count(";") > head.count(",") else ","
         try:
             cells = pd.read_csv(
-                io.StringIO(text), header=None, dtype=str, keep_default_na=False, sep=sep, skip_blank_lines=True
+                io.StringIO(text), header=None, dtype=str, keep_default_na=False, sep=sep, skip_blank_lines=False
             )
         except pd.errors.EmptyDataError:
             raise DataError(src, None, None, "is empty; expected a header row and one row per customer") from None
@@ -307,14 +308,16 @@ def read_table(path: str | Path, limit: int = MAX_DATA_BYTES) -> tuple[pd.DataFr
             m = re.search(r"line (\d+)", str(exc))
             row = int(m.group(1)) if m else None
             raise DataError(src, row, None, f"is not a well-formed CSV table ({_tail(str(exc))})") from None
-        names = [str(c).strip() for c in cells.iloc[0]]
+        blank = (cells.apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy(dtype=bool)
+        lines = np.flatnonzero(~blank)  # pandas counts lines from 0
+        names = [str(c).strip() for c in cells.iloc[lines[0]]]
         _check_header(names, src)
-        frame = cells.iloc[1:].reset_index(drop=True)
+        frame = cells.iloc[lines[1:]].reset_index(drop=True)
         frame.columns = names
-        first = 2
+        rows = lines[1:].astype(np.int64) + 1
     if len(frame) == 0:
         raise DataError(src, None, None, "has a header but no data rows")
-    return frame, Source(src, digest, int(len(frame)), first == 1), first
+    return frame, Source(src, digest, int(len(frame)), is_parquet(path)), rows
 
 
 def _tail(message: str) -> str:
@@ -339,10 +342,10 @@ def _check_header(names: list[str], source: str) -> None:
 class _Columns:
     """The columns of one file under our names, with their row numbers, for checked conversion."""
 
-    def __init__(self, frame: pd.DataFrame, source: Source, first_row: int, mapping: Mapping[str, str]):
+    def __init__(self, frame: pd.DataFrame, source: Source, rows: np.ndarray, mapping: Mapping[str, str]):
         self.frame = frame
         self.source = source
-        self.first_row = first_row
+        self.rows = rows
         self.mapping = dict(mapping)
 
     def theirs(self, ours: str) -> str:
@@ -356,7 +359,7 @@ class _Columns:
         return self.theirs(ours) in self.frame.columns
 
     def error(self, index: int | None, ours: str | None, message: str) -> DataError:
-        row = None if index is None else index + self.first_row
+        row = None if index is None else int(self.rows[index])
         return DataError(self.source.path, row, None if ours is None else self.label(ours), message)
 
     def require(self, spec: Sequence[Column], one_of: Sequence[tuple[str, ...]] = ()) -> None:
@@ -494,15 +497,15 @@ def read_customers(
     a panel's last year); customers without a churn date are censored there.  Raises
     :class:`DataError`."""
     as_of_day = parse_as_of(as_of)
-    frame, source, first = read_table(path)
-    cols = _Columns(frame, source, first, columns or {})
+    frame, source, rows = read_table(path)
+    cols = _Columns(frame, source, rows, columns or {})
     cols.require(CUSTOMER_COLUMNS)
     ids = cols.text("customer_id", required=True)
     dup = pd.Series(ids).duplicated().to_numpy(dtype=bool)
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
         j = int(np.flatnonzero(ids == ids[i])[0])
-        raise cols.error(i, "customer_id", f"{ids[i]!r} appears again (first in row {j + first}); ids must be unique")
+        raise cols.error(i, "customer_id", f"{ids[i]!r} appears again (first in row {rows[j]}); ids must be unique")
     acquired = cols.dates("acquired", required=True, empty_means="")
     churned = cols.dates("churned", required=False, empty_means=", or empty while still a customer")
     with np.errstate(invalid="ignore"):
@@ -519,7 +522,6 @@ def read_customers(
     for spec in CUSTOMER_COLUMNS:
         if spec.kind == "number" and cols.has(spec.name):
             values[spec.name] = cols.numbers(spec)
-    row = np.arange(len(frame), dtype=np.int64) + first
     latest_day = max(
         acquired.max(), churned[~np.isnat(churned)].max() if (~np.isnat(churned)).any() else acquired.max()
     )
@@ -544,7 +546,7 @@ def read_customers(
         churned=churned,
         segment=segment,
         values=values,
-        row=row,
+        row=rows,
         as_of=as_of_day if as_of_day is not None else latest_day,
         as_of_given=as_of_day is not None,
         columns=used,
@@ -557,8 +559,8 @@ def read_panel(path: str | Path, customers: CustomerTable, columns: Mapping[str,
     Every ``customer_id`` must be in the table, each (customer, year) once; with ``year``, a row's
     year must lie within the customer's relationship (from the acquisition year to the churn
     year) and end on or before ``as_of``.  Raises :class:`DataError`."""
-    frame, source, first = read_table(path)
-    cols = _Columns(frame, source, first, columns or {})
+    frame, source, rows = read_table(path)
+    cols = _Columns(frame, source, rows, columns or {})
     cols.require(PANEL_COLUMNS, one_of=[("year", "period")])
     if cols.has("year") and cols.has("period"):
         raise DataError(source.path, 1, None, "has both a 'year' and a 'period' column; give one of them")
@@ -610,13 +612,13 @@ def read_panel(path: str | Path, customers: CustomerTable, columns: Mapping[str,
                     f"{time[i]} ends after --as-of {customers.as_of}; allowed: years that end on or before it",
                 )
     used = {c.name: cols.theirs(c.name) for c in PANEL_COLUMNS if cols.has(c.name)}
-    return Panel(source, pos.astype(np.int64), time, unit, values, np.arange(len(frame), dtype=np.int64) + first, used)
+    return Panel(source, pos.astype(np.int64), time, unit, values, rows, used)
 
 
 def panel_latest(path: str | Path, columns: Mapping[str, str] | None = None) -> np.datetime64 | None:
     """The end of the last year of a panel with a ``year`` column (``None`` for a panel by period)."""
-    frame, source, first = read_table(path)
-    cols = _Columns(frame, source, first, columns or {})
+    frame, source, rows = read_table(path)
+    cols = _Columns(frame, source, rows, columns or {})
     if not cols.has("year"):
         return None
     spec = {c.name: c for c in PANEL_COLUMNS}["year"]
