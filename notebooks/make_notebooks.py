@@ -352,8 +352,10 @@ where all three sources are strong. Three switches turn them off:
 | switch | when `false` |
 |---|---|
 | `heterogeneity.customer` | every customer gets the mean size, price, cost to serve, growth and churn propensity |
-| `heterogeneity.relationship` | every relationship starts at the mean trust, adaptation and age; experienced quality has no noise |
-| `heterogeneity.interdependence` | no network (no contagion), no referrals, demand shocks independent across customers (same variance) |
+| `heterogeneity.relationship` | \
+every relationship starts at the mean trust, adaptation and age; experienced quality has no noise |
+| `heterogeneity.interdependence` | \
+no network (no contagion), no referrals, demand shocks independent across customers (same variance) |
 
 A switch changes nothing else, and the random numbers drawn stay the same: with the
 same seed, the runs differ *only* by the source that was switched off.
@@ -476,7 +478,8 @@ With customer heterogeneity the curve peaks well above 100%: the most valuable c
 create considerably more value than the firm keeps, and a long tail destroys the
 difference. Without it (relationship only, interdependence only, none) the curve rises
 smoothly to 100% and never goes above it: identical customers differ only in how long
-they stay and when they were won, and almost none of them destroys value. Heterogeneity between customers is what makes *customer portfolio
+they stay and when they were won, and almost none of them destroys value. \
+Heterogeneity between customers is what makes *customer portfolio
 management* matter — there is a tail worth doing something about.
 """),
     md("""
@@ -524,10 +527,13 @@ check(sd["customer only"] > 2 * sd["interdependence only"], "customer heterogene
 check(mean["customer only"] < mean["none"], "customer heterogeneity lowers the mean")
 check(sd["interdependence only"] > 2 * sd["none"], "interdependence widens the spread of a firm of identical customers")
 check(mean["interdependence only"] > mean["none"], "referrals raise the mean")
-check(abs(sd["relationship only"] / sd["none"] - 1) < 0.25, "relationship heterogeneity hardly changes the spread of firm value")
+check(abs(sd["relationship only"] / sd["none"] - 1) < 0.25,
+      "relationship heterogeneity hardly changes the spread of firm value")
 check(mean["relationship only"] < mean["none"], "relationship heterogeneity lowers the mean a little")
-check(sd["all three sources"] < sd["customer only"] + 0.5 * sd["interdependence only"], "interdependence adds little on top of customer heterogeneity")
-check(peak["all three sources"] > 1.2 and peak["none"] < 1.05, "only customer heterogeneity lifts the Stobachoff curve above 100%")
+check(sd["all three sources"] < sd["customer only"] + 0.5 * sd["interdependence only"],
+      "interdependence adds little on top of customer heterogeneity")
+check(peak["all three sources"] > 1.2 and peak["none"] < 1.05,
+      "only customer heterogeneity lifts the Stobachoff curve above 100%")
 """),
     md("""
 ## 6. Exercises
@@ -596,9 +602,11 @@ from valuecapture.model.policies import describe, registered_policies"""
     code("""
 sc = vc.load_scenario(CLASSROOM / "business_models.toml")
 print(sc.get("scenario.description"))
-columns = ["name", "quality", "service_cost", "price_factor", "cost_to_serve_factor", "channel", "account_management", "fixed_cost"]
+columns = ["name", "quality", "service_cost", "price_factor", "cost_to_serve_factor", "channel", "account_management",
+           "fixed_cost"]
 display(pd.DataFrame(sc.business_models)[columns].set_index("name"))
-print("account managers:", sc.get("capabilities.account_managers"), "each for", sc.get("capabilities.accounts_per_manager"), "key accounts")
+print("account managers:", sc.get("capabilities.account_managers"),
+      "each for", sc.get("capabilities.accounts_per_manager"), "key accounts")
 """),
     md("""
 * **standard**: field sales, medium service level.
@@ -675,7 +683,8 @@ n = paired.size
 se_paired = paired.std(ddof=1) / np.sqrt(n)
 
 # the same comparison with independent futures: single on another seed
-b_other = vc.simulate(sc.with_values({"choices.policy": "single"}), replications=200, seed=SEED + 1)["firm_value"].values
+b_other = vc.simulate(sc.with_values({"choices.policy": "single"}), replications=200,
+                      seed=SEED + 1)["firm_value"].values
 diff_independent = a.mean() - b_other.mean()
 se_independent = np.sqrt(a.var(ddof=1) / n + b_other.var(ddof=1) / n)
 
@@ -692,7 +701,8 @@ lims = [min(h.min(), a.min()) / 1e6, max(h.max(), a.max()) / 1e6]
 ax.plot(lims, lims, color="black", lw=0.8, ls="--")
 ax.set_xlabel("firm value under harvest (millions)")
 ax.set_ylabel("firm value under tiered (millions)")
-ax.set_title(f"Each dot is one future, seen under both policies\\nabove the line: tiered wins ({np.mean(a > h):.0%} of futures)", fontsize=10)
+ax.set_title(f"Each dot is one future, seen under both policies\\nabove the line: tiered wins"
+             f" ({np.mean(a > h):.0%} of futures)", fontsize=10)
 ax.grid(alpha=0.3)
 show(fig)
 """),
@@ -717,10 +727,13 @@ print(d.a, "-", d.b, "mean difference:", d.mean, " share of futures with exactly
     code("""
 fvp = {p: cmp["firm_value"].sel(policy=p).values for p in policies}
 mean_of = {p: v.mean() for p, v in fvp.items()}
-check(mean_of["tiered"] > mean_of["single"] and mean_of["adaptive"] > mean_of["single"], "tiered and adaptive beat single")
+check(mean_of["tiered"] > mean_of["single"] and mean_of["adaptive"] > mean_of["single"],
+      "tiered and adaptive beat single")
 check(min(mean_of, key=mean_of.get) == "matrix", "matrix does worst")
-check(abs(mean_of["harvest"] - mean_of["tiered"]) < 0.2 * fvp["tiered"].std(ddof=1), "harvest's mean is close to tiered's")
-check(np.percentile(h, 5) > np.percentile(a, 5) and np.percentile(h, 95) < np.percentile(a, 95), "harvest has a narrower distribution")
+check(abs(mean_of["harvest"] - mean_of["tiered"]) < 0.2 * fvp["tiered"].std(ddof=1),
+      "harvest's mean is close to tiered's")
+check(np.percentile(h, 5) > np.percentile(a, 5) and np.percentile(h, 95) < np.percentile(a, 95),
+      "harvest has a narrower distribution")
 check(se_independent > 4 * se_paired, "common random numbers make the comparison several times more precise")
 """),
     md("""
@@ -847,8 +860,8 @@ fv_without = without["firm_value"].values
 diff = fv_with - fv_without
 cost = with_spaces["interaction_cost"].sum("period").mean().item()
 print(f"interaction spaces cost {m(cost)} over the five years (undiscounted, before tax)")
-print(f"firm value with spaces minus without: {m(diff.mean())} ± {m(1.96 * diff.std(ddof=1) / np.sqrt(diff.size))} (95%),"
-      f" better in {np.mean(diff > 0):.0%} of the futures")
+print(f"firm value with spaces minus without: {m(diff.mean())} ± {m(1.96 * diff.std(ddof=1) / np.sqrt(diff.size))}"
+      f" (95%), better in {np.mean(diff > 0):.0%} of the futures")
 print(f"aligned share in the last period: {float(with_spaces['aligned_share'].isel(period=-1).mean()):.2f} with,"
       f" {float(without['aligned_share'].isel(period=-1).mean()):.2f} without")
 """),
@@ -908,7 +921,8 @@ print(comparison_text(cmp))
 **Interpretation.** Listening to customers is not free value. The portfolio policy
 classifies by relationship value and trust rather than by observed profit alone, keeps
 many more customers in the richer models (see the business-model mix) and pays for it in
-service cost; and it can listen only to the customers it met in an interaction space. In this firm it does not beat the tiered policy. Alignment is a means, not an end:
+service cost; and it can listen only to the customers it met in an interaction space. \
+In this firm it does not beat the tiered policy. Alignment is a means, not an end:
 it pays where misalignment is costly and where the treatment it leads to is affordable.
 """),
     md("""
@@ -921,7 +935,8 @@ check(diff.mean() > 0, "the interaction spaces pay for themselves in this firm")
 check(aligned_end(with_spaces) > aligned_end(without), "more relationships are aligned with interaction spaces")
 check(trust_end(with_spaces) > trust_end(without), "trust falls less with interaction spaces")
 ranking = cmp["firm_value"].mean("replication")
-check(float(ranking.sel(policy="tiered")) > float(ranking.sel(policy="portfolio")), "the portfolio policy does not beat tiered here")
+check(float(ranking.sel(policy="tiered")) > float(ranking.sel(policy="portfolio")),
+      "the portfolio policy does not beat tiered here")
 mix = cmp["customers_by_model"].isel(period=-1).sum("replication")
 share_lean = lambda p: float(mix.sel(policy=p, business_model="transactional") / mix.sel(policy=p).sum())
 check(share_lean("portfolio") < share_lean("tiered"), "the portfolio policy keeps more customers in the richer models")
