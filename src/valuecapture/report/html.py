@@ -29,6 +29,7 @@ import json
 import math
 import re
 import shlex
+import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,31 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from valuecapture.analysis.compare import paired_differences
+from valuecapture.analysis.decompose import METRICS, SOURCES, attribution
+from valuecapture.analysis.experiments import RESPONSES, factor_names, hypothesis_tests, regress, responses, sensitivity
+from valuecapture.analysis.heterogeneity import RELATIONSHIP_STATS, relationship_stats, relationship_stats_dataset
+from valuecapture.analysis.stats import PERCENTILES, describe
 from valuecapture.analysis.summary import _fmt
+from valuecapture.report.plots import (
+    fan_chart_figure,
+    firm_value_figure,
+    model_shares_figure,
+    paired_differences_figure,
+    policy_distributions_figure,
+)
+from valuecapture.report.research_plots import (
+    configurations_figure,
+    convergence_figure,
+    heterogeneity_figure,
+    policy_heterogeneity_figure,
+    save,
+    sensitivity_figure,
+    shapley_figure,
+    sweep_scatter_figure,
+)
+from valuecapture.run.outputs import OutputError, WriteFailure, atomic_dir, check_target, claimed, write_file
+from valuecapture.run.results import write_netcdf
 
 REPORT_DIR = "report"
 
@@ -281,8 +306,6 @@ def _inputs(rep: Report, ds: xr.Dataset, result_path: str | Path | None) -> None
 def _describe_table(
     name: str, title: str, ds: xr.Dataset, variables: Sequence[tuple[str, str]], seed: int, n_resamples: int
 ) -> Table:
-    from valuecapture.analysis.stats import describe
-
     t = Table(
         name,
         title,
@@ -332,8 +355,6 @@ def _risk_tables(
     ds: xr.Dataset, var: str, seed: int, n_resamples: int, name: str = "risk", label: str = ""
 ) -> tuple[Table, Table]:
     """Value at risk, expected shortfall and percentiles with CIs; and P(value < 0)."""
-    from valuecapture.analysis.stats import PERCENTILES, describe
-
     d = describe(ds[var].values, var, seed=seed, n_resamples=n_resamples)
     t = Table(
         name,
@@ -380,9 +401,6 @@ HETEROGENEITY_ROWS = (
 
 
 def _heterogeneity_table(ds: xr.Dataset, seed: int, n_resamples: int) -> Table:
-    from valuecapture.analysis.heterogeneity import RELATIONSHIP_STATS, relationship_stats_dataset
-    from valuecapture.analysis.stats import describe
-
     t = Table(
         "heterogeneity",
         "Heterogeneity of relationship value: Monte Carlo spread across replications",
@@ -451,15 +469,10 @@ def _heterogeneity_table(ds: xr.Dataset, seed: int, n_resamples: int) -> Table:
 
 
 def _run_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: int) -> Report:
-    from valuecapture.report.plots import fan_chart_figure, firm_value_figure
-    from valuecapture.report.research_plots import convergence_figure, heterogeneity_figure
-
     a = ds.attrs
     seed = int(a.get("seed", 0))
     rep = Report(f"valuecapture run: {a.get('scenario_name')}", "run")
     if a.get("scenario_toml"):
-        import tomllib
-
         desc = tomllib.loads(a["scenario_toml"]).get("scenario", {}).get("description", "")
         if desc:
             rep.p(desc)
@@ -513,12 +526,6 @@ def _run_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: int
 
 
 def _comparison_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: int) -> Report:
-    from valuecapture.analysis.compare import paired_differences
-    from valuecapture.analysis.heterogeneity import relationship_stats
-    from valuecapture.analysis.stats import describe
-    from valuecapture.report.plots import model_shares_figure, paired_differences_figure, policy_distributions_figure
-    from valuecapture.report.research_plots import convergence_figure, policy_heterogeneity_figure
-
     a = ds.attrs
     seed = int(a.get("seed", 0))
     rep = Report(f"valuecapture comparison: {a.get('scenario_name')}", "comparison")
@@ -625,10 +632,6 @@ def _comparison_report(ds: xr.Dataset, result_path: str | Path | None, n_resampl
 
 
 def _decomposition_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: int) -> Report:
-    from valuecapture.analysis.decompose import METRICS, SOURCES, attribution
-    from valuecapture.analysis.stats import describe
-    from valuecapture.report.research_plots import configurations_figure, shapley_figure
-
     a = ds.attrs
     seed = int(a.get("seed", 0))
     rep = Report(f"valuecapture decomposition: {a.get('scenario_name')}", "decomposition")
@@ -726,16 +729,6 @@ def _decomposition_report(ds: xr.Dataset, result_path: str | Path | None, n_resa
 
 
 def _sweep_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: int) -> Report:
-    from valuecapture.analysis.experiments import (
-        RESPONSES,
-        factor_names,
-        hypothesis_tests,
-        regress,
-        responses,
-        sensitivity,
-    )
-    from valuecapture.report.research_plots import sensitivity_figure, sweep_scatter_figure
-
     a = ds.attrs
     rep = Report(f"valuecapture experiment: {a.get('experiment_name')}", "sweep")
     if a.get("experiment_description"):
@@ -922,8 +915,6 @@ def _md_fence(text: str, info: str) -> list[str]:
 
 def _render(rep: Report, figdir: Path, ds: xr.Dataset) -> tuple[str, str]:
     """Draw the figures into ``figdir`` and return (html, markdown)."""
-    from valuecapture.report.research_plots import save
-
     a = ds.attrs
     meta = f"valuecapture {a.get('valuecapture_version')} · seed {a.get('seed')} · {a.get('replications')} replications"
     h = [
@@ -1025,9 +1016,6 @@ def write_report(
     locked while the report is written.  Returns the folder.  See the module docstring
     for what it holds.
     """
-    from valuecapture.run.outputs import OutputError, WriteFailure, atomic_dir, check_target, claimed, write_file
-    from valuecapture.run.results import write_netcdf
-
     if out_dir is None:
         if result_path is None:
             raise ValueError("give out_dir or result_path")

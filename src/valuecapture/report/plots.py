@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,19 +11,18 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from valuecapture.analysis.compare import PairedDifference, ranking
 from valuecapture.analysis.summary import money_scale
 
 
 def _plt():  # type: ignore[no-untyped-def]
     """pyplot, on the file-only Agg backend unless running inside Jupyter (where figures
     returned by the functions below then display inline)."""
-    import sys
-
-    import matplotlib
+    import matplotlib  # lazy: loaded with the first figure, which picks the backend before pyplot loads
 
     if "ipykernel" not in sys.modules:
         matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: only after the backend is chosen above
 
     return plt
 
@@ -219,8 +219,6 @@ def policy_distributions_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
 
 def paired_differences_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     """Distributions of paired firm-value differences against the best policy, with 95% CIs of the mean."""
-    from valuecapture.analysis.compare import PairedDifference, ranking
-
     plt = _plt()
     rank = [p for p, _ in ranking(ds)]
     best = rank[0]

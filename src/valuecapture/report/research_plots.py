@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from valuecapture.analysis.decompose import METRICS, SOURCES, attribution
+from valuecapture.analysis.experiments import RESPONSES, factor_names, regress, sensitivity
+from valuecapture.analysis.heterogeneity import curve_bands, relationship_stats
+from valuecapture.analysis.stats import bootstrap_ci, running_mean
 from valuecapture.analysis.summary import money_scale
 from valuecapture.report.plots import PALETTE, _plt, no_detail
 
@@ -24,7 +29,7 @@ SOURCE_COLOURS = {"customer": "#4C72B0", "relationship": "#DD8452", "interdepend
 
 def _horizontal() -> dict[str, Any]:
     """Keyword for horizontal box plots (``orientation`` from matplotlib 3.10, ``vert`` before)."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib loads with the first figure (the backend is chosen by plots._plt)
 
     major, minor = (int(x) for x in matplotlib.__version__.split(".")[:2])
     return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
@@ -56,8 +61,6 @@ def _title(ds: xr.Dataset) -> str:
 
 def convergence_figure(ds: xr.Dataset, var: str = "firm_value", level: float = 0.95):  # type: ignore[no-untyped-def]
     """Running mean of ``var`` with its confidence band, and the relative CI half-width, against replications."""
-    from valuecapture.analysis.stats import running_mean
-
     plt = _plt()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4), constrained_layout=True)
     series: list[tuple[str, np.ndarray]] = []
@@ -140,8 +143,6 @@ def _bands(ax: Any, x: np.ndarray, curves: np.ndarray, colour: str, label: str) 
 
 def heterogeneity_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     """Stobachoff, whale and Lorenz curves of relationship value (median and 5-95% band) and their summaries' spread."""
-    from valuecapture.analysis.heterogeneity import curve_bands, relationship_stats
-
     plt = _plt()
     fig, axes = plt.subplots(2, 2, figsize=(12, 9), constrained_layout=True)
     (a1, a2), (a3, a4) = axes
@@ -254,8 +255,6 @@ def heterogeneity_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
 
 def policy_heterogeneity_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     """Median Stobachoff curves of the policies of a comparison, overlaid."""
-    from valuecapture.analysis.heterogeneity import curve_bands
-
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
     if "relationship_value" not in ds:
@@ -283,12 +282,9 @@ def policy_heterogeneity_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
 
 def shapley_figure(ds: xr.Dataset, metrics: Sequence[str] | None = None, attributions: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
     """Shapley shares of each source (and the part left with all sources off), with confidence intervals."""
-    from valuecapture.analysis.decompose import METRICS, SOURCES, attribution
-
     plt = _plt()
     metrics = list(metrics or METRICS)
     atts = attributions or {m: attribution(ds, m) for m in metrics}
-    import textwrap
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.4 * len(metrics), 4.4), constrained_layout=True, squeeze=False)
     rows = list(SOURCES) + ["none"]
@@ -320,8 +316,6 @@ def shapley_figure(ds: xr.Dataset, metrics: Sequence[str] | None = None, attribu
 
 def configurations_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     """Firm value in each of the eight switch configurations: distributions and standard deviations."""
-    from valuecapture.analysis.stats import bootstrap_ci
-
     plt = _plt()
     labels = [str(c) for c in ds["configuration"].values]
     fv = ds["firm_value"]
@@ -380,8 +374,6 @@ def configurations_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
 
 def sensitivity_figure(ds: xr.Dataset, sens: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
     """First-order and total sensitivity indices of each response, with confidence intervals."""
-    from valuecapture.analysis.experiments import sensitivity
-
     plt = _plt()
     resp = list(sens) if sens else json.loads(ds.attrs.get("responses", "[]"))
     sens = sens or {r: sensitivity(ds, r) for r in resp}
@@ -424,8 +416,6 @@ def sensitivity_figure(ds: xr.Dataset, sens: dict[str, Any] | None = None):  # t
 
 def sweep_scatter_figure(ds: xr.Dataset, response: str):  # type: ignore[no-untyped-def]
     """The response of every design point against each factor, with the OLS line of the full regression's slope."""
-    from valuecapture.analysis.experiments import RESPONSES, factor_names, regress
-
     plt = _plt()
     r = RESPONSES[response]
     y = r.reduce(ds[r.variable].values.astype(float), axis=-1)
