@@ -238,6 +238,18 @@ def test_demand_dynamics_and_growth_are_recovered_from_a_yearly_panel() -> None:
     assert fit.rho_within < 0.05 and fit.rho_across < 0.05
 
 
+def test_a_panel_by_period_needs_no_temporal_aggregation() -> None:
+    rng = np.random.default_rng(6)
+    n, quarters, phi, sd = 3000, 24, 0.7, 0.2 * math.sqrt(0.25)
+    x = np.empty((quarters, n))
+    x[0] = sd / math.sqrt(1 - phi * phi) * rng.standard_normal(n)
+    for q in range(1, quarters):
+        x[q] = phi * x[q - 1] + sd * rng.standard_normal(n)
+    fit = fit_demand(PanelData(np.diff(x, axis=0).T, np.zeros(n, dtype=np.int64), 1, 0.25), bootstrap=50)
+    assert within(fit.persistence, phi, fit.se["persistence"]) and within(fit.volatility, 0.2, fit.se["volatility"])
+    assert fit.growth_log_sd < 3 * fit.se["growth_log_sd"] + 1e-3  # no growth heterogeneity in these data
+
+
 def test_the_common_factors_are_recovered_from_a_long_panel() -> None:
     # the correlations rest on the common shocks of the observed years: 40 years give enough of them
     data = _panel(1500, 40, phi=0.5, vol=0.2, rho_w=0.45, rho_a=0.15, seed=4)
@@ -307,6 +319,19 @@ def test_a_calibrated_scenario_recovers_the_firm_loads_and_runs(firm: tuple[Path
     assert meta["estimates"]["uncertainties.churn"]["details"]["pooled"]["cov"]  # for parameter uncertainty later
     ds = vc.simulate(sc.with_values({"horizon.periods": 4, "customers.count": 200}), replications=3, seed=1)
     assert np.isfinite(ds["firm_value"].values).all()
+
+
+def test_gross_margin_gives_the_same_cogs_ratio_as_cogs(firm: tuple[Path, Path, Truth], tmp_path: Path) -> None:
+    import pandas as pd
+
+    customers, _, truth = firm
+    table = pd.read_csv(customers, dtype=str, keep_default_na=False)
+    revenue = pd.to_numeric(table["revenue"], errors="coerce")
+    table["gross_margin"] = (1 - pd.to_numeric(table["cogs"], errors="coerce") / revenue).round(8).astype(str)
+    table = table.drop(columns=["cogs"]).replace("nan", "")
+    table.to_csv(tmp_path / "gm.csv", index=False)
+    result = calibrate(tmp_path / "gm.csv", out=tmp_path / "gm.toml", bootstrap=10)
+    assert result.calibration.estimates["economics.cogs_ratio"].value == pytest.approx(truth.cogs_ratio, rel=1e-4)
 
 
 def test_without_a_base_the_documented_defaults_are_kept(firm: tuple[Path, Path, Truth], tmp_path: Path) -> None:

@@ -162,41 +162,65 @@ class DemandFit:
         }
 
 
-def _estimate(data: PanelData, w: np.ndarray | None = None) -> tuple[dict[str, float], list[str]]:
-    """The estimates for customer weights ``w`` (bootstrap counts; ``None`` = each once)."""
+@dataclass(frozen=True)
+class _Prepared:
+    """What every resample of the same panel shares: the matrices, the segment indicator, and each
+    customer's sums of products of its idiosyncratic growth at lags 0, 1, 2 with their counts
+    (``lags[j]`` = (sum, count) per customer)."""
+
+    z: np.ndarray  # d with 0 where not observed
+    one: np.ndarray  # 1 where observed
+    g: np.ndarray  # customers x segments indicator
+    lags: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+
+def _prepare(data: PanelData) -> _Prepared:
+    """The idiosyncratic part: growth less its segment's mean growth in the same step (which removes
+    the market and segment levels), scaled by ``1/sqrt(1 - 1/n)`` for the ``n`` customers behind
+    that mean; then each customer's lagged products."""
     d = data.d
     ok = np.isfinite(d)
     z = np.where(ok, d, 0.0)
     one = ok.astype(float)
-    wc = np.ones(d.shape[0]) if w is None else w.astype(float)
     seg = data.segment
     k = int(seg.max()) + 1 if seg.size else 1
     g = np.zeros((d.shape[0], k))
     g[np.arange(d.shape[0]), seg] = 1.0
-    w1, w2 = wc[:, None] * g, (wc * wc)[:, None] * g
-    n1, n2 = one.T @ w1, one.T @ w2  # (steps x segments): customers (with their weights) present
-    n0 = float(n1.sum())
-    mu = float(np.sum(z.T @ w1)) / n0
-    notes: list[str] = []
-    # idiosyncratic part: growth less its segment's mean growth in the same step (removes the
-    # market and segment levels); scaled by 1/sqrt(1 - 1/n) for the n customers behind that mean
+    n1 = one.T @ g
     with np.errstate(divide="ignore", invalid="ignore"):
-        seg_mean = (z.T @ w1) / n1  # (steps x segments)
+        seg_mean = (z.T @ g) / n1  # (steps x segments)
         scale = np.where(n1 > 1, 1.0 / np.sqrt(1.0 - 1.0 / n1), 0.0)
     dev = np.where(ok, (z - seg_mean.T[seg]) * scale.T[seg], 0.0)
     used = one * (scale.T[seg] > 0)
+    lags = [((dev * dev).sum(axis=1), used.sum(axis=1))]
+    for j in (1, 2):
+        lags.append(((dev[:, j:] * dev[:, :-j]).sum(axis=1), (used[:, j:] * used[:, :-j]).sum(axis=1)))
+    return _Prepared(z, one, g, tuple(lags))
 
-    def lag(x: np.ndarray, mask: np.ndarray, k: int) -> float:
-        if k == 0:
-            num, den = wc @ (x * x).sum(axis=1), wc @ mask.sum(axis=1)
-        else:
-            num = wc @ (x[:, k:] * x[:, :-k]).sum(axis=1)
-            den = wc @ (mask[:, k:] * mask[:, :-k]).sum(axis=1)
-        if den == 0:
+
+def _estimate(
+    data: PanelData, w: np.ndarray | None = None, prep: _Prepared | None = None
+) -> tuple[dict[str, float], list[str]]:
+    """The estimates for customer weights ``w`` (bootstrap counts; ``None`` = each once).  A resample
+    reuses ``prep``: its segment-step means are those of the data (a change of order 1/n)."""
+    prep = prep or _prepare(data)
+    z, one, g = prep.z, prep.one, prep.g
+    wc = np.ones(z.shape[0]) if w is None else w.astype(float)
+    w1, w2 = wc[:, None] * g, (wc * wc)[:, None] * g
+    n1, n2 = one.T @ w1, one.T @ w2  # (steps x segments): customers (with their weights) present
+    n0 = float(n1.sum())
+    zw1 = z.T @ w1
+    mu = float(np.sum(zw1)) / n0
+    notes: list[str] = []
+
+    def lag(j: int) -> float:
+        num, den = prep.lags[j]
+        total = float(wc @ den)
+        if total == 0:
             raise ValueError("no customer has 4 consecutive observed years/periods")
-        return float(num / den)
+        return float(wc @ num) / total
 
-    c0, c1, c2 = (lag(dev, used, j) for j in range(3))
+    c0, c1, c2 = (lag(j) for j in range(3))
     m = data.m
     r = (c1 - c2) / (c0 - c1) if c0 > c1 else math.nan
     lo, hi = _ratio(0.0, m), _ratio(MAX_PERSISTENCE, m)
@@ -218,9 +242,8 @@ def _estimate(data: PanelData, w: np.ndarray | None = None) -> tuple[dict[str, f
         notes.append("customers' growth rates show no dispersion beyond the demand shocks: growth sd 0")
         v_g = 0.0
     # the common levels: covariance of two customers' growth in the same step
-    e = np.where(ok, d - mu, 0.0)
-    a = e.T @ w1  # sum of w e per step and segment
-    b = (e * e).T @ w2  # sum of w^2 e^2
+    a = zw1 - mu * n1  # sum of w e per step and segment, e = d - mu
+    b = (z * z).T @ w2 - 2.0 * mu * (z.T @ w2) + mu * mu * n2  # sum of w^2 e^2
     same = float(np.sum(a * a - b))
     same_n = float(np.sum(n1 * n1 - n2))
     tot_a, tot_n = a.sum(axis=1), n1.sum(axis=1)
@@ -295,7 +318,8 @@ def fit_demand(data: PanelData, bootstrap: int = BOOTSTRAP, seed: int = 0) -> De
     distribution from log revenue growth (see the module's text); bootstrap standard errors over
     customers with ``bootstrap`` resamples from ``seed``.  Raises ``ValueError`` when no customer
     has 4 consecutive observed steps."""
-    est, notes = _estimate(data)
+    prep = _prepare(data)
+    est, notes = _estimate(data, prep=prep)
     n = data.d.shape[0]
     rng = np.random.default_rng(seed)
     keys = ("persistence", "volatility", "rho_within", "rho_across", "growth_log_mean", "growth_log_sd")
@@ -303,12 +327,16 @@ def fit_demand(data: PanelData, bootstrap: int = BOOTSTRAP, seed: int = 0) -> De
     for _ in range(bootstrap):
         w = np.bincount(rng.integers(0, n, n), minlength=n)
         try:
-            b, _ = _estimate(data, w)
+            b, _ = _estimate(data, w, prep)
         except ValueError:
             continue
         for key in keys:
             draws[key].append(b[key])
-    se = {key: float(np.nanstd(v, ddof=1)) if len(v) > 1 else math.nan for key, v in draws.items()}
+    se: dict[str, float] = {}
+    for key, values in draws.items():
+        v = np.asarray(values, dtype=float)
+        v = v[np.isfinite(v)]
+        se[key] = float(np.std(v, ddof=1)) if v.size > 1 else math.nan
     for key, jack in _step_jackknife(data, est).items():
         if math.isfinite(jack):
             se[key] = max(se[key], jack) if math.isfinite(se[key]) else jack

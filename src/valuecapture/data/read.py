@@ -559,7 +559,13 @@ def read_panel(path: str | Path, customers: CustomerTable, columns: Mapping[str,
     Every ``customer_id`` must be in the table, each (customer, year) once; with ``year``, a row's
     year must lie within the customer's relationship (from the acquisition year to the churn
     year) and end on or before ``as_of``.  Raises :class:`DataError`."""
-    frame, source, rows = read_table(path)
+    return _panel(read_table(path), customers, columns)
+
+
+def _panel(
+    read: tuple[pd.DataFrame, Source, np.ndarray], customers: CustomerTable, columns: Mapping[str, str] | None
+) -> Panel:
+    frame, source, rows = read
     cols = _Columns(frame, source, rows, columns or {})
     cols.require(PANEL_COLUMNS, one_of=[("year", "period")])
     if cols.has("year") and cols.has("period"):
@@ -617,7 +623,13 @@ def read_panel(path: str | Path, customers: CustomerTable, columns: Mapping[str,
 
 def panel_latest(path: str | Path, columns: Mapping[str, str] | None = None) -> np.datetime64 | None:
     """The end of the last year of a panel with a ``year`` column (``None`` for a panel by period)."""
-    frame, source, rows = read_table(path)
+    return _panel_latest(read_table(path), columns)
+
+
+def _panel_latest(
+    read: tuple[pd.DataFrame, Source, np.ndarray], columns: Mapping[str, str] | None
+) -> np.datetime64 | None:
+    frame, source, rows = read
     cols = _Columns(frame, source, rows, columns or {})
     if not cols.has("year"):
         return None
@@ -639,9 +651,10 @@ def read_data(
     last year.  ``panel_columns`` defaults to ``columns``."""
     mapping = dict(columns or {})
     pmap = {**mapping, **(panel_columns or {})}
-    latest = panel_latest(panel, pmap) if panel is not None and as_of is None else None
+    panel_read = read_table(panel) if panel is not None else None
+    latest = _panel_latest(panel_read, pmap) if panel_read is not None and as_of is None else None
     table = read_customers(customers, mapping, as_of, latest=latest)
-    return table, (read_panel(panel, table, pmap) if panel is not None else None)
+    return table, (_panel(panel_read, table, pmap) if panel_read is not None else None)
 
 
 def summary(table: CustomerTable) -> dict[str, Any]:
