@@ -315,3 +315,55 @@ def running_mean(x: np.ndarray, level: float = LEVEL) -> Convergence:
         tq = np.where(n > 1, sps.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)), np.nan)
         half = tq * np.sqrt(var / n)
     return Convergence(n=n, mean=mean, half_width=half, level=level)
+
+
+@dataclass(frozen=True)
+class VarianceSplit:
+    """The variance of one replication's value split by the law of total variance,
+    ``Var(V) = Var(E[V | theta]) + E[Var(V | theta)]``: parameter uncertainty (``between``)
+    and stochastic variation (``within``), estimated from ``groups`` groups of ``per_draw``
+    replications that share a parameter draw ``theta``, with standard errors."""
+
+    groups: int
+    per_draw: int
+    between: float
+    between_se: float
+    within: float
+    within_se: float
+
+    @property
+    def total(self) -> float:
+        return self.between + self.within
+
+    @property
+    def parameter_share(self) -> float:
+        """Share of the variance due to parameter uncertainty (can be < 0 when it is too small to detect)."""
+        return self.between / self.total if self.total > 0 else float("nan")
+
+
+def variance_split(x: npt.ArrayLike, per_draw: int) -> VarianceSplit:
+    """One-way random-effects ANOVA of ``x`` (replications in order, consecutive groups of
+    ``per_draw`` sharing a parameter draw; an incomplete last group is left out):
+    ``within = MSW`` and ``between = (MSB - MSW) / per_draw``, both unbiased (Searle, Casella &
+    McCulloch 1992, Variance Components, ch. 3); ``between`` is not truncated at zero, so it
+    stays unbiased.  Standard errors from the normal-theory variances of the mean squares,
+    ``Var(MS) = 2 E[MS]^2 / df``.  Needs ``per_draw >= 2`` and at least two groups."""
+    m = int(per_draw)
+    v = np.asarray(x, dtype=float)
+    g = v.size // m if m >= 2 else 0
+    if g < 2:
+        raise ValueError(f"a variance split needs per_draw >= 2 and two complete groups, got {v.size} x {m}")
+    y = v[: g * m].reshape(g, m)
+    means = y.mean(axis=1)
+    msw = float(((y - means[:, None]) ** 2).sum() / (g * (m - 1)))
+    msb = float(m * ((means - means.mean()) ** 2).sum() / (g - 1))
+    var_msw = 2.0 * msw**2 / (g * (m - 1))
+    var_msb = 2.0 * msb**2 / (g - 1)
+    return VarianceSplit(
+        groups=g,
+        per_draw=m,
+        between=(msb - msw) / m,
+        between_se=math.sqrt(var_msb + var_msw) / m,
+        within=msw,
+        within_se=math.sqrt(var_msw),
+    )

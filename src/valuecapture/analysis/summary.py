@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from valuecapture.analysis.stats import expected_shortfall, value_at_risk, variance_split
+
 
 @dataclass(frozen=True)
 class Stats:
@@ -98,17 +100,43 @@ def summary_text(ds: xr.Dataset) -> str:
     se_p = math.sqrt(fv.p_negative * (1 - fv.p_negative) / fv.n) if fv.n else float("nan")
     lines += ["", f"P(firm value < 0) = {fv.p_negative:.3f} ± {se_p:.3f} (MC s.e.)"]
     if fv.n:
-        from valuecapture.analysis.stats import expected_shortfall, value_at_risk
-
         x = ds["firm_value"].values.astype(float)
         x = x[np.isfinite(x)]
         lines.append(
             f"Value at risk (5% quantile of firm value) = {_fmt(float(value_at_risk(x)), True)}; "
             f"expected shortfall (mean of the worst 5%) = {_fmt(float(expected_shortfall(x)), True)}"
         )
+    if "estimated_parameters" in ds:
+        lines += _parameter_uncertainty_lines(ds)
     exhausted = int(ds["slots_exhausted"].sum())
     if exhausted:
         lines.append(
             f"warning: {exhausted} acquisitions were dropped for lack of customer slots; raise customers.max_slots"
         )
     return "\n".join(lines)
+
+
+def _parameter_uncertainty_lines(ds: xr.Dataset) -> list[str]:
+    """What the summary says of a run with parameter uncertainty: the variance split of firm value."""
+    per_draw = int(ds["estimated_parameters"].attrs.get("per_draw", 1))
+    n_params = ds.sizes["estimated_parameter"]
+    head = f"Parameter uncertainty: {n_params} estimated parameters drawn once per {per_draw} replication(s)"
+    x = ds["firm_value"].values
+    try:
+        split = variance_split(x, per_draw)
+    except ValueError:
+        return ["", head + "; set parameter_uncertainty.per_draw >= 2 to split the variance of firm value"]
+    sd_b = math.copysign(math.sqrt(abs(split.between)), split.between)
+    share = split.parameter_share
+    lines = [
+        "",
+        head + f" ({split.groups} draws)",
+        f"  variance of firm value: parameter uncertainty {share:.1%} ± {split.between_se / split.total:.1%} "
+        f"(sd {_fmt(sd_b, True)}), stochastic variation {1 - share:.1%} (sd {_fmt(math.sqrt(split.within), True)})",
+    ]
+    if split.between < 0:
+        lines.append(
+            "  (a negative share: the parameter uncertainty is too small to detect with these replications; the "
+            "unbiased estimate is kept)"
+        )
+    return lines

@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     opts.run_options(run, "OUT/<scenario name>/")
     opts.overrides(run)
     run.add_argument(
+        "--parameter-uncertainty",
+        action="store_true",
+        help="draw the scenario's [[estimates]] from their sampling distribution, once per "
+        "parameter_uncertainty.per_draw replications, and split the variance of firm value (same as --set "
+        "parameter_uncertainty.enabled=true; docs/calibration.md)",
+    )
+    run.add_argument(
         "--precision",
         type=opts.fraction,
         default=None,
@@ -242,6 +249,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _sweep(load_experiment(args.experiment), args, args.replications, args.seed)
     if args.command == "reproduce":
         return _reproduce(args)
+    if getattr(args, "parameter_uncertainty", False):
+        args.overrides = [*args.overrides, "parameter_uncertainty.enabled=true"]
     sc = load_scenario(args.scenario, overrides=args.overrides)
     if args.command == "compare":
         return _compare(sc, args, args.replications, args.seed)

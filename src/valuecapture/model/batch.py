@@ -49,9 +49,9 @@ def simulate_batch(
     detail_rows: int,
 ) -> dict[str, np.ndarray]:
     """Simulate the replications whose set-up generators are ``setup[mechanism][b]``
-    (``population``, ``network``) and whose per-period streams ``streams`` gives; keep the
+    (``population``, ``network``; ``parameters`` for a draw of estimated parameters) and whose per-period streams ``streams`` gives; keep the
     per-relationship detail of the first ``detail_rows`` of them."""
-    base = generate_customers(p, setup["population"])
+    base = generate_customers(p, setup["population"], setup.get("parameters"))
     network = generate_network(p, base.segment, setup["network"])
     state = initial_state(p, base, network, streams, policy)
     Engine(default_components(p.review_interval, p.periods, p.alignment, p.portfolio_models), p.periods).run(state)
@@ -162,6 +162,8 @@ def batch_outputs(state: BatchState, detail_rows: int) -> dict[str, np.ndarray]:
         "value_by_model": state.value_by_model.copy(),
         "customers_by_model": state.model_counts.copy(),
     }
+    if state.base.parameters is not None:
+        out["estimated_parameters"] = state.base.parameters
     out.update(heterogeneity_summary(rel_value, ever))
     for name in PERIOD_SERIES:
         out[name] = state.records[name]

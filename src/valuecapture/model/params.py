@@ -44,6 +44,50 @@ class InteractionSpace:
 
 
 @dataclass(frozen=True)
+class EstimateBlock:
+    """One ``[[estimates]]`` entry, resolved: parameters estimated together and the factor of
+    their sampling covariance, on the scale they are drawn on (log for every parameter but
+    ``loc``, so a drawn scale or shape stays positive; delta method: ``Cov(log v) = Cov(v) / v v'``).
+    A draw is ``v exp(L z)`` (log scale) or ``v + L z``, so a zero covariance draws ``v`` exactly.
+    """
+
+    inputs: tuple[str, ...]  # customer input of each parameter (uncertainties.<input>)
+    names: tuple[str, ...]  # the distribution parameter (a, b, s, scale, loc, ...)
+    log: tuple[bool, ...]  # drawn on the log scale
+    value: np.ndarray  # the estimates
+    factor: np.ndarray  # lower-triangular L with L L' = covariance on the drawing scale
+
+    @classmethod
+    def from_entry(cls, e: dict, attributes: dict[str, Distribution]) -> EstimateBlock:
+        parts = [f.split(".") for f in e["fields"]]
+        inputs = tuple(q[1] for q in parts)
+        names = tuple(q[2] for q in parts)
+        value = np.array([attributes[i].kwargs[n] for i, n in zip(inputs, names, strict=True)])
+        log = tuple(n != "loc" for n in names)
+        k = len(names)
+        cov = np.asarray(e["covariance"], dtype=float).reshape(k, k)
+        d = np.where(log, value, 1.0)
+        return cls(inputs, names, log, value, psd_cholesky(cov / np.outer(d, d)))
+
+
+def psd_cholesky(c: np.ndarray) -> np.ndarray:
+    """Lower-triangular ``L`` with ``L L' = c`` for a symmetric positive semi-definite ``c``
+    (a pivot that is zero up to rounding gives a zero column).  Plain arithmetic in a fixed
+    order, not LAPACK: the same bits on every machine, so a parameter draw never depends
+    on where a replication runs."""
+    k = c.shape[0]
+    out = np.zeros((k, k))
+    for j in range(k):
+        pivot = c[j, j] - sum(out[j, m] * out[j, m] for m in range(j))
+        if pivot <= 1e-12 * max(abs(c[j, j]), 1e-300):
+            continue
+        out[j, j] = math.sqrt(pivot)
+        for i in range(j + 1, k):
+            out[i, j] = (c[i, j] - sum(out[i, m] * out[j, m] for m in range(j))) / out[j, j]
+    return out
+
+
+@dataclass(frozen=True)
 class ModelParams:
     """Everything the sub-models need, in per-period units where that matters."""
 
@@ -132,6 +176,8 @@ class ModelParams:
     interactions: tuple[InteractionSpace, ...] = ()
     portfolio_track: bool = False
     portfolio_models: tuple[str, ...] = ()
+    estimates: tuple[EstimateBlock, ...] = ()  # drawn per group of replications when parameter_uncertainty
+    parameter_per_draw: int = 1
 
     @classmethod
     def from_scenario(cls, sc: Scenario) -> ModelParams:
@@ -141,6 +187,7 @@ class ModelParams:
         weights = np.asarray(g("customers.segment_weights"), dtype=float)
         corr = g("_correlation_matrix")
         interdep = g("heterogeneity.interdependence")
+        attributes = {a: g(f"uncertainties.{a}") for a in CORRELATED if a != "segment"}
         return cls(
             periods=g("horizon.periods"),
             periods_per_year=ppy,
@@ -155,7 +202,7 @@ class ModelParams:
             terminal_value=g("economics.terminal_value"),
             segment_cum_weights=np.cumsum(weights) / weights.sum(),
             n_segments=len(weights),
-            attributes={a: g(f"uncertainties.{a}") for a in CORRELATED if a != "segment"},
+            attributes=attributes,
             correlation=corr,
             correlated=tuple(
                 bool(np.any(corr[i, np.arange(len(CORRELATED)) != i] != 0)) for i in range(len(CORRELATED))
@@ -229,6 +276,10 @@ class ModelParams:
             interactions=tuple(InteractionSpace.from_entry(e, sc.business_models, dt) for e in g("interactions")),
             portfolio_track=g("portfolio.track"),
             portfolio_models=tuple(g("portfolio.models")) if g("portfolio.track") else (),
+            estimates=tuple(EstimateBlock.from_entry(e, attributes) for e in g("estimates"))
+            if g("parameter_uncertainty.enabled")
+            else (),
+            parameter_per_draw=g("parameter_uncertainty.per_draw"),
         )
 
 

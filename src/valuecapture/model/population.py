@@ -22,8 +22,9 @@ import numpy as np
 from scipy.special import ndtr
 
 from valuecapture.model.params import ModelParams
-from valuecapture.scenario.distributions import Distribution
-from valuecapture.scenario.load import CORRELATED
+from valuecapture.scenario.distributions import Distribution, DistributionError
+from valuecapture.scenario.distributions import parse as parse_distribution
+from valuecapture.scenario.load import CORRELATED, field_by_path
 
 
 @dataclass
@@ -42,6 +43,7 @@ class CustomerBase:
     initial_trust: np.ndarray
     initial_adaptation: np.ndarray
     initial_age: np.ndarray  # years
+    parameters: np.ndarray | None = None  # (batch, estimated parameters): drawn with parameter_uncertainty
 
 
 class Network:
@@ -122,8 +124,43 @@ def _draw(dist: Distribution, n: int, gen: np.random.Generator) -> np.ndarray:
     return np.asarray(getattr(stats, dist.name).rvs(size=n, random_state=gen, **kw), dtype=float)
 
 
-def generate_customers(p: ModelParams, gens: list[np.random.Generator]) -> CustomerBase:
-    """Draw the customer base of a batch, one replication per generator."""
+def estimated_parameter_names(p: ModelParams) -> list[str]:
+    """The drawn parameters, as ``uncertainties.<input>.<parameter>``, in the order of :func:`draw_parameters`."""
+    return [f"uncertainties.{i}.{n}" for block in p.estimates for i, n in zip(block.inputs, block.names, strict=True)]
+
+
+def draw_parameters(p: ModelParams, gen: np.random.Generator) -> tuple[dict[str, Distribution], np.ndarray]:
+    """One draw of the estimated parameters from their sampling distribution (normal on the
+    drawing scale of each :class:`~valuecapture.model.params.EstimateBlock`, the blocks in
+    scenario order, ``k`` standard normals per block of ``k``), and the input distributions
+    with the drawn values.  An input whose drawn parameters leave the support its field allows
+    keeps its estimates (rare: it would need a draw many standard errors out)."""
+    attrs = dict(p.attributes)
+    values: list[float] = []
+    for block in p.estimates:
+        k = len(block.names)
+        z = gen.standard_normal(k)
+        # L z term by term in a fixed order (no BLAS), the same bits on every machine
+        x = np.array([sum(float(block.factor[i, j] * z[j]) for j in range(i + 1)) for i in range(k)])
+        drawn = np.where(block.log, block.value * np.exp(x), block.value + x)
+        for i, (name, param) in enumerate(zip(block.inputs, block.names, strict=True)):
+            kw = attrs[name].kwargs
+            kw[param] = float(drawn[i])
+            f = field_by_path(f"uncertainties.{name}")
+            try:
+                attrs[name] = parse_distribution({"dist": attrs[name].name, **kw}, f.lo, f.hi)
+            except DistributionError:
+                drawn[i] = attrs[name].kwargs[param]
+            values.append(float(drawn[i]))
+    return attrs, np.asarray(values)
+
+
+def generate_customers(
+    p: ModelParams, gens: list[np.random.Generator], parameter_gens: list[np.random.Generator] | None = None
+) -> CustomerBase:
+    """Draw the customer base of a batch, one replication per generator.  With estimated
+    parameters (``parameter_uncertainty``), replication ``b`` first draws its input
+    distributions with ``parameter_gens[b]`` (:func:`draw_parameters`)."""
     n = p.n_slots
     chol = np.linalg.cholesky(p.correlation)
     k = len(CORRELATED)
@@ -134,7 +171,10 @@ def generate_customers(p: ModelParams, gens: list[np.random.Generator]) -> Custo
     e = np.empty((k, n))
     from valuecapture.model.kernels import fill_standard_normal  # numba: loaded on first use
 
+    drawn = p.estimates and parameter_gens is not None
+    per_rep = [draw_parameters(p, g) for g in parameter_gens] if drawn else []  # type: ignore[union-attr]
     for b, gen in enumerate(gens):
+        attributes = per_rep[b][0] if drawn else p.attributes
         fill_standard_normal(gen, e.reshape(-1))  # gen.standard_normal((k, n)), faster
         for j, name in enumerate(CORRELATED):
             # z_j = sum_m L[j, m] e_m, elementwise in a fixed order (no BLAS: bit-identical per replication)
@@ -147,13 +187,13 @@ def generate_customers(p: ModelParams, gens: list[np.random.Generator]) -> Custo
                 np.minimum(seg, p.n_segments - 1, out=seg)
                 arrays["segment"][b] = seg
             else:
-                _marginal(p.attributes[name], z, p.correlated[j], gen, arrays[name][b])
+                _marginal(attributes[name], z, p.correlated[j], gen, arrays[name][b])
         arrays["initial_trust"][b] = _draw(p.initial_trust, p.n_initial, gen)
         arrays["initial_adaptation"][b] = _draw(p.initial_adaptation, p.n_initial, gen)
         arrays["initial_age"][b] = _draw(p.initial_age, p.n_initial, gen)
     if not p.customer_heterogeneity:
         for name, dist in p.attributes.items():
-            arrays[name][:] = dist.mean()
+            arrays[name][:] = np.array([r[0][name].mean() for r in per_rep])[:, None] if drawn else dist.mean()
     if not p.relationship_heterogeneity:
         arrays["initial_trust"][:] = p.initial_trust.mean()
         arrays["initial_adaptation"][:] = p.initial_adaptation.mean()
@@ -162,7 +202,8 @@ def generate_customers(p: ModelParams, gens: list[np.random.Generator]) -> Custo
     np.clip(arrays["churn"], 0.0, 1.0 - 1e-12, out=arrays["churn"])
     np.clip(arrays["initial_trust"], 0.0, 1.0, out=arrays["initial_trust"])
     np.clip(arrays["initial_adaptation"], 0.0, 1.0, out=arrays["initial_adaptation"])
-    return CustomerBase(**arrays)
+    parameters = np.array([r[1] for r in per_rep]) if drawn else None
+    return CustomerBase(**arrays, parameters=parameters)
 
 
 def _edges_one(p: ModelParams, segment: np.ndarray, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -75,7 +75,11 @@ def run_job(job: Job) -> tuple[int, int, dict[str, np.ndarray]]:
     keep = max(0, min(rows, p.relationship_detail - job.start)) if job.detail else 0
     reps = range(job.start, job.stop)
     out = simulate_batch(
-        p, job.variant.policy, batch_streams(job.seed, reps), KeyedStreams(job.seed, reps), rows if job.reduce else keep
+        p,
+        job.variant.policy,
+        batch_streams(job.seed, reps, p.parameter_per_draw),
+        KeyedStreams(job.seed, reps),
+        rows if job.reduce else keep,
     )
     if job.reduce is not None:
         values = out.get("relationship_value")

@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from valuecapture.model.params import ModelParams
+from valuecapture.model.population import estimated_parameter_names
 from valuecapture.model.state import ALIGNMENT_SERIES, PERIOD_SERIES
 from valuecapture.run.outputs import atomic_dir, write_file
 from valuecapture.run.seeds import MECHANISMS, root_entropy
@@ -204,6 +205,24 @@ def build_dataset(
         coords_pc = {}
     for name, (dims, units, desc) in MODEL_VARS.items():
         data_vars[name] = xr.Variable(("replication",) + dims, arrays[name], {"units": units, "description": desc})
+    if "estimated_parameters" in arrays:
+        data_vars["estimated_parameters"] = xr.Variable(
+            ("replication", "estimated_parameter"),
+            arrays["estimated_parameters"],
+            {
+                "units": "as the parameter",
+                "description": (
+                    "The estimated distribution parameters this replication drew (parameter_uncertainty; shared by "
+                    "the parameter_uncertainty.per_draw replications of a group)."
+                ),
+                "per_draw": int(p.parameter_per_draw),
+            },
+        )
+        coords_pc["estimated_parameter"] = (
+            "estimated_parameter",
+            np.array(estimated_parameter_names(p), dtype=object),
+            {"description": "Estimated parameter, as uncertainties.<input>.<parameter> ([[estimates]])."},
+        )
     coords: dict[str, Any] = {
         **coords_pc,
         "business_model": (

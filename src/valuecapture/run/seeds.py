@@ -17,7 +17,8 @@ twice as fast, which matters because random numbers are the floor of the
 engine's cost.
 
 The order of :data:`MECHANISMS` is part of the file format of results: new
-mechanisms are appended, never inserted.
+mechanisms are appended, never inserted (child ``i`` of a SeedSequence does not depend
+on how many children are spawned, so an appended mechanism changes no other stream).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ MECHANISMS: tuple[str, ...] = (
     "insight",  # noise in the firm's observation of relationship profit
     "alignment",  # the customer's view of the supplier (set-up in period 0, drift each period)
     "interaction",  # success of interaction-space contacts
+    "parameters",  # a draw of the estimated parameters (parameter_uncertainty), by the group's first replication
 )
 
 
@@ -94,14 +96,24 @@ def period_stream(seed: int, replication: int, mechanism: str, period: int) -> n
     return np.random.Generator(np.random.SFC64(_Words(words[i : i + _WORDS_PER_STREAM])))  # type: ignore[arg-type]
 
 
-def batch_streams(seed: int, replications: range) -> dict[str, list[np.random.Generator]]:
+def batch_streams(seed: int, replications: range, per_draw: int = 1) -> dict[str, list[np.random.Generator]]:
     """Set-up streams for a batch: ``streams[mechanism][b]`` serves replication ``replications[b]``.
 
     Used for what is drawn once per replication (population, network); per-period
-    draws use :func:`period_stream`.
+    draws use :func:`period_stream`.  Replications share a draw of the estimated
+    parameters in groups of ``per_draw``: replication ``r`` gets the ``parameters`` stream
+    of replication ``per_draw * (r // per_draw)``, the first of its group, so the draw
+    depends on the seed and the group alone, never on the batch.
     """
     per_rep = [replication_streams(seed, r) for r in replications]
-    return {m: [s[m] for s in per_rep] for m in MECHANISMS}
+    out = {m: [s[m] for s in per_rep] for m in MECHANISMS}
+    if per_draw > 1:
+        first = {r: per_draw * (r // per_draw) for r in replications}
+        out["parameters"] = [
+            s["parameters"] if first[r] == r else replication_streams(seed, first[r])["parameters"]
+            for r, s in zip(replications, per_rep, strict=True)
+        ]
+    return out
 
 
 def root_entropy(seed: int) -> int:

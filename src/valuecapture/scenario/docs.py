@@ -16,6 +16,8 @@ from valuecapture.scenario.schema import (
     BUSINESS_MODEL_FIELDS,
     CORRELATED,
     CORRELATION_FIELDS,
+    ESTIMATE_FIELDS,
+    ESTIMATED,
     FIELDS,
     INTERACTION_FIELDS,
     Field,
@@ -142,6 +144,22 @@ def scenarios_markdown() -> str:
         "| field | meaning | unit | default | allowed |\n|---|---|---|---|---|\n"
     )
     text += "\n".join(_row(f, with_kind=False) for f in INTERACTION_FIELDS) + "\n"
+    text += (
+        "\n## Estimation uncertainty: `[[estimates]]`\n\n"
+        "Each entry names distribution parameters of customer inputs that were estimated together "
+        "(`valuecapture calibrate`\n"
+        "writes them) and their sampling covariance; the scenario's own values are the estimates. With\n"
+        "`parameter_uncertainty.enabled = true` every group of `parameter_uncertainty.per_draw` replications draws "
+        "its\n"
+        "parameters from this sampling distribution (positive parameters on the log scale); see docs/calibration.md.\n"
+        "Estimable inputs: " + ", ".join(f"`{a}`" for a in ESTIMATED) + ".\n\n"
+        "```toml\n[[estimates]]\n"
+        'fields = ["uncertainties.churn.a", "uncertainties.churn.b"]\n'
+        "covariance = [0.04, 0.21, 0.21, 1.6]   # row by row\n"
+        'method = "shifted-beta-geometric, maximum likelihood, observed information"\n```\n\n'
+        "| field | meaning | unit | default | allowed |\n|---|---|---|---|---|\n"
+    )
+    text += "\n".join(_row(f, with_kind=False) for f in ESTIMATE_FIELDS) + "\n"
     return text
 
 

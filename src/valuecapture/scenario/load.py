@@ -34,6 +34,8 @@ from valuecapture.scenario.schema import (
     CORRELATED,
     CORRELATION_FIELDS,
     DEFAULT_BUSINESS_MODELS,
+    ESTIMATE_FIELDS,
+    ESTIMATED,
     FIELDS,
     INTERACTION_FIELDS,
     MECHANISM_FREE,
@@ -54,6 +56,8 @@ __all__ = [
     "CORRELATION_FIELDS",
     "correlation_matrix",
     "DEFAULT_BUSINESS_MODELS",
+    "ESTIMATE_FIELDS",
+    "ESTIMATED",
     "Field",
     "field_by_path",
     "FIELDS",
@@ -317,7 +321,9 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", overrides: tuple[s
         raw.get("correlations", []), "correlations", CORRELATION_FIELDS, source, fill_defaults=False
     )
     data["interactions"] = _validate_array(raw.get("interactions", []), "interactions", INTERACTION_FIELDS, source)
+    data["estimates"] = _validate_array(raw.get("estimates", []), "estimates", ESTIMATE_FIELDS, source)
     _cross_checks(data, parsed, source)
+    _check_estimates(data, parsed, source)
     return Scenario(data=data, source=source, overrides=tuple(overrides), _parsed=parsed)
 
 
@@ -492,6 +498,54 @@ def _cross_checks(data: dict[str, Any], parsed: dict[str, Any], source: str) -> 
         )
     corr = correlation_matrix(data["correlations"], source)
     parsed["_correlation_matrix"] = corr
+
+
+def _check_estimates(data: dict[str, Any], parsed: dict[str, Any], source: str) -> None:
+    """Each ``[[estimates]]`` entry names distinct parameters of the estimable inputs' distributions,
+    once across entries, with a symmetric positive semi-definite covariance of matching size."""
+    entries = data["estimates"]
+    seen: set[str] = set()
+    for i, e in enumerate(entries):
+        where = f"estimates[{i}]"
+        names = e["fields"]  # a non-empty list (the field's type)
+        for name in names:
+            parts = name.split(".")
+            dist = parsed.get(".".join(parts[:2])) if len(parts) == 3 and parts[0] == "uncertainties" else None
+            if dist is None or parts[1] not in ESTIMATED:
+                raise ScenarioError(
+                    source,
+                    f"{where}.fields",
+                    f"{name!r} is not a distribution parameter of an estimable input; allowed: "
+                    + ", ".join(f"uncertainties.{a}.<parameter>" for a in ESTIMATED),
+                )
+            if parts[2] not in dist.kwargs:
+                raise ScenarioError(
+                    source,
+                    f"{where}.fields",
+                    f"{name!r}: uncertainties.{parts[1]} ({dist.name}) has no parameter {parts[2]!r}; it has "
+                    + ", ".join(dist.kwargs),
+                )
+            if name in seen:
+                raise ScenarioError(source, f"{where}.fields", f"{name!r} is estimated in two entries")
+            seen.add(name)
+        k = len(names)
+        cov = np.asarray(e["covariance"], dtype=float)
+        if cov.size != k * k:
+            raise ScenarioError(
+                source, f"{where}.covariance", f"must hold len(fields)^2 = {k * k} numbers (row by row), got {cov.size}"
+            )
+        cov = cov.reshape(k, k)
+        scale = float(np.max(np.abs(cov))) if cov.size else 0.0
+        if not np.allclose(cov, cov.T, rtol=1e-9, atol=1e-12 * scale):
+            raise ScenarioError(source, f"{where}.covariance", "must be symmetric")
+        if np.linalg.eigvalsh(cov).min() < -1e-9 * max(scale, 1e-300):
+            raise ScenarioError(source, f"{where}.covariance", "must be positive semi-definite")
+    if data["parameter_uncertainty"]["enabled"] and not entries:
+        raise ScenarioError(
+            source,
+            "parameter_uncertainty.enabled",
+            "needs [[estimates]] (parameters with their covariance; valuecapture calibrate writes them)",
+        )
 
 
 def correlation_matrix(entries: list[dict[str, Any]], source: str = "<scenario>") -> np.ndarray:

@@ -842,6 +842,26 @@ FIELDS: tuple[Field, ...] = (
         hi=5,
     ),
     Field(
+        "parameter_uncertainty.enabled",
+        "bool",
+        False,
+        "Carry the estimation uncertainty of the [[estimates]] into the run: each group of "
+        "parameter_uncertainty.per_draw replications draws its own values of the estimated distribution "
+        "parameters from their sampling distribution (docs/calibration.md); off: every replication uses the "
+        "scenario's values.",
+        kind="switch",
+    ),
+    Field(
+        "parameter_uncertainty.per_draw",
+        "int",
+        2,
+        "Replications that share one parameter draw. With 2 or more the summary splits the variance of firm value "
+        "into parameter uncertainty and stochastic variation without bias (one-way random-effects ANOVA).",
+        "replications",
+        lo=1,
+        hi=10_000,
+    ),
+    Field(
         "portfolio.track",
         "bool",
         False,
@@ -1097,10 +1117,42 @@ INTERACTION_FIELDS: tuple[Field, ...] = (
     ),
 )
 
+#: Customer inputs whose distribution parameters an ``[[estimates]]`` entry may name.
+ESTIMATED = ("wallet", "price", "cost_to_serve", "growth", "churn")
+
+#: Fields of one ``[[estimates]]`` entry: distribution parameters estimated together, with
+#: their sampling covariance (``valuecapture calibrate`` writes them; parameter_uncertainty uses them).
+ESTIMATE_FIELDS: tuple[Field, ...] = (
+    Field(
+        "fields",
+        "list[str]",
+        [],
+        "Distribution parameters estimated together, as uncertainties.<input>.<parameter> (e.g. "
+        "uncertainties.churn.a); the scenario's values of them are the estimates.",
+        kind="uncertainty",
+    ),
+    Field(
+        "covariance",
+        "list[float]",
+        [],
+        "Sampling covariance matrix of the estimates, row by row (len(fields)^2 numbers; symmetric, positive "
+        "semi-definite).",
+        kind="uncertainty",
+    ),
+    Field(
+        "method",
+        "str",
+        "",
+        "How the parameters were estimated (recorded, not used), e.g. 'maximum likelihood, observed information'.",
+        kind="meta",
+    ),
+)
+
 ARRAY_TABLES: dict[str, tuple[Field, ...]] = {
     "choices.business_models": BUSINESS_MODEL_FIELDS,
     "correlations": CORRELATION_FIELDS,
     "interactions": INTERACTION_FIELDS,
+    "estimates": ESTIMATE_FIELDS,
 }
 DEFAULT_BUSINESS_MODELS: list[dict[str, Any]] = [{f.path: copy.deepcopy(f.default) for f in BUSINESS_MODEL_FIELDS}]
 
