@@ -31,8 +31,13 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from valuecapture.analysis.summary import money_scale
+from valuecapture.analysis.compare import PairedDifference
+from valuecapture.analysis.summary import Stats, _fmt, money_scale
 from valuecapture.cli.args import positive_int, seed  # the same argument types as every other sub-command
+from valuecapture.model.policies import registered_policies
+from valuecapture.report.plots import PALETTE, _plt, ecdf, value_axes
+from valuecapture.run.simulate import simulate
+from valuecapture.scenario.load import ScenarioError, load_scenario
 
 #: Largest number of account managers the game offers (or the scenario's own, if larger).
 MAX_MANAGERS = 50
@@ -95,8 +100,6 @@ class Round:
 
 
 def _money(v: float) -> str:
-    from valuecapture.analysis.summary import _fmt
-
     return _fmt(v, True)
 
 
@@ -158,8 +161,6 @@ class Game:
         self.periods = int(scenario.get("horizon.periods"))
         self.spaces = [dict(s) for s in scenario.get("interactions")]
         self.history: list[Round] = []
-        from valuecapture.model.policies import registered_policies
-
         self.policies = list(registered_policies())
 
     # ---- input ---------------------------------------------------------------------------
@@ -242,8 +243,6 @@ class Game:
 
     # ---- simulation and report ---------------------------------------------------------------
     def simulate(self, number: int, levers: Levers) -> Round:
-        from valuecapture.run.simulate import simulate
-
         sc = self.scenario.with_values(levers.scenario_values(self.spaces))
         self.out.write(f"  simulating {self.replications} futures (seed {self.seed}) ... ")
         self.out.flush()
@@ -261,9 +260,6 @@ class Game:
         return Round(number, levers, ds["firm_value"].values.astype(float), mix, spend, seconds)
 
     def report(self, r: Round) -> None:
-        from valuecapture.analysis.compare import PairedDifference
-        from valuecapture.analysis.summary import Stats
-
         previous = self.history[-1] if self.history else None
         title = "Your firm as it is today" if r.number == 0 else f"Round {r.number}"
         self.say("")
@@ -295,7 +291,6 @@ class Game:
     def write_png(self) -> None:
         if self.png is None or not self.history:
             return
-        from valuecapture.report.plots import _plt
 
         plt = _plt()
         fig = rounds_figure(self.history, self.scenario.name, self.seed)
@@ -307,7 +302,6 @@ class Game:
     def scoreboard(self) -> None:
         if not self.history:
             return
-        from valuecapture.analysis.summary import Stats
 
         self.say("")
         self.say("Scoreboard (same futures every round: differences come from the choices)")
@@ -368,8 +362,6 @@ class Game:
 
 def rounds_figure(history: Sequence[Round], name: str, seed: int):  # type: ignore[no-untyped-def]
     """Firm-value distribution of the latest round (filled) over the earlier rounds (outlines), and ECDFs."""
-    from valuecapture.report.plots import PALETTE, _plt, ecdf, value_axes
-
     plt = _plt()
     allv = np.concatenate([r.firm_value for r in history])
     div, suffix = money_scale(allv)
@@ -439,8 +431,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     """Play a game with parsed arguments (see :func:`add_arguments`)."""
-    from valuecapture.scenario.load import ScenarioError, load_scenario
-
     sc = load_scenario(args.scenario)
     if args.png is not None:
         png = Path(args.png)
@@ -459,8 +449,6 @@ def run(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``valuecapture play`` as a function: returns the exit code."""
-    from valuecapture.scenario.load import ScenarioError
-
     parser = add_arguments(
         argparse.ArgumentParser(
             prog="valuecapture play",
