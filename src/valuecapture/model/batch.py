@@ -49,8 +49,9 @@ def simulate_batch(
     detail_rows: int,
 ) -> dict[str, np.ndarray]:
     """Simulate the replications whose set-up generators are ``setup[mechanism][b]``
-    (``population``, ``network``; ``parameters`` for a draw of estimated parameters) and whose per-period streams ``streams`` gives; keep the
-    per-relationship detail of the first ``detail_rows`` of them."""
+    (``population``, ``network``; ``parameters`` for a draw of estimated parameters) and whose
+    per-period streams ``streams`` gives; keep the per-relationship detail of the first
+    ``detail_rows`` of them."""
     base = generate_customers(p, setup["population"], setup.get("parameters"))
     network = generate_network(p, base.segment, setup["network"])
     state = initial_state(p, base, network, streams, policy)
