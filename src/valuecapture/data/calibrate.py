@@ -273,6 +273,16 @@ def _churn(table: CustomerTable, base: Scenario, names: list[str], codes: np.nda
         notes.append(
             f"churn: segment(s) {', '.join(small)} pooled (too few customers or churn events for their own fit)"
         )
+    effect = float(base.get("relationship.churn_trust_effect"))
+    trust = np.clip(_quantile_grid(base.get("uncertainties.initial_trust")), 0.0, 1.0)
+    factor = float(np.mean(np.exp(effect * (trust - 0.5))))
+    details["trust_hazard_factor"] = factor
+    if abs(factor - 1.0) > 0.02:
+        notes.append(
+            f"churn: the data give realised churn, the engine's churn is at reference trust 0.5; with the base's "
+            f"initial trust (mean {float(trust.mean()):.2f}) and churn_trust_effect {effect:g} the simulated hazard of "
+            f"today's customers starts at {factor:.2f}x the data's (not adjusted here; docs/calibration.md)"
+        )
     sa, sb = pooled.se
     dt = 1.0 / ppy
     per_period = 1.0 - float(sbg.survival(pooled.a, pooled.b, dt))

@@ -169,6 +169,7 @@ class _Prepared:
     (``lags[j]`` = (sum, count) per customer)."""
 
     z: np.ndarray  # d with 0 where not observed
+    z2: np.ndarray  # its square
     one: np.ndarray  # 1 where observed
     g: np.ndarray  # customers x segments indicator
     lags: tuple[tuple[np.ndarray, np.ndarray], ...]
@@ -195,7 +196,7 @@ def _prepare(data: PanelData) -> _Prepared:
     lags = [((dev * dev).sum(axis=1), used.sum(axis=1))]
     for j in (1, 2):
         lags.append(((dev[:, j:] * dev[:, :-j]).sum(axis=1), (used[:, j:] * used[:, :-j]).sum(axis=1)))
-    return _Prepared(z, one, g, tuple(lags))
+    return _Prepared(z, z * z, one, g, tuple(lags))
 
 
 def _estimate(
@@ -215,10 +216,10 @@ def _estimate(
 
     def lag(j: int) -> float:
         num, den = prep.lags[j]
-        total = float(wc @ den)
+        total = float(np.sum(wc * den))  # not a BLAS dot: its threads cost more than the sum on a busy machine
         if total == 0:
             raise ValueError("no customer has 4 consecutive observed years/periods")
-        return float(wc @ num) / total
+        return float(np.sum(wc * num)) / total
 
     c0, c1, c2 = (lag(j) for j in range(3))
     m = data.m
@@ -243,7 +244,7 @@ def _estimate(
         v_g = 0.0
     # the common levels: covariance of two customers' growth in the same step
     a = zw1 - mu * n1  # sum of w e per step and segment, e = d - mu
-    b = (z * z).T @ w2 - 2.0 * mu * (z.T @ w2) + mu * mu * n2  # sum of w^2 e^2
+    b = prep.z2.T @ w2 - 2.0 * mu * (z.T @ w2) + mu * mu * n2  # sum of w^2 e^2
     same = float(np.sum(a * a - b))
     same_n = float(np.sum(n1 * n1 - n2))
     tot_a, tot_n = a.sum(axis=1), n1.sum(axis=1)
@@ -323,7 +324,7 @@ def fit_demand(data: PanelData, bootstrap: int = BOOTSTRAP, seed: int = 0) -> De
     n = data.d.shape[0]
     rng = np.random.default_rng(seed)
     keys = ("persistence", "volatility", "rho_within", "rho_across", "growth_log_mean", "growth_log_sd")
-    draws = {key: [] for key in keys}  # type: dict[str, list[float]]
+    draws: dict[str, list[float]] = {key: [] for key in keys}
     for _ in range(bootstrap):
         w = np.bincount(rng.integers(0, n, n), minlength=n)
         try:
