@@ -195,6 +195,7 @@ def local_cluster(workers: int) -> Any:
     """A Dask ``LocalCluster`` of ``workers`` single-threaded processes on 127.0.0.1 that
     serves nothing over HTTP: no dashboard, and the scheduler's and workers' HTTP servers
     (which Dask starts anyway) have no routes (no metrics, no info pages, no proxy)."""
+    # lazy: dask and distributed are imported only by those who use the Dask executor (about 0.5 s)
     import dask
     from distributed import LocalCluster
 
@@ -273,7 +274,7 @@ def die_with_parent(parent: int) -> None:
     elsewhere a daemon thread checks every :data:`WATCH_INTERVAL` seconds whether the parent
     changed.  A parent that died before this ran is caught by the first check."""
     if sys.platform.startswith("linux"):
-        import ctypes  # Linux only
+        import ctypes  # lazy: only the Linux branch calls prctl through it
 
         try:
             libc = ctypes.CDLL(None, use_errno=True)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from valuecapture.scenario.files import InputFileError, read_input
+from valuecapture.version import __version__
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -88,8 +89,6 @@ def sha256_file(path: Path) -> str:
 def write_manifest(folder: Path, what: str) -> None:
     """List every file under ``folder`` (not in sub-folders that have their own manifest)
     with its size and SHA-256 in ``folder/manifest.json``."""
-    from valuecapture.version import __version__
-
     files = {}
     for f in sorted(_own_files(folder)):
         rel = f.relative_to(folder).as_posix()
@@ -259,7 +258,7 @@ class RunLock:
         return Path(self.folder) / f".{self.name}.lock"
 
     def acquire(self) -> RunLock:
-        import fcntl
+        import fcntl  # lazy: POSIX only (no fcntl module on Windows)
 
         Path(self.folder).mkdir(parents=True, exist_ok=True)
         for _ in range(50):  # retried only when another process removed the file meanwhile

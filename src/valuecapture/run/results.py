@@ -18,10 +18,12 @@ import xarray as xr
 
 from valuecapture.model.params import ModelParams
 from valuecapture.model.population import estimated_parameter_names
+from valuecapture.model.portfolio_models import class_labels
 from valuecapture.model.state import ALIGNMENT_SERIES, PERIOD_SERIES
 from valuecapture.run.outputs import atomic_dir, write_file
 from valuecapture.run.seeds import MECHANISMS, root_entropy
 from valuecapture.scenario.load import Scenario
+from valuecapture.version import __version__
 
 RESULT_FILE = "result.nc"
 
@@ -137,12 +139,6 @@ MODEL_VARS: dict[str, tuple[tuple[str, ...], str, str]] = {
 }
 
 
-def _version() -> str:
-    from valuecapture.version import __version__
-
-    return __version__
-
-
 def build_dataset(
     scenario: Scenario, seed: int, replications: int, p: ModelParams, arrays: dict[str, np.ndarray]
 ) -> xr.Dataset:
@@ -160,8 +156,6 @@ def build_dataset(
                 ("replication", "period"), arrays[name], {"units": units, "description": desc}
             )
     if "portfolio_class_count" in arrays:
-        from valuecapture.model.portfolio_models import class_labels
-
         labels = class_labels(p.portfolio_models)
         coords_pc = {
             "portfolio_class": (
@@ -298,7 +292,7 @@ def build_dataset(
         "replications": int(replications),
         "customer_slots": int(p.n_slots),
         "periods_per_year": int(p.periods_per_year),
-        "valuecapture_version": _version(),
+        "valuecapture_version": __version__,
         "numpy_version": np.__version__,
         "currency": "scenario currency units",
         "interaction_spaces": ", ".join(sp.name for sp in p.interactions),

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from tqdm.auto import tqdm
 
 from valuecapture.model.batch import DETAIL_NAMES
 from valuecapture.model.params import ModelParams, slot_count
@@ -558,8 +559,6 @@ class _Collector:
 
 
 def _progress(total: int, enabled: bool) -> Any:
-    from tqdm.auto import tqdm  # a core dependency; imported where a bar is drawn
-
     return tqdm(
         total=total,
         unit="rep",

@@ -46,10 +46,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 
 from valuecapture.run.outputs import write_file
 from valuecapture.scenario.load import Scenario, ScenarioError, loads
+from valuecapture.version import __version__
 
 STORE_FORMAT = 3
 BATCH_RE = re.compile(r"^v(\d{4})-r(\d{9})-(\d{9})\.h5$")
@@ -81,8 +83,6 @@ class RunStore:
     @classmethod
     def create(cls, path: str | Path, meta: dict[str, Any]) -> RunStore:
         """A new store for the plan ``meta`` (:meth:`valuecapture.run.simulate.Plan.meta`)."""
-        from valuecapture.version import __version__
-
         path = Path(path)
         meta = {"format": STORE_FORMAT, **meta, "valuecapture_version": __version__}
         (path / "batches").mkdir(parents=True, exist_ok=True)
@@ -168,8 +168,6 @@ class RunStore:
         The HDF5 file is built in memory and written with plain file I/O (see
         :mod:`valuecapture.run.outputs`: HDF5 crashes closing a file whose writes failed), so a
         full disk is an ``OSError`` and leaves no file under the batch's name."""
-        import h5py  # a core dependency; loaded where batches are written or read
-
         stop = start + len(out["firm_value"])
         final = self.batches_dir / f"v{variant:04d}-r{start:09d}-{stop:09d}.h5"
         tmp = self.batches_dir / f".{final.name}.{os.getpid()}.tmp"
@@ -196,8 +194,6 @@ class RunStore:
 
         A batch written for another seed or scenario is refused: a store's batches always
         belong to the run it describes."""
-        import h5py
-
         try:
             with h5py.File(path, "r") as f:
                 attrs = dict(f.attrs)
