@@ -29,6 +29,7 @@ from valuecapture.cli.calibrate import add_arguments as calibrate_arguments
 from valuecapture.cli.calibrate import run as calibrate
 from valuecapture.cli.play import add_arguments as play_arguments
 from valuecapture.cli.play import run as play
+from valuecapture.data.customers import check_checksum
 from valuecapture.model.params import slot_count
 from valuecapture.model.policies import BUILTIN, describe, registered_policies
 from valuecapture.model.validate import check_scenario
@@ -271,6 +272,8 @@ def _reproduce(args: argparse.Namespace) -> int:
             )
         return _sweep(experiment_of(ds), args, reps, seed)
     sc = scenario_of(ds)
+    if isinstance(ds.attrs.get("customers_source_sha256"), str):
+        check_checksum(sc, ds.attrs["customers_source_sha256"])
     if ds.attrs.get("kind") == "decomposition":
         return _decompose(sc, args, reps, seed)
     if "policies" in ds.attrs:  # a comparison

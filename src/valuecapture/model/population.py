@@ -16,12 +16,17 @@ never depends on what happens later.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
+from scipy import stats as sps
 from scipy.special import ndtr
 
 from valuecapture.model.params import ModelParams
+
+if TYPE_CHECKING:
+    from valuecapture.data.customers import InitialCustomers
 from valuecapture.scenario.distributions import Distribution, DistributionError
 from valuecapture.scenario.distributions import parse as parse_distribution
 from valuecapture.scenario.load import CORRELATED, field_by_path
@@ -119,9 +124,7 @@ def _draw(dist: Distribution, n: int, gen: np.random.Generator) -> np.ndarray:
         x *= kw.get("scale", 1.0)
         x += kw.get("loc", 0.0)
         return x
-    from scipy import stats
-
-    return np.asarray(getattr(stats, dist.name).rvs(size=n, random_state=gen, **kw), dtype=float)
+    return np.asarray(getattr(sps, dist.name).rvs(size=n, random_state=gen, **kw), dtype=float)
 
 
 def estimated_parameter_names(p: ModelParams) -> list[str]:
@@ -171,6 +174,7 @@ def generate_customers(
     e = np.empty((k, n))
     from valuecapture.model.kernels import fill_standard_normal  # numba: loaded on first use
 
+    churn_u = np.empty(p.n_initial)
     drawn = p.estimates and parameter_gens is not None
     per_rep = [draw_parameters(p, g) for g in parameter_gens] if drawn else []  # type: ignore[union-attr]
     for b, gen in enumerate(gens):
@@ -188,9 +192,13 @@ def generate_customers(
                 arrays["segment"][b] = seg
             else:
                 _marginal(attributes[name], z, p.correlated[j], gen, arrays[name][b])
+            if p.initial_customers is not None and name == "churn":
+                churn_u[:] = ndtr(z[: p.n_initial])  # this replication's churn scores of the actual customers
         arrays["initial_trust"][b] = _draw(p.initial_trust, p.n_initial, gen)
         arrays["initial_adaptation"][b] = _draw(p.initial_adaptation, p.n_initial, gen)
         arrays["initial_age"][b] = _draw(p.initial_age, p.n_initial, gen)
+        if p.initial_customers is not None:
+            _actual_customers(p.initial_customers, attributes["churn"], churn_u, arrays, b)
     if not p.customer_heterogeneity:
         for name, dist in p.attributes.items():
             arrays[name][:] = np.array([r[0][name].mean() for r in per_rep])[:, None] if drawn else dist.mean()
@@ -204,6 +212,25 @@ def generate_customers(
     np.clip(arrays["initial_adaptation"], 0.0, 1.0, out=arrays["initial_adaptation"])
     parameters = np.array([r[1] for r in per_rep]) if drawn else None
     return CustomerBase(**arrays, parameters=parameters)
+
+
+def _actual_customers(
+    actual: InitialCustomers, churn: Distribution, churn_u: np.ndarray, arrays: dict[str, np.ndarray], b: int
+) -> None:
+    """Replace replication ``b``'s initial customers by the firm's actual ones where the table
+    has their attributes (:mod:`valuecapture.data.customers`).  With a beta churn propensity
+    Beta(a, b), a customer with ``t`` years of tenure gets the quantile ``churn_u`` of
+    Beta(a, b + t): its propensity given that it survived ``t`` years (the shifted-beta-geometric
+    posterior), the copula's score kept."""
+    for name in ("wallet", "price", "cost_to_serve"):
+        have = np.isfinite(getattr(actual, name))
+        arrays[name][b, : actual.n][have] = getattr(actual, name)[have]
+    arrays["segment"][b, : actual.n] = actual.segment
+    arrays["initial_age"][b] = actual.age
+    if churn.name == "beta":
+        kw = churn.kwargs
+        q = sps.beta.ppf(np.clip(churn_u, 1e-12, 1.0 - 1e-12), kw["a"], kw["b"] + actual.age)
+        arrays["churn"][b, : actual.n] = kw.get("loc", 0.0) + kw.get("scale", 1.0) * q
 
 
 def _edges_one(p: ModelParams, segment: np.ndarray, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -274,6 +274,14 @@ def build_dataset(
                 )
             },
         )
+        if p.initial_customers is not None:
+            ids = np.full(p.n_slots, "", dtype=object)
+            ids[: p.initial_customers.n] = p.initial_customers.ids
+            coords["customer_id"] = (
+                "customer",
+                ids,
+                {"description": "The firm's id of an actual customer (customers.source); empty: won during the run."},
+            )
         for name, (units, desc) in DETAIL_VARS.items():
             if name in arrays:
                 data_vars[name] = xr.Variable(
@@ -301,6 +309,10 @@ def build_dataset(
             f"{int(replications)})"
         ),
     }
+    if p.initial_customers is not None:
+        attrs["customers_source"] = p.initial_customers.path
+        attrs["customers_source_sha256"] = p.initial_customers.sha256
+        attrs["customers_as_of"] = p.initial_customers.as_of
     return xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)
 
 

@@ -178,6 +178,30 @@ FIELDS: tuple[Field, ...] = (
     ),
     Field("customers.count", "int", 3000, "Customers at the start of the horizon.", "customers", lo=1, hi=10_000_000),
     Field(
+        "customers.source",
+        "str",
+        "",
+        "A customer table (CSV or Parquet, docs/data.md), relative to the scenario file's folder and inside it: its "
+        "customers active at customers.as_of are the customers at t = 0, with their own attributes, tenure and "
+        "segment (docs/calibration.md); customers.count must equal their number. Empty: every customer is drawn.",
+        kind="uncertainty",
+    ),
+    Field(
+        "customers.columns",
+        "str",
+        "",
+        "Column mapping of customers.source, as 'ours=theirs' pairs separated by commas (e.g. "
+        "'acquired=StartDate, churned=EndDate'); empty: the file uses our names.",
+        kind="uncertainty",
+    ),
+    Field(
+        "customers.as_of",
+        "str",
+        "",
+        "End of observation of customers.source (an ISO date); empty: the latest date in the file.",
+        kind="uncertainty",
+    ),
+    Field(
         "customers.max_slots",
         "int",
         0,
