@@ -40,6 +40,8 @@ import numpy as np
 import xarray as xr
 
 from valuecapture.analysis.heterogeneity import RELATIONSHIP_REDUCER
+from valuecapture.analysis.stats import bootstrap_ci
+from valuecapture.analysis.summary import _fmt
 from valuecapture.run.simulate import simulate_variants
 from valuecapture.scenario.load import Scenario
 
@@ -275,8 +277,6 @@ def attribution(
     Intervals: paired bootstrap over replications (the same replication indices
     in all eight configurations), BCa (percentile above 5,000 replications).
     """
-    from valuecapture.analysis.stats import bootstrap_ci
-
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(METRICS)}")
     m = METRICS[metric]
@@ -306,8 +306,6 @@ def attribution(
 
 
 def _num(v: float, units: str) -> str:
-    from valuecapture.analysis.summary import _fmt
-
     if not math.isfinite(v):
         return "nan"
     if units == "currency^2":
@@ -365,7 +363,6 @@ def attribution_text(ds: xr.Dataset, metrics: Sequence[str] = tuple(METRICS), *,
         )
     fv = ds["firm_value"]
     lines += ["", "Firm value by configuration", f"{'configuration':40s}{'mean':>12s}{'± MC s.e.':>12s}{'sd':>12s}"]
-    from valuecapture.analysis.summary import _fmt
 
     for lab in ds["configuration"].values:
         x = fv.sel(configuration=lab).values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 from collections.abc import Sequence
@@ -9,8 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import qmc
 
 from valuecapture.analysis.experiments.spec import Experiment
+from valuecapture.analysis.stats import analysis_rng
 from valuecapture.scenario.load import (
     Scenario,
 )
@@ -40,10 +43,6 @@ def design_size(e: Experiment) -> int:
 
 def design(e: Experiment) -> DesignTable:
     """The design points of an experiment (deterministic given its seed)."""
-    from scipy.stats import qmc
-
-    from valuecapture.analysis.stats import analysis_rng
-
     d = len(e.factors)
     if e.design == "full_factorial":
         combos = list(itertools.product(*[f.grid() for f in e.factors]))
@@ -75,8 +74,6 @@ def design(e: Experiment) -> DesignTable:
 
 
 def _qmc_rng(cls: Any, rng: np.random.Generator) -> dict[str, Any]:
-    import inspect
-
     return {"rng": rng} if "rng" in inspect.signature(cls).parameters else {"seed": rng}
 
 

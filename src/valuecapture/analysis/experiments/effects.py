@@ -13,6 +13,7 @@ from scipy import stats as sps
 
 from valuecapture.analysis.experiments.sensitivity import factor_names
 from valuecapture.analysis.experiments.spec import RESPONSES, Hypothesis, show_value
+from valuecapture.analysis.summary import _fmt
 
 
 @dataclass(frozen=True)
@@ -183,8 +184,6 @@ class HypothesisResult:
 
 
 def format_number(v: float) -> str:
-    from valuecapture.analysis.summary import _fmt
-
     if not math.isfinite(v):
         return "nan"
     if v != 0 and abs(v) < 0.1:

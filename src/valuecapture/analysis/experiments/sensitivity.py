@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from valuecapture.analysis.experiments.spec import DEFAULT_RESPONSES, RESPONSES
+from valuecapture.analysis.stats import bootstrap_ci
 
 
 def factor_names(ds: xr.Dataset) -> list[str]:
@@ -73,8 +74,6 @@ def sensitivity(
       without factor i.  Adjusted R^2 removes the chance fit, so an irrelevant
       factor scores about 0 and can score below it.  CI by bootstrap over design points.
     """
-    from valuecapture.analysis.stats import bootstrap_ci
-
     r = RESPONSES[response]
     names = factor_names(ds)
     seed = int(ds.attrs.get("seed", 0)) if seed is None else int(seed)

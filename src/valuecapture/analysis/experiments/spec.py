@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from valuecapture.analysis.stats import expected_shortfall
 from valuecapture.scenario.load import (
     Scenario,
     ScenarioError,
@@ -49,8 +50,6 @@ def _p5(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def _es5(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    from valuecapture.analysis.stats import expected_shortfall
-
     return expected_shortfall(x, 0.05, axis=axis)
 
 
