@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from valuecapture.data.customers import InitialCustomers, initial_customers
 from valuecapture.model.business_models import BusinessModelTable
 from valuecapture.scenario.distributions import Distribution
 from valuecapture.scenario.load import CORRELATED, Scenario
-
-if TYPE_CHECKING:
-    from valuecapture.data.customers import InitialCustomers
 
 
 @dataclass(frozen=True)
@@ -285,15 +282,8 @@ class ModelParams:
             if g("parameter_uncertainty.enabled")
             else (),
             parameter_per_draw=g("parameter_uncertainty.per_draw"),
-            initial_customers=_initial_customers(sc) if g("customers.source") else None,
+            initial_customers=initial_customers(sc) if g("customers.source") else None,
         )
-
-
-def _initial_customers(sc: Scenario) -> InitialCustomers:
-    # pandas and the estimators load only for a scenario that names a customer file
-    from valuecapture.data.customers import initial_customers
-
-    return initial_customers(sc)
 
 
 def slot_count(sc: Scenario) -> int:

@@ -29,6 +29,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from valuecapture.model.portfolio_models import get_portfolio_model
+
 CAPABILITY_KEYS = ("insight_level", "platform_level", "account_managers", "interactions")
 
 
@@ -118,8 +120,6 @@ class PortfolioView:
         """Class index of every slot under a supplier-side portfolio model (see
         :mod:`valuecapture.model.portfolio_models`; class names in ``.classes`` of
         ``get_portfolio_model(name)``)."""
-        from valuecapture.model.portfolio_models import get_portfolio_model
-
         model = get_portfolio_model(portfolio_model)
         if model.side != "supplier":
             raise ValueError(
@@ -382,8 +382,6 @@ class PortfolioPolicy(BasePolicy):
         self.reviews = reviews
 
     def decide(self, view: PortfolioView) -> Decision:
-        from valuecapture.model.portfolio_models import get_portfolio_model
-
         model = get_portfolio_model(self.portfolio_model)
         target = model.levels(view.classify(self.portfolio_model))
         if self.listen:
@@ -442,6 +440,51 @@ def policy_class(name: str) -> type:
 def get_policy(name: str, **params: Any) -> Any:
     """Instantiate the policy registered as ``name``."""
     return policy_class(name)(**params)
+
+
+_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+
+
+def parameters_of(cls: type) -> dict[str, inspect.Parameter]:
+    """A policy class's parameters: the keyword arguments of its ``__init__``."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {
+        n: q for n, q in inspect.signature(cls.__init__).parameters.items() if n != "self" and q.kind in kinds
+    }
+
+
+def _allowed_types(q: inspect.Parameter) -> tuple[tuple[type, ...], str] | None:
+    """The value types a parameter takes, from its annotation (``int | str``) or else its default;
+    None when neither says (any number, truth value or text then)."""
+    ann = q.annotation
+    text = ann if isinstance(ann, str) else getattr(ann, "__name__", "") if ann is not inspect.Parameter.empty else ""
+    names = [t.strip() for t in text.split("|") if t.strip() in (*_TYPES, "None")]
+    if not names and q.default is not inspect.Parameter.empty and q.default is not None:
+        names = [type(q.default).__name__]
+    names = [n for n in names if n in _TYPES]
+    if not names:
+        return None
+    return tuple(t for n in names for t in _TYPES[n]), " or ".join(names)
+
+
+def check_parameters(name: str, params: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(parameter, problem)`` when ``params`` do not fit the policy ``name``'s signature (an
+    unknown parameter, a value of the wrong type, or one its constructor refuses), else None."""
+    cls = policy_class(name)
+    allowed = parameters_of(cls)
+    for key, value in params.items():
+        if key not in allowed:
+            return key, f"{name!r} has no parameter {key!r}; its parameters: {', '.join(allowed) or 'none'}"
+        types = _allowed_types(allowed[key])
+        ok = types is None or (isinstance(value, types[0]) and not (isinstance(value, bool) and bool not in types[0]))
+        if not ok:
+            assert types is not None
+            return key, f"must be {types[1]} for {name!r}, got {type(value).__name__} {value!r}"
+    try:
+        cls(**params)
+    except (TypeError, ValueError) as exc:
+        return "", f"{name!r} refuses these parameters: {exc}"
+    return None
 
 
 def describe(cls: Any) -> str:

@@ -70,6 +70,7 @@ class Network:
     def from_ties(cls, first: list[np.ndarray], second: list[np.ndarray], n_slots: int) -> Network:
         """The network of a batch from each replication's undirected ties ``first[b][k] -- second[b][k]``
         (slot indices; self-ties are dropped)."""
+        # numba: loaded on first use, so a process that never steps the engine never loads it
         from valuecapture.model.kernels import adjacency
 
         ties = np.zeros(len(first) + 1, dtype=np.int64)
@@ -245,6 +246,7 @@ def _edges_one(p: ModelParams, segment: np.ndarray, gen: np.random.Generator) ->
         j = gen.integers(0, n - 1, size=m)
         j = j + (j >= i)
     elif gname == "segment_clusters":
+        # numba: loaded on first use, so a process that never steps the engine never loads it
         from valuecapture.model.kernels import segment_partners
 
         i = gen.integers(0, n, size=m)

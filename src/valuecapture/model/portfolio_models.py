@@ -22,6 +22,7 @@ Third-party classifiers register in the entry-point group
 
 from __future__ import annotations
 
+import warnings
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -34,8 +35,6 @@ def above_median(x: np.ndarray, active: np.ndarray) -> np.ndarray:
     """Per replication (row), True where ``x`` exceeds the median of the active slots."""
     masked = np.where(active, x, np.nan)
     with np.errstate(all="ignore"):
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # rows with no active slot
             med = np.nanmedian(masked, axis=1, keepdims=True)

@@ -42,6 +42,7 @@ def default_components(
 ) -> list[Component]:
     """The sub-models, ordered by phase within a period.  The alignment sub-model runs
     only when ``alignment.enabled``; the portfolio tracker only when ``portfolio.track``."""
+    # compiled with numba: imported on first use, not by a process that never steps the engine
     from valuecapture.model.submodels.acquisition import Acquisition
     from valuecapture.model.submodels.alignment import Alignment, PortfolioTracker
     from valuecapture.model.submodels.demand import Demand
