@@ -60,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace NEW.toml and its sidecar if calibrate wrote them before"
     )
+    parser.add_argument(
+        "--source",
+        action="store_true",
+        help="start the scenario from the actual customers: [customers] source = DATA (relative to NEW.toml's folder, "
+        "which must hold DATA), with its as_of and column mapping",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="print only where the files went")
     return parser
 
@@ -112,6 +118,7 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
             out=args.out,
             overwrite=args.overwrite,
             write=False,
+            source=args.source,
         )
         check_scenario(result.scenario)
         paths = write_files(args.out, result.toml, result.sidecar, args.overwrite)

@@ -433,6 +433,7 @@ def _demand_estimates(fit: DemandFit, panel: Panel, single_segment: bool) -> lis
             "mean and customer-to-customer sd of annual log revenue growth net of demand shocks (same moments), "
             "as a normal growth rate",
             stat + "; s.e.: bootstrap over customers",
+            {"free": ["loc", "scale"], "cov": fit.growth_cov} if fit.growth_scale > 0 else {},
         )
     )
     return out
@@ -699,6 +700,58 @@ def _correlations(
     return entries, pairs
 
 
+#: The customer inputs whose distribution parameters get an ``[[estimates]]`` entry, in this order.
+ESTIMATED_INPUTS = ("wallet", "price", "cost_to_serve", "growth", "churn")
+
+
+def _fit_covariance(e: Estimate) -> tuple[list[str], np.ndarray] | None:
+    """The free parameters of an estimated distribution and their sampling covariance (``None``
+    where there is none or it could not be computed)."""
+    d = e.details.get("pooled", e.details) if e.path == "uncertainties.churn" else e.details
+    free, cov = d.get("free", ["a", "b"] if e.path == "uncertainties.churn" else None), d.get("cov")
+    if free is None or cov is None:
+        return None
+    c = np.asarray(cov, dtype=float).reshape(len(free), len(free))
+    if not np.all(np.isfinite(c)):
+        return None
+    return list(free), c
+
+
+def estimate_entries(calibration: Calibration) -> list[dict[str, Any]]:
+    """The scenario's ``[[estimates]]``: one entry per fitted customer-input distribution
+    (:data:`ESTIMATED_INPUTS`) with its free parameters (scenario names, e.g. ``uncertainties.churn.a``)
+    and their sampling covariance, row by row (exactly symmetric).  Marginals and churn: the inverse
+    observed information (the likelihood's curvature); growth, a moment estimate: the bootstrap over
+    customers.  An input whose covariance is not available (a flat likelihood) gets no entry."""
+    out: list[dict[str, Any]] = []
+    for name in ESTIMATED_INPUTS:
+        e = calibration.estimates.get(f"uncertainties.{name}")
+        got = None if e is None else _fit_covariance(e)
+        if e is None or got is None:
+            continue
+        free, c = got
+        c = np.triu(c) + np.triu(c, 1).T  # exactly symmetric
+        if np.linalg.eigvalsh(c).min() < 0:
+            continue
+        if name == "growth":
+            method = "moments of log revenue growth; covariance from the bootstrap over customers"
+        elif name == "churn":
+            method = "shifted-beta-geometric maximum likelihood with right-censoring; covariance: observed information"
+        else:
+            method = f"maximum likelihood ({e.value['dist']}); covariance: inverse observed information"
+        adjust = e.details.get("survival_match")
+        if adjust:
+            method += f"; b scaled by {adjust['factor']:.4g} to match simulated survival (its row and column too)"
+        out.append(
+            {
+                "fields": [f"uncertainties.{name}.{p}" for p in free],
+                "covariance": [float(v) for v in c.reshape(-1)],
+                "method": method,
+            }
+        )
+    return out
+
+
 # ---------------------------------------------------------------------------
 # The scenario and its files
 # ---------------------------------------------------------------------------
@@ -709,9 +762,33 @@ def default_base() -> Scenario:
     return from_dict({"scenario": {"name": "calibrated"}}, source="<defaults>")
 
 
-def calibrated_scenario(base: Scenario, calibration: Calibration, name: str, description: str) -> Scenario:
-    """The base scenario with the calibration's values (validated: raises ScenarioError if invalid)."""
+def source_entry(data: str | Path, out: str | Path) -> str:
+    """``customers.source`` for the data file ``data`` in a scenario written to ``out``: its path
+    relative to ``out``'s folder (POSIX separators).  Raises :class:`OutputFileError` when the data
+    file does not lie inside that folder's tree (a scenario may not read outside its folder)."""
+    folder = Path(out).resolve().parent
+    target = Path(data).resolve()
+    if not target.is_relative_to(folder):
+        raise OutputFileError(
+            f"--source: {data} is not inside {folder} (the folder of --out), and a scenario reads customers only "
+            "from its own folder tree; write --out beside the data (or above it), or copy the data there"
+        )
+    return target.relative_to(folder).as_posix()
+
+
+def calibrated_scenario(
+    base: Scenario,
+    calibration: Calibration,
+    name: str,
+    description: str,
+    customers: Mapping[str, str] | None = None,
+) -> Scenario:
+    """The base scenario with the calibration's values and its ``[[estimates]]`` (validated:
+    raises ScenarioError if invalid).  ``customers``: ``source``, ``as_of``, ``columns`` of
+    ``[customers]`` (start from the actual customers; the file is not read here)."""
     raw = base.to_dict()
+    if customers:
+        raw["customers"].update(customers)
     for path, e in calibration.estimates.items():
         if path == "correlations":
             raw["correlations"] = e.value
@@ -721,6 +798,7 @@ def calibrated_scenario(base: Scenario, calibration: Calibration, name: str, des
         for part in section.split("."):
             node = node.setdefault(part, {})
         node[key] = e.value
+    raw["estimates"] = estimate_entries(calibration)
     raw["scenario"]["name"] = name
     raw["scenario"]["description"] = description
     return from_dict(raw, source="<calibrated>")
@@ -754,6 +832,12 @@ def render(scenario: Scenario, calibration: Calibration, header: list[str]) -> s
                     )
                 elif "correlations" in by_path:
                     out.append("# from the base scenario (an attribute the data do not give)")
+            elif section == "estimates" and not any(o.startswith("[[estimates]]") for o in out):
+                out += [
+                    "# The estimated distribution parameters with their sampling covariance (row by row):",
+                    "# valuecapture run THIS.toml --parameter-uncertainty draws them per group of replications",
+                    "# and splits the variance of firm value (docs/calibration.md).",
+                ]
         elif stripped.startswith("[") and stripped.endswith("]"):
             section = stripped[1:-1]
             if section in by_path:
@@ -898,16 +982,22 @@ def calibrate(
     overwrite: bool = False,
     write: bool = True,
     bootstrap: int = 200,
+    source: bool = False,
 ) -> Result:
     """``valuecapture calibrate`` as a function: read, estimate, build the scenario, check it loads,
     and (with ``out`` and ``write``) write ``out`` and its sidecar ``<stem>.calibration.json``.
 
     ``columns``: our name -> the file's (or ``["ours=theirs", ...]`` as on the command line), on
     top of ``mapping`` (a TOML file with ``[columns]`` and ``[panel]``).  ``base``: a scenario file
-    or object (default: the documented defaults).  Raises :class:`DataError`,
+    or object (default: the documented defaults).  ``source``: the scenario starts from the actual
+    customers (``[customers] source`` = ``data`` relative to ``out``'s folder, which must hold it;
+    ``as_of`` and ``columns`` as read).  Raises :class:`DataError`,
     :class:`~valuecapture.scenario.load.ScenarioError` (the base) or :class:`OutputFileError`."""
     if out is not None and write:
         check_targets(out, overwrite)  # before any work
+    if source and out is None:
+        raise OutputFileError("--source needs --out (the source is written relative to its folder)")
+    source_text = source_entry(data, out) if source and out is not None else None
     table_map, panel_map = read_mapping(mapping) if mapping is not None else ({}, {})
     given = parse_column_options(columns) if isinstance(columns, list) else dict(columns or {})
     table_map = {**table_map, **given}
@@ -925,13 +1015,25 @@ def calibrate(
         f"Calibrated from {Path(str(data)).name} ({table.n} customers, {cal.data['active']} active as of "
         f"{table.as_of}) on the base {base_source}."
     )
-    scenario = calibrated_scenario(base_sc, cal, name, description)
+    customers = None
+    if source_text is not None:
+        customers = {
+            "source": source_text,
+            "as_of": str(table.as_of),
+            "columns": ", ".join(f"{k}={v}" for k, v in table_map.items()),
+        }
+    scenario = calibrated_scenario(base_sc, cal, name, description, customers)
     header = [
         f"# from {data} (sha256 {table.source.sha256[:16]}..., {table.source.rows} rows) as of {table.as_of}"
         + (" (--as-of)" if table.as_of_given else " (the latest date in the data)"),
     ]
     if pan is not None:
         header.append(f"# panel {panel} (sha256 {pan.source.sha256[:16]}..., {pan.source.rows} rows, by {pan.unit})")
+    if source_text is not None:
+        header.append(
+            f"# [customers] source = {source_text!r}: the {cal.data['active']} customers active as of "
+            f"{table.as_of} are the customers at t = 0"
+        )
     header += [
         f"# base: {base_source}: its business models, policy, economics and dynamics are kept",
         "# where the data say nothing. The complete scenario follows (defaults filled in). An estimated",

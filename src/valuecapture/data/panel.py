@@ -135,6 +135,8 @@ class DemandFit:
     steps: int
     moments: dict[str, float]
     notes: tuple[str, ...] = field(default=())
+    #: bootstrap covariance of (growth_loc, growth_scale), the scenario's normal growth parameters
+    growth_cov: np.ndarray = field(default_factory=lambda: np.full((2, 2), np.nan))
 
     @property
     def growth_loc(self) -> float:
@@ -338,6 +340,11 @@ def fit_demand(data: PanelData, bootstrap: int = BOOTSTRAP, seed: int = 0) -> De
         v = np.asarray(values, dtype=float)
         v = v[np.isfinite(v)]
         se[key] = float(np.std(v, ddof=1)) if v.size > 1 else math.nan
+    mu_b, sd_b = np.asarray(draws["growth_log_mean"]), np.asarray(draws["growth_log_sd"])
+    loc_b = np.expm1(mu_b + 0.5 * sd_b**2)
+    pairs = np.column_stack([loc_b, sd_b * (1.0 + loc_b)])
+    pairs = pairs[np.all(np.isfinite(pairs), axis=1)]
+    growth_cov = np.cov(pairs, rowvar=False) if pairs.shape[0] > 2 else np.full((2, 2), np.nan)
     for key, jack in _step_jackknife(data, est).items():
         if math.isfinite(jack):
             se[key] = max(se[key], jack) if math.isfinite(se[key]) else jack
@@ -366,4 +373,5 @@ def fit_demand(data: PanelData, bootstrap: int = BOOTSTRAP, seed: int = 0) -> De
         steps=int(np.isfinite(data.d).sum()),
         moments={k: est[k] for k in ("C0", "C1", "C2", "cov_same_segment", "cov_across_segments")},
         notes=tuple(notes),
+        growth_cov=np.asarray(growth_cov, dtype=float).reshape(2, 2),
     )
