@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from valuecapture.model.batch import initial_state
+from valuecapture.model.batch import components, initial_state
 from valuecapture.model.engine import Component, Engine, check_order
 from valuecapture.model.params import ModelParams
 from valuecapture.model.policies import get_policy
@@ -37,6 +37,8 @@ CASES = {
     # spaces, portfolio tracking, contagion and referrals, capacity-bound account managers
     "alignment": ("alignment.toml", [*SMALL, "capabilities.account_managers=1"]),
     "baseline": ("baseline.toml", SMALL),
+    # the revenue panel (outputs.revenue_panel) on top of the baseline's sub-models
+    "revenue_panel": ("classroom.toml", ["outputs.revenue_panel=true", "horizon.periods=12"]),
 }
 #: Fields that are not state: the run's parameters and inputs, and the prefix width (derived from next_free).
 CONTEXT = {"params", "base", "network", "random", "policy", "width", "alignment", "portfolio", "records"}
@@ -98,7 +100,7 @@ def _snapshots(case: str) -> tuple[list[Component], dict[tuple[str, int], BatchS
     state = initial_state(
         p, base, generate_network(p, base.segment, setup["network"]), streams, get_policy(sc.get("choices.policy"))
     )
-    comps = default_components(p.review_interval, p.periods, p.alignment, p.portfolio_models)
+    comps = components(p)  # the sub-models, and the revenue panel with outputs.revenue_panel
     taken: dict[tuple[str, int], BatchState] = {}
     for c in comps:
         step = c.step

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from valuecapture.model.engine import Engine
+from valuecapture.model.engine import Component, Engine
 from valuecapture.model.params import ModelParams
 from valuecapture.model.population import CustomerBase, Network, generate_customers, generate_network
 from valuecapture.model.state import (
@@ -26,6 +26,7 @@ from valuecapture.model.state import (
     share_of_wallet,
 )
 from valuecapture.model.submodels import default_components
+from valuecapture.model.submodels.revenue_panel import RevenuePanel, horizon_years
 
 #: Outputs kept only for the first ``outputs.relationship_detail`` replications (per relationship).
 DETAIL_NAMES = (
@@ -38,7 +39,13 @@ DETAIL_NAMES = (
     "net_price",
     "cost_to_serve",
     "final_misalignment",
+    "relationship_revenue",
+    "initial_age",
+    "active_at_horizon",
 )
+
+#: The detail outputs that only ``outputs.revenue_panel`` adds.
+PANEL_NAMES = ("relationship_revenue", "initial_age", "active_at_horizon")
 
 
 def simulate_batch(
@@ -54,16 +61,32 @@ def simulate_batch(
     ``detail_rows`` of them."""
     base = generate_customers(p, setup["population"], setup.get("parameters"))
     network = generate_network(p, base.segment, setup["network"])
-    state = initial_state(p, base, network, streams, policy)
-    Engine(default_components(p.review_interval, p.periods, p.alignment, p.portfolio_models), p.periods).run(state)
+    state = initial_state(p, base, network, streams, policy, panel_rows=detail_rows)
+    Engine(components(p), p.periods).run(state)
     return batch_outputs(state, detail_rows)
 
 
+def components(p: ModelParams) -> list[Component]:
+    """The engine's components for ``p``: the sub-models, and the revenue panel with
+    ``outputs.revenue_panel``."""
+    comps = default_components(p.review_interval, p.periods, p.alignment, p.portfolio_models)
+    if p.revenue_panel:
+        comps.append(RevenuePanel())
+    return comps
+
+
 def initial_state(
-    p: ModelParams, base: CustomerBase, network: Network, random: RandomStreams, policy: object
+    p: ModelParams,
+    base: CustomerBase,
+    network: Network,
+    random: RandomStreams,
+    policy: object,
+    panel_rows: int | None = None,
 ) -> BatchState:
     """The state of a batch at the start of the horizon: the initial customers in the first
-    slots with their drawn attributes, every business model 0 until the first review."""
+    slots with their drawn attributes, every business model 0 until the first review.  With
+    ``outputs.revenue_panel``, the revenue panel of the first ``panel_rows`` replications
+    (default: all of the batch's) starts at zero."""
     # the sub-models are compiled with numba: imported here, in processes that step the engine
     from valuecapture.model.submodels.alignment import init_alignment
     from valuecapture.model.submodels.economics import apply_assignment
@@ -119,6 +142,9 @@ def initial_state(
         records={name: np.zeros((b, p.periods)) for name in PERIOD_SERIES},
         slots_exhausted=np.zeros(b, dtype=np.int64),
     )
+    if p.revenue_panel:
+        rows = b if panel_rows is None else max(0, min(b, panel_rows))
+        state.relationship_revenue = np.zeros((rows, n, horizon_years(p.periods, p.periods_per_year)))
     state.share_of_wallet = share_of_wallet(p, state.trust, state.adaptation)
     state.update_width()
     if p.alignment:
@@ -186,6 +212,13 @@ def batch_outputs(state: BatchState, detail_rows: int) -> dict[str, np.ndarray]:
         out["cost_to_serve"] = np.where(ever, state.cost_to_serve, np.nan)[:n_detail]
         if state.alignment is not None:
             out["final_misalignment"] = np.where(ever, state.alignment.misalignment, np.nan)[:n_detail]
+        if state.relationship_revenue is not None:
+            panel = state.relationship_revenue[:n_detail]
+            out["relationship_revenue"] = np.where(ever[:n_detail, :, None], panel, np.nan)
+            age = np.full((n_detail, state.shape[1]), np.nan)
+            age[:, : p.n_initial] = state.base.initial_age[:n_detail]
+            out["initial_age"] = age
+            out["active_at_horizon"] = np.where(ever, state.status == ACTIVE, -1)[:n_detail].astype(np.int8)
     return out
 
 

@@ -177,6 +177,7 @@ class ModelParams:
     interactions: tuple[InteractionSpace, ...] = ()
     portfolio_track: bool = False
     portfolio_models: tuple[str, ...] = ()
+    revenue_panel: bool = False  # outputs.revenue_panel: keep each relationship's revenue by year
     estimates: tuple[EstimateBlock, ...] = ()  # drawn per group of replications when parameter_uncertainty
     parameter_per_draw: int = 1
     initial_customers: InitialCustomers | None = None  # the firm's actual customers (customers.source)
@@ -278,6 +279,7 @@ class ModelParams:
             interactions=tuple(InteractionSpace.from_entry(e, sc.business_models, dt) for e in g("interactions")),
             portfolio_track=g("portfolio.track"),
             portfolio_models=tuple(g("portfolio.models")) if g("portfolio.track") else (),
+            revenue_panel=g("outputs.revenue_panel"),
             estimates=tuple(EstimateBlock.from_entry(e, attributes) for e in g("estimates"))
             if g("parameter_uncertainty.enabled")
             else (),

@@ -225,6 +225,8 @@ class BatchState:
     records: dict[str, np.ndarray] = field(default_factory=dict)
     terminal_relationship: np.ndarray | None = None  # (batch, slots)
     terminal_fixed: np.ndarray | None = None  # (batch,)
+    # (detail rows, slots, horizon years) revenue of each relationship by year, only with outputs.revenue_panel
+    relationship_revenue: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:

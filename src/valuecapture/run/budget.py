@@ -118,7 +118,10 @@ def result_bytes(scenario: Scenario, replications: int, detail: bool = True) -> 
     """Bytes of the consolidated result of ``replications`` replications."""
     n = replications * replication_bytes(scenario)
     if detail:
-        n += min(replications, scenario.get("outputs.relationship_detail")) * slot_count(scenario) * DETAIL_BYTES
+        per_slot = DETAIL_BYTES
+        if scenario.get("outputs.revenue_panel"):  # revenue by year, initial age, active flag
+            per_slot += 8 * -(-scenario.get("horizon.periods") // scenario.get("horizon.periods_per_year")) + 9
+        n += min(replications, scenario.get("outputs.relationship_detail")) * slot_count(scenario) * per_slot
     return n
 
 

@@ -119,6 +119,28 @@ DETAIL_VARS: dict[str, tuple[str, str]] = {
         "index 0-1",
         "Misalignment at the relationship's end or at the horizon (only with alignment.enabled).",
     ),
+    "initial_age": (
+        "years",
+        (
+            "Age of an initial customer's relationship at the start of the horizon, as drawn or given (the engine "
+            "counts it in whole periods; NaN: a customer won during the run; only with outputs.revenue_panel)."
+        ),
+    ),
+    "active_at_horizon": (
+        "flag",
+        "1: the relationship is active at the horizon; 0: lost; -1: slot never filled (with outputs.revenue_panel).",
+    ),
+}
+
+#: Per-relationship revenue by year of the horizon (``outputs.revenue_panel``): name -> (units, description).
+PANEL_VARS: dict[str, tuple[str, str]] = {
+    "relationship_revenue": (
+        "currency/year",
+        (
+            "Revenue of each relationship in each year of the horizon (the last year is partial when the horizon is "
+            "not a whole number of years; 0 in years it was not active; NaN: slot never filled)."
+        ),
+    ),
 }
 
 #: Outputs by business model: name -> (dims after replication, units, description).
@@ -286,6 +308,21 @@ def build_dataset(
             if name in arrays:
                 data_vars[name] = xr.Variable(
                     ("detail_replication", "customer"), arrays[name], {"units": units, "description": desc}
+                )
+        if "relationship_revenue" in arrays:
+            coords["horizon_year"] = (
+                "horizon_year",
+                np.arange(1, arrays["relationship_revenue"].shape[2] + 1),
+                {
+                    "units": "year",
+                    "description": "Year of the horizon, from 1: the periods_per_year periods that follow year y - 1.",
+                },
+            )
+            for name, (units, desc) in PANEL_VARS.items():
+                data_vars[name] = xr.Variable(
+                    ("detail_replication", "customer", "horizon_year"),
+                    arrays[name],
+                    {"units": units, "description": desc},
                 )
     attrs = {
         "title": f"valuecapture run of scenario {scenario.name!r}",

@@ -913,6 +913,16 @@ FIELDS: tuple[Field, ...] = (
         lo=0,
         hi=1_000_000,
     ),
+    Field(
+        "outputs.revenue_panel",
+        "bool",
+        False,
+        "Also keep, for the outputs.relationship_detail replications, each relationship's revenue per year of the "
+        "horizon (detail_replication x customer x horizon_year), each initial customer's age at the start and "
+        "whether each relationship is active at the horizon: what `valuecapture export-customers` needs to write "
+        "the simulated firm as a customer table and revenue panel (docs/data.md).",
+        kind="output",
+    ),
 )
 
 #: Fields of one ``[[choices.business_models]]`` entry.
