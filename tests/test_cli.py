@@ -83,6 +83,8 @@ def test_unwritable_output_fails_cleanly(tmp_path: Path) -> None:
 def test_policies_lists_builtins(tmp_path: Path) -> None:
     r = vc_cli("policies", cwd=tmp_path)
     assert r.returncode == 0
-    names = [line.split()[0] for line in r.stdout.splitlines()]
+    lines = [line for line in r.stdout.splitlines() if not line.startswith(" ")]
+    names = [line.split()[0] for line in lines]
     assert names[:5] == ["single", "tiered", "matrix", "adaptive", "harvest"]
-    assert all(line.endswith("[built-in]") for line in r.stdout.splitlines()[:5])
+    assert all(line.endswith("[built-in]") for line in lines[:5])
+    assert "               parameters: top_share=0.1, middle_share=0.5" in r.stdout.splitlines()

@@ -24,7 +24,7 @@ import xarray as xr
 from scipy import stats as sps
 
 from valuecapture.analysis.summary import Stats, _fmt
-from valuecapture.model.policies import registered_policies
+from valuecapture.model.policies import PolicySpec, check_parameters, parse_policy_specs, registered_policies
 from valuecapture.run.simulate import simulate_variants
 from valuecapture.scenario.load import Scenario
 
@@ -69,17 +69,25 @@ def policy_labels(names: Sequence[str]) -> list[str]:
     return out
 
 
-def check_policy_names(names: Sequence[str]) -> None:
-    """Raise ValueError naming the unknown policies and listing the known ones."""
+def check_policy_names(names: Sequence[str]) -> list[PolicySpec]:
+    """The policy specs of ``names`` (``"tiered(top_share=0.2)"`` or a bare name), checked:
+    known names, parameters that fit each policy's signature.  Raises ValueError naming the
+    problem and listing the known policies or the parameters."""
     known = registered_policies()
     if not names:
         raise ValueError(f"no policies to compare; known: {', '.join(known)}")
-    unknown = [n for n in names if n not in known]
+    specs = [s for n in names for s in parse_policy_specs(n)]
+    unknown = [s.name for s in specs if s.name not in known]
     if unknown:
         raise ValueError(
             f"unknown polic{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))}; known: "
             f"{', '.join(known)}"
         )
+    for spec in specs:
+        problem = check_parameters(spec.name, spec.params)
+        if problem is not None:
+            raise ValueError(f"{spec.label}: {problem[1]}")
+    return specs
 
 
 def compare(
@@ -105,10 +113,13 @@ def compare(
     and ``attrs['policies']`` listing the policies compared.  The run goes through
     :func:`~valuecapture.run.simulate.simulate_variants` (executors, ``store``/``resume``).
     """
-    names = [str(n) for n in policies]
-    check_policy_names(names)
+    specs = check_policy_names([str(n) for n in policies])
+    names = [spec.label for spec in specs]
     labels = policy_labels(names)
-    variants = {lab: scenario.with_values({"choices.policy": name}) for lab, name in zip(labels, names, strict=True)}
+    variants = {
+        lab: scenario.with_values({"choices.policy": spec.name, "choices.policy_parameters": dict(spec.params)})
+        for lab, spec in zip(labels, specs, strict=True)
+    }
     ds = simulate_variants(
         variants,
         "policy",
@@ -176,25 +187,27 @@ def comparison_text(ds: xr.Dataset) -> str:
         "",
         "Firm value by policy",
     ]
-    head = f"{'policy':16s}{'mean':>12s}{'± MC s.e.':>12s}{'p5':>12s}{'p50':>12s}{'p95':>12s}{'P(<0)':>8s}"
+    w = max([16, *(len(p) + 2 for p in labels)])
+    head = f"{'policy':{w}s}{'mean':>12s}{'± MC s.e.':>12s}{'p5':>12s}{'p50':>12s}{'p95':>12s}{'P(<0)':>8s}"
     lines += [head, "-" * len(head)]
     for p in labels:
         s = Stats.of(ds["firm_value"].sel(policy=p).values)
         lines.append(
-            f"{p:16s}"
+            f"{p:{w}s}"
             + "".join(f"{_fmt(v, True):>12s}" for v in (s.mean, s.mcse, s.p5, s.p50, s.p95))
             + f"{s.p_negative:>8.3f}"
         )
     pairs = paired_differences(ds)
     if pairs:
         lines += ["", "Paired differences of firm value (A - B), 95% confidence interval, P(A beats B)"]
-        head = f"{'A - B':30s}{'mean':>12s}{'± MC s.e.':>12s}{'95% CI':>26s}{'P(A>B)':>9s}"
+        wd = max([30, *(len(d.a) + len(d.b) + 5 for d in pairs)])
+        head = f"{'A - B':{wd}s}{'mean':>12s}{'± MC s.e.':>12s}{'95% CI':>26s}{'P(A>B)':>9s}"
         lines += [head, "-" * len(head)]
         for d in pairs:
             ci = f"[{_fmt(d.ci_low, True)}, {_fmt(d.ci_high, True)}]"
             mark = "" if d.significant else "  (CI contains 0)"
             lines.append(
-                f"{d.a + ' - ' + d.b:30s}{_fmt(d.mean, True):>12s}{_fmt(d.mcse, True):>12s}{ci:>26s}"
+                f"{d.a + ' - ' + d.b:{wd}s}{_fmt(d.mean, True):>12s}{_fmt(d.mcse, True):>12s}{ci:>26s}"
                 f"{d.p_a_beats_b:>9.3f}{mark}"
             )
     rank = ranking(ds)

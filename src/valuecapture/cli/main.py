@@ -31,7 +31,7 @@ from valuecapture.cli.play import add_arguments as play_arguments
 from valuecapture.cli.play import run as play
 from valuecapture.data.customers import check_checksum
 from valuecapture.model.params import slot_count
-from valuecapture.model.policies import BUILTIN, describe, registered_policies
+from valuecapture.model.policies import BUILTIN, describe, parameters_of, registered_policies, value_text
 from valuecapture.model.validate import check_scenario
 from valuecapture.report.files import write_run
 from valuecapture.report.html import write_report
@@ -148,8 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--policies",
         "-p",
         required=True,
-        metavar="NAME,NAME,...",
-        help="comma-separated registered policy names (see `valuecapture policies`)",
+        metavar="NAME,NAME(PARAM=VALUE,...),...",
+        help="comma-separated registered policies (see `valuecapture policies`), each optionally with parameters, "
+        "e.g. 'tiered(top_share=0.2),tiered(top_share=0.3),single' (parsed as data, never evaluated)",
     )
     opts.run_options(cmp_, "OUT/<scenario name>-compare/", " per policy")
     opts.overrides(cmp_)
@@ -239,10 +240,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         for name, cls in registered_policies().items():
             origin = "built-in" if name in BUILTIN else f"from {cls.value.split(':')[0]}"
             try:
-                line = describe(cls if isinstance(cls, type) else cls.load())
+                loaded = cls if isinstance(cls, type) else cls.load()
+                line = describe(loaded)
+                params = ", ".join(
+                    f"{k}={value_text(q.default)}" if q.default is not q.empty else k
+                    for k, q in parameters_of(loaded).items()
+                )
             except Exception as exc:  # a broken third-party package must not break the listing
-                line = f"(cannot be loaded: {type(exc).__name__}: {exc})"
+                line, params = f"(cannot be loaded: {type(exc).__name__}: {exc})", ""
             print(f"{name:14s} {line}  [{origin}]")
+            if params:
+                print(f"{'':14s} parameters: {params}")
         return 0
     if args.command == "report":
         return _report(args)
@@ -496,9 +504,8 @@ def _run_precision(sc: Scenario, args: argparse.Namespace) -> int:
 
 
 def _compare(sc: Scenario, args: argparse.Namespace, replications: int | None, seed: int | None) -> int:
-    names = [n.strip() for n in args.policies.split(",") if n.strip()]
     try:
-        check_policy_names(names)
+        names = [spec.label for spec in check_policy_names([args.policies])]
     except ValueError as exc:
         raise UsageError(f"--policies: {exc}") from None
     reps = int(sc.get("run.replications") if replications is None else replications)

@@ -22,6 +22,9 @@ and a scenario or ``valuecapture compare --policies`` names them by that name.
 from __future__ import annotations
 
 import inspect
+import json
+import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -437,6 +440,85 @@ def policy_class(name: str) -> type:
     return cls if isinstance(cls, type) else cls.load()
 
 
+@dataclass(frozen=True)
+class PolicySpec:
+    """A policy with its parameters, as the command line writes it: ``tiered(top_share=0.2)``."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The canonical text (parameters in the order given, text values quoted only when needed)."""
+        if not self.params:
+            return self.name
+        return f"{self.name}(" + ", ".join(f"{k}={value_text(v)}" for k, v in self.params.items()) + ")"
+
+
+def value_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return (
+            v
+            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", v) and v not in ("true", "false")
+            else json.dumps(v, ensure_ascii=False)
+        )
+    return repr(v)
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """``text`` split at ``sep`` outside parentheses and double quotes."""
+    out, depth, quoted, start = [], 0, False, 0
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and ch == sep:
+            out.append(text[start:i])
+            start = i + 1
+    out.append(text[start:])
+    return out
+
+
+def parse_policy_specs(text: str) -> list[PolicySpec]:
+    """``"tiered(top_share=0.2), single"`` as policy specs.  Parsed as data, never evaluated: a
+    value is a TOML number, ``true``/``false``, a double-quoted text, or a bare word (text).
+    Raises ValueError naming the part that does not parse."""
+    specs = []
+    for part in (x.strip() for x in _split_top(text, ",")):
+        if not part:
+            continue
+        m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:\((.*)\))?", part, flags=re.S)
+        if m is None:
+            raise ValueError(f"{part!r} must look like NAME or NAME(parameter=value, ...)")
+        params: dict[str, Any] = {}
+        for item in (x.strip() for x in _split_top(m.group(2) or "", ",")):
+            if not item:
+                continue
+            key, eq, raw = (x.strip() for x in item.partition("="))
+            if not eq or not key.isidentifier() or not raw:
+                raise ValueError(f"{item!r} in {part!r} must look like parameter=value")
+            params[key] = _parse_value(raw, part)
+        specs.append(PolicySpec(m.group(1), params))
+    return specs
+
+
+def _parse_value(raw: str, part: str) -> Any:
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", raw):
+            return raw  # a bare word: text
+        raise ValueError(f'{raw!r} in {part!r} is not a number, true/false, a "text" or a bare word') from None
+    if not isinstance(value, (bool, int, float, str)):
+        raise ValueError(f"{raw!r} in {part!r} must be a number, true/false or text")
+    return value
+
+
 def get_policy(name: str, **params: Any) -> Any:
     """Instantiate the policy registered as ``name``."""
     return policy_class(name)(**params)
@@ -448,9 +530,8 @@ _TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "st
 def parameters_of(cls: type) -> dict[str, inspect.Parameter]:
     """A policy class's parameters: the keyword arguments of its ``__init__``."""
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return {
-        n: q for n, q in inspect.signature(cls.__init__).parameters.items() if n != "self" and q.kind in kinds
-    }
+    init = vars(cls).get("__init__") or next(vars(c)["__init__"] for c in cls.__mro__ if "__init__" in vars(c))
+    return {n: q for n, q in inspect.signature(init).parameters.items() if n != "self" and q.kind in kinds}
 
 
 def _allowed_types(q: inspect.Parameter) -> tuple[tuple[type, ...], str] | None:

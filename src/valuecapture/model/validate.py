@@ -9,7 +9,7 @@ the same one-line :class:`~valuecapture.scenario.ScenarioError` as the scenario 
 
 from __future__ import annotations
 
-from valuecapture.model.policies import registered_policies
+from valuecapture.model.policies import check_parameters, registered_policies
 from valuecapture.model.portfolio_models import Kraljic, get_portfolio_model, registered_portfolio_models
 from valuecapture.scenario.load import Scenario, ScenarioError, hint
 
@@ -44,6 +44,10 @@ def check_scenario(sc: Scenario) -> None:
     policy = sc.get("choices.policy")
     if policy not in known:
         raise ScenarioError(source, "choices.policy", f"unknown policy {policy!r}; known: {', '.join(known)}")
+    problem = check_parameters(policy, sc.get("choices.policy_parameters"))
+    if problem is not None:
+        key, message = problem
+        raise ScenarioError(source, "choices.policy_parameters" + (f".{key}" if key else ""), message)
 
 
 def _customer_side(name: str) -> bool:

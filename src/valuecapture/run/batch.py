@@ -48,7 +48,11 @@ class Variant:
 
     @classmethod
     def of(cls, scenario: Scenario) -> Variant:
-        return cls(scenario, ModelParams.from_scenario(scenario), get_policy(scenario.get("choices.policy")))
+        return cls(
+            scenario,
+            ModelParams.from_scenario(scenario),
+            get_policy(scenario.get("choices.policy"), **scenario.get("choices.policy_parameters")),
+        )
 
 
 @dataclass(frozen=True)

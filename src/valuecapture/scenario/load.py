@@ -297,8 +297,10 @@ def _assign(raw: dict[str, Any], path: str, value: Any, source: str) -> None:
 
 def from_dict(raw: Mapping[str, Any], source: str = "<dict>", overrides: tuple[str, ...] = ()) -> Scenario:
     """Validate a nested dict (as parsed from TOML) and return a Scenario."""
-    raw = _thaw(raw)
-    _check_keys(raw, "", source)
+    plain: dict[str, Any] = _thaw(raw)
+    _policy_table(plain, source)
+    _check_keys(plain, "", source)
+    raw = plain
     data: dict[str, Any] = {}
     parsed: dict[str, Any] = {}
     for f in FIELDS:
@@ -327,6 +329,21 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", overrides: tuple[s
     return Scenario(data=data, source=source, overrides=tuple(overrides), _parsed=parsed)
 
 
+def _policy_table(raw: dict[str, Any], source: str) -> None:
+    """``[choices.policy]`` with ``name`` and parameters, as ``choices.policy`` (the name) and
+    ``choices.policy_parameters`` (the rest, under parameters given there or by ``--set``)."""
+    choices = raw.get("choices")
+    if not isinstance(choices, dict) or not isinstance(choices.get("policy"), dict):
+        return
+    table = dict(choices["policy"])
+    name = table.pop("name", None)
+    if not isinstance(name, str):
+        raise ScenarioError(source, "choices.policy.name", f"must name the policy (text), got {name!r}")
+    extra = choices.get("policy_parameters", {})
+    choices["policy"] = name
+    choices["policy_parameters"] = {**table, **(extra if isinstance(extra, dict) else {})}
+
+
 def _check_keys(node: Any, prefix: str, source: str) -> None:
     if not isinstance(node, dict):
         return
@@ -340,7 +357,7 @@ def _check_keys(node: Any, prefix: str, source: str) -> None:
             raise ScenarioError(source, path, f"unknown {kind}" + hint(key, allowed))
         if path in _BY_PATH:
             f = _BY_PATH[path]
-            if f.type != "dist" and isinstance(val, dict):
+            if f.type not in ("dist", "table") and isinstance(val, dict):
                 raise ScenarioError(source, path, f"must be {f.allowed()}, got a table")
             continue
         if not isinstance(val, dict):
@@ -367,6 +384,17 @@ def _validate_value(f: Field, path: str, value: Any, source: str) -> tuple[Any, 
             sub = f"{path}.{exc.field}" if exc.field else path
             raise ScenarioError(source, sub, str(exc)) from None
         return d.to_table(), d
+    if f.type == "table":
+        if not isinstance(value, dict):
+            raise bad(f"must be {f.allowed()}, got {_type_name(value)} {value!r}")
+        for key, v in value.items():
+            if not (isinstance(key, str) and key.isidentifier()):
+                raise bad(f"{key!r} is not a parameter name (letters, digits and '_')")
+            if not isinstance(v, (bool, int, float, str)) or (isinstance(v, float) and not math.isfinite(v)):
+                raise ScenarioError(
+                    source, f"{path}.{key}", f"must be a number, true/false or text, got {_type_name(v)} {v!r}"
+                )
+        return dict(value), None
     if f.type == "bool":
         if not isinstance(value, bool):
             raise bad(f"must be true or false, got {_type_name(value)} {value!r}")

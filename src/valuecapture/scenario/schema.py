@@ -24,7 +24,7 @@ class Field:
     """One scenario field: its type, default, allowed range, unit and meaning."""
 
     path: str
-    type: str  # int | float | bool | str | enum | dist | list[str] | list[float]
+    type: str  # int | float | bool | str | enum | dist | list[str] | list[float] | table
     default: Any
     doc: str
     unit: str = "-"
@@ -51,6 +51,8 @@ class Field:
             )
         if self.type == "name":
             return NAME_RULE
+        if self.type == "table":
+            return "a table of name = value (numbers, true/false or text)"
         if self.type in ("str", "list[str]"):
             return "text" if self.type == "str" else "a list of distinct names"
         rng = _range_text(self)
@@ -562,6 +564,15 @@ FIELDS: tuple[Field, ...] = (
         "str",
         "single",
         "Business-model policy, by registered name (see `valuecapture policies`).",
+        kind="choice",
+    ),
+    Field(
+        "choices.policy_parameters",
+        "table",
+        {},
+        "Parameters of the policy (its keyword arguments, see `valuecapture policies`), e.g. { top_share = 0.2 }; "
+        "checked against the policy's signature. Also written as [choices.policy] with name = ... and the "
+        "parameters.",
         kind="choice",
     ),
     Field(
