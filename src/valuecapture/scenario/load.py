@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tomli_w
 
 from valuecapture.scenario import distributions as dists
 from valuecapture.scenario.files import MAX_INPUT_BYTES, InputFileError
@@ -132,8 +133,6 @@ class Scenario:
 
     def to_toml(self) -> str:
         """The complete scenario (defaults filled, overrides applied) as TOML text."""
-        import tomli_w
-
         return tomli_w.dumps(self.to_dict())
 
     def with_values(self, values: Mapping[str, Any]) -> Scenario:
