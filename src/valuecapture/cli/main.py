@@ -27,6 +27,8 @@ from valuecapture.analysis.summary import summary_text
 from valuecapture.cli import args as opts
 from valuecapture.cli.calibrate import add_arguments as calibrate_arguments
 from valuecapture.cli.calibrate import run as calibrate
+from valuecapture.cli.export import add_arguments as export_arguments
+from valuecapture.cli.export import run as export_customers
 from valuecapture.cli.play import add_arguments as play_arguments
 from valuecapture.cli.play import run as play
 from valuecapture.data.customers import check_checksum
@@ -139,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
             "(docs/data.md, docs/calibration.md)",
         )
     )
+    export_arguments(
+        sub.add_parser(
+            "export-customers",
+            help="write a simulated firm (one detail replication of a result) as a customer table and revenue panel "
+            "in calibrate's input format (docs/data.md)",
+        )
+    )
 
     cmp_ = sub.add_parser(
         "compare", help="run a scenario under several policies with common random numbers and compare firm value"
@@ -234,6 +243,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _show(args.result)
     if args.command == "calibrate":
         return calibrate(args)
+    if args.command == "export-customers":
+        return export_customers(args)
     if args.command == "play":
         return play(args)
     if args.command == "policies":
