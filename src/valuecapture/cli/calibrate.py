@@ -12,10 +12,22 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from valuecapture.data.calibrate import OutputFileError, calibrate, check_targets, sidecar_path, write_files
+from valuecapture.analysis.calibration import MATCH_REPLICATIONS, fit_checks, match_survival
+from valuecapture.data.calibrate import (
+    OutputFileError,
+    calibrate,
+    check_targets,
+    rebuild,
+    sidecar_path,
+    with_churn_factor,
+    write_files,
+)
 from valuecapture.data.read import DataError
 from valuecapture.model.validate import check_scenario
+from valuecapture.report.calibration import check_report_targets, failure_lines, write_check_report
+from valuecapture.run.outputs import OutputError
 from valuecapture.scenario.load import ScenarioError
+from valuecapture.version import __version__
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -66,8 +78,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="start the scenario from the actual customers: [customers] source = DATA (relative to NEW.toml's folder, "
         "which must hold DATA), with its as_of and column mapping",
     )
+    parser.add_argument(
+        "--match-survival",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="adjust the churn distribution (its b) until the simulated survival of new customers matches the data's "
+        "Kaplan-Meier, for the base's trust dynamics (default: on; about 2 s)",
+    )
+    parser.add_argument(
+        "--match-replications",
+        type=_positive,
+        default=MATCH_REPLICATIONS,
+        metavar="N",
+        help=f"replications per evaluation of the survival match (default {MATCH_REPLICATIONS})",
+    )
+    parser.add_argument(
+        "--no-check",
+        action="store_true",
+        help="do not simulate the calibrated scenario for the fit check report (NEW.check.html)",
+    )
+    parser.add_argument(
+        "--check-replications",
+        type=_positive,
+        default=100,
+        metavar="N",
+        help="replications of the fit check's simulation (default 100)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="print only where the files went")
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 1 <= n <= 100_000:
+        raise argparse.ArgumentTypeError(f"must be in [1, 100000], got {n}")
+    return n
 
 
 def _table(meta: dict[str, Any]) -> list[str]:
@@ -108,6 +156,8 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
     out, err = stdout or sys.stdout, stderr or sys.stderr
     try:
         check_targets(args.out, args.overwrite)
+        if not args.no_check:
+            check_report_targets(args.out, args.overwrite)
         result = calibrate(
             args.data,
             panel=args.panel,
@@ -120,9 +170,27 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
             write=False,
             source=args.source,
         )
+        match = None
+        if args.match_survival:
+            check_scenario(result.scenario)
+            match = match_survival(result.scenario, result.calibration, replications=args.match_replications)
+            result = rebuild(result, with_churn_factor(result.calibration, match.factor, match.describe()))
         check_scenario(result.scenario)
-        paths = write_files(args.out, result.toml, result.sidecar, args.overwrite)
-    except (DataError, OutputFileError, ScenarioError) as exc:
+        checks = None
+        meta = result.sidecar
+        if not args.no_check:
+            checks = fit_checks(result.scenario, result.calibration, replications=args.check_replications)
+            meta = {**meta, "fit_checks": checks.describe()}
+        paths = write_files(args.out, result.toml, meta, args.overwrite)
+        report = None
+        if checks is not None:
+            attrs = {
+                "valuecapture_version": __version__,
+                "seed": int(result.scenario.get("run.seed")),
+                "replications": checks.replications,
+            }
+            report = write_check_report(checks, match, paths[0], result.scenario.name, attrs, args.overwrite)
+    except (DataError, OutputFileError, OutputError, ScenarioError) as exc:
         print(f"valuecapture: error: {exc}", file=err)
         return 2
     if not args.quiet:
@@ -138,7 +206,17 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
             for note in result.calibration.notes:
                 print(f"  - {note}", file=out)
         print("", file=out)
+    if checks is not None:
+        for line in failure_lines(checks):
+            print(f"valuecapture: warning: {line}", file=err)
     print(f"wrote {paths[0]} and {sidecar_path(paths[0]).name}", file=out)
+    if report is not None:
+        failed = len(checks.failed) if checks is not None else 0
+        print(
+            f"fit check: {report[0]} ({'all checks pass' if not failed else f'{failed} check(s) fail'}; "
+            f"figures in {report[1].name}/)",
+            file=out,
+        )
     if not args.quiet:
         print(f"run it: valuecapture run {paths[0]}", file=out)
     return 0

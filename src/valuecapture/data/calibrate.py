@@ -111,6 +111,10 @@ class Calibration:
     correlation_details: list[dict[str, Any]]  # estimated pairs with se and n
     notes: list[str]
     data: dict[str, Any]
+    #: the data behind the fits, for the fit checks (not written): ``lifetimes`` (churn.Lifetimes), ``lost``
+    #: (mask, table order), ``segment`` (codes) and ``segments`` (names), ``revenue`` (annual, NaN if not active),
+    #: and the values each marginal was fitted to, by input name
+    samples: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def values(self) -> dict[str, Any]:
         """``{field path: value}`` for :meth:`Scenario.with_values`."""
@@ -483,9 +487,14 @@ def estimate(
     if slots and slots < n_active:
         put(Estimate("customers.max_slots", 0, 0.0, "automatic (the base's max_slots is below the customer count)"))
     put(_churn(table, base, names, codes, notes))
+    lt, lost = sbg.lifetimes(table.acquired, table.churned, table.as_of, ppy)
+    samples: dict[str, Any] = {"lifetimes": lt, "lost": lost, "segment": codes, "segments": names}
+    km_years = np.arange(0, int(np.floor(max(float(lt.censored.max(initial=0.0)), float(lt.lost_by.max()))) + 1))
+    est["uncertainties.churn"].details["kaplan_meier"] = sbg.kaplan_meier(lt, km_years.astype(float)).describe()
     tenure_years = _tenure_days(table)[active] / sbg.DAYS_PER_YEAR
     age = fit_marginal(tenure_years, lo=0.0) if tenure_years.size >= MIN_MARGINAL else None
     if age is not None:
+        samples["initial_age"] = tenure_years
         put(_marginal_estimate("uncertainties.initial_age", age, "tenure of the active customers at as_of, years"))
     econ = _economics(table, panel, ppy, notes)
     revenue = econ["revenue"]
@@ -503,6 +512,7 @@ def estimate(
                 _marginal_estimate("uncertainties.price", choice, "net price of the active customers, fraction of list")
             )
             columns["price"] = net
+            samples["price"] = net[ok]
     sow = mean_share_of_wallet(base)
     if have_revenue.sum() >= MIN_MARGINAL:
         wallet = revenue / (price * sow)
@@ -515,6 +525,8 @@ def estimate(
             )
             put(e)
             columns["wallet"] = np.where(have_revenue & (wallet > 0), wallet, np.nan)
+            samples["wallet"] = wallet[have_revenue]
+        samples["revenue"] = np.where(have_revenue, revenue, np.nan)
         money = float(np.nanmean(revenue))
         base_money = float(base.get("uncertainties.wallet").mean()) * price_mean * sow
         if base_money > 0 and not 0.1 <= money / base_money <= 10:
@@ -543,6 +555,7 @@ def estimate(
                     )
                 )
                 columns["cost_to_serve"] = np.where(cts > 0, cts, np.nan)
+                samples["cost_to_serve"] = cts[np.isfinite(cts)]
     cogs = econ["cogs"]
     ok = np.isfinite(cogs) & have_revenue & (revenue > 0)
     if ok.sum() >= MIN_MARGINAL:
@@ -644,6 +657,7 @@ def estimate(
         pairs,
         notes,
         data_info,
+        samples,
     )
 
 
@@ -707,7 +721,9 @@ ESTIMATED_INPUTS = ("wallet", "price", "cost_to_serve", "growth", "churn")
 def _fit_covariance(e: Estimate) -> tuple[list[str], np.ndarray] | None:
     """The free parameters of an estimated distribution and their sampling covariance (``None``
     where there is none or it could not be computed)."""
-    d = e.details.get("pooled", e.details) if e.path == "uncertainties.churn" else e.details
+    d = e.details
+    if e.path == "uncertainties.churn" and "cov" not in d:
+        d = d["pooled"]
     free, cov = d.get("free", ["a", "b"] if e.path == "uncertainties.churn" else None), d.get("cov")
     if free is None or cov is None:
         return None
@@ -741,7 +757,7 @@ def estimate_entries(calibration: Calibration) -> list[dict[str, Any]]:
             method = f"maximum likelihood ({e.value['dist']}); covariance: inverse observed information"
         adjust = e.details.get("survival_match")
         if adjust:
-            method += f"; b scaled by {adjust['factor']:.4g} to match simulated survival (its row and column too)"
+            method += f"; b scaled by {adjust['factor']:.4g} to match the simulated survival (its row and column too)"
         out.append(
             {
                 "fields": [f"uncertainties.{name}.{p}" for p in free],
@@ -964,6 +980,44 @@ class Result:
     toml: str
     sidecar: dict[str, Any]
     paths: tuple[Path, Path] | None
+    #: what :func:`rebuild` needs to write the scenario again from a changed calibration
+    parts: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def rebuild(result: Result, calibration: Calibration) -> Result:
+    """``result`` with ``calibration`` instead of its own (e.g. the churn matched to the simulated
+    survival): the scenario built, rendered and loaded back again; nothing written."""
+    k = result.parts
+    scenario = calibrated_scenario(k["base"], calibration, k["name"], k["description"], k["customers"])
+    text = render(scenario, calibration, k["header"])
+    reloaded = loads(text, source=k["source"])
+    return Result(reloaded, calibration, text, sidecar(reloaded, calibration, k["base_source"]), None, k)
+
+
+def with_churn_factor(calibration: Calibration, factor: float, match: dict[str, Any]) -> Calibration:
+    """The calibration with the churn distribution's ``b`` multiplied by ``factor`` (its standard
+    error, and its row and column of the covariance, too: ``factor`` taken as known) and ``match``
+    (how it was found, the fit achieved) in the churn estimate's details, statistic and the notes."""
+    e = calibration.estimates["uncertainties.churn"]
+    a, b = float(e.details["pooled"]["a"]), float(e.details["pooled"]["b"])
+    jac = np.diag([1.0, factor])
+    cov = jac @ np.asarray(e.details["pooled"]["cov"], dtype=float) @ jac
+    value = {"dist": "beta", "a": rounded(a), "b": rounded(b * factor)}
+    se = {"a": e.se["a"], "b": e.se["b"] * factor}
+    details = {**e.details, "cov": cov, "survival_match": match}
+    method = e.method + f"; b x {factor:.4g} so that the simulated survival matches the data's ({match['moment']})"
+    statistic = e.statistic + "; " + match["summary"]
+    churn = Estimate(e.path, value, se, method, statistic, details)
+    notes = [n for n in calibration.notes if not n.startswith("churn: the data give realised churn")]
+    notes.append("churn: " + match["note"])
+    return Calibration(
+        {**calibration.estimates, e.path: churn},
+        calibration.correlations,
+        calibration.correlation_details,
+        notes,
+        calibration.data,
+        calibration.samples,
+    )
 
 
 def _name_for(out: str | Path | None) -> str:
@@ -1045,4 +1099,13 @@ def calibrate(
     reloaded = loads(text, source=str(out) if out is not None else "<calibrated>")
     meta = sidecar(reloaded, cal, base_source)
     paths = write_files(out, text, meta, overwrite) if out is not None and write else None
-    return Result(reloaded, cal, text, meta, paths)
+    parts = {
+        "base": base_sc,
+        "name": name,
+        "description": description,
+        "customers": customers,
+        "header": header,
+        "source": str(out) if out is not None else "<calibrated>",
+        "base_source": base_source,
+    }
+    return Result(reloaded, cal, text, meta, paths, parts)

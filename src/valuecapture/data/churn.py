@@ -222,3 +222,43 @@ def fit_sbg(lt: Lifetimes, start: tuple[float, float] = (1.0, 5.0)) -> SbgFit:
     jac = np.diag([a, b])
     cov = jac @ cov_log @ jac
     return SbgFit(a, b, cov, -float(best.fun), lt.n, lt.events, bool(best.success))
+
+
+@dataclass(frozen=True)
+class KaplanMeier:
+    """Kaplan-Meier survival at ``times`` (years since acquisition) with Greenwood's standard error
+    and the customers at risk just before each time."""
+
+    times: np.ndarray
+    survival: np.ndarray
+    se: np.ndarray
+    at_risk: np.ndarray
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "years": self.times.tolist(),
+            "survival": self.survival.tolist(),
+            "se": self.se.tolist(),
+            "at_risk": self.at_risk.tolist(),
+        }
+
+
+def kaplan_meier(lt: Lifetimes, times: np.ndarray) -> KaplanMeier:
+    """Kaplan-Meier estimate of survival since acquisition (Kaplan & Meier 1958, JASA 53(282)) from
+    lifetimes ``lt`` (a loss counted at the end of its interval, ``lost_by``; a censored customer at
+    risk up to and including its censoring time), at ``times`` (years), with Greenwood's variance
+    ``S^2 sum d / (n (n - d))``.  Left truncation is not taken into account (``entry`` ignored)."""
+    times = np.asarray(times, dtype=float)
+    ev, d = np.unique(lt.lost_by, return_counts=True)
+    all_times = np.concatenate([lt.lost_by, lt.censored])
+    eps = 1e-9
+    n = np.array([(all_times >= u - eps).sum() for u in ev], dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = 1.0 - d / n
+        green = np.where(n > d, d / (n * (n - d)), np.inf)
+    s_ev, g_ev = np.cumprod(step), np.cumsum(green)
+    k = np.searchsorted(ev, times + eps, side="right")  # events at or before each time
+    surv = np.where(k > 0, s_ev[np.maximum(k - 1, 0)], 1.0)
+    var = np.where(k > 0, surv**2 * g_ev[np.maximum(k - 1, 0)], 0.0)
+    at_risk = np.array([(all_times >= t - eps).sum() for t in times], dtype=np.int64)
+    return KaplanMeier(times, surv, np.sqrt(np.where(np.isfinite(var), var, np.nan)), at_risk)
