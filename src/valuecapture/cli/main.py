@@ -41,9 +41,8 @@ from valuecapture.report.plots import comparison_figures
 from valuecapture.report.research_plots import (
     configurations_figure,
     save,
-    sensitivity_figure,
     shapley_figure,
-    sweep_scatter_figure,
+    sweep_figures,
 )
 from valuecapture.run.budget import MemoryRefused, memory_plan
 from valuecapture.run.folder import Interrupted, run_in_folder
@@ -602,14 +601,13 @@ def _sweep(exp: Experiment, args: argparse.Namespace, replications: int | None, 
         )
 
     def figures(d: xr.Dataset, folder: Path) -> list[Path]:
-        out = save(sensitivity_figure(d), folder, "sensitivity")
-        for r in json.loads(d.attrs["responses"]):
-            out += save(sweep_scatter_figure(d, r), folder, f"scatter_{r}")
-        return out
+        return [p for stem, make in sweep_figures(d) for p in save(make(), folder, stem)]
 
     _, path, text = _execute(args, f"{exp.name}-sweep", workers, compute, sweep_text, figures)
     if not args.quiet:
-        print(text)
+        print(text)  # a "warning: too few design points ..." line, if any, is in it (and in summary.txt)
+    elif warn := next((line for line in text.splitlines() if line.startswith("warning: ")), None):
+        print(f"valuecapture: {warn}", file=sys.stderr)
     _written(path, args)
     return 0
 

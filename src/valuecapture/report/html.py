@@ -40,7 +40,20 @@ import xarray as xr
 
 from valuecapture.analysis.compare import paired_differences
 from valuecapture.analysis.decompose import METRICS, SOURCES, attribution
-from valuecapture.analysis.experiments import RESPONSES, factor_names, hypothesis_tests, regress, responses, sensitivity
+from valuecapture.analysis.experiments import (
+    RESPONSES,
+    SCREENING_DESIGNS,
+    WARNING_RULE,
+    factor_names,
+    hypothesis_tests,
+    index_warning,
+    morris,
+    regress,
+    responses,
+    sensitivity,
+    tornado,
+)
+from valuecapture.analysis.experiments.spec import show_value
 from valuecapture.analysis.heterogeneity import RELATIONSHIP_STATS, relationship_stats, relationship_stats_dataset
 from valuecapture.analysis.stats import PERCENTILES, describe
 from valuecapture.analysis.summary import _fmt
@@ -55,11 +68,13 @@ from valuecapture.report.research_plots import (
     configurations_figure,
     convergence_figure,
     heterogeneity_figure,
+    morris_figure,
     policy_heterogeneity_figure,
     save,
     sensitivity_figure,
     shapley_figure,
     sweep_scatter_figure,
+    tornado_figure,
 )
 from valuecapture.run.outputs import OutputError, WriteFailure, atomic_dir, check_target, claimed, write_file
 from valuecapture.run.results import write_netcdf
@@ -769,8 +784,14 @@ def _sweep_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: i
             *[float(rs[r].values[p]) for r in resp],
         )
     rep.table(td)
+    if a.get("design") in SCREENING_DESIGNS:
+        _screening_section(rep, ds, resp, n_resamples)
+        return rep
     rep.h("Global sensitivity")
     sens = {r: sensitivity(ds, r, n_resamples=n_resamples) for r in resp}
+    warn = index_warning(ds, sens)
+    if warn:
+        rep.p(warn[0].upper() + warn[1:] + f" (The rule: {WARNING_RULE}.)")
     for r, s in sens.items():
         t = Table(
             f"sensitivity_{r}",
@@ -855,6 +876,90 @@ def _sweep_report(ds: xr.Dataset, result_path: str | Path | None, n_resamples: i
         rep.table(th)
         rep.items([("", h.sentence()) for h in hyps])
     return rep
+
+
+def _screening_section(rep: Report, ds: xr.Dataset, resp: list[str], n_resamples: int) -> None:
+    """Morris screening (mu*, mu, sigma) or one-at-a-time swings (tornado) of each response."""
+    if ds.attrs.get("design") == "morris":
+        rep.h("Screening: Morris elementary effects")
+        warn = index_warning(ds)
+        if warn:
+            rep.p(warn[0].upper() + warn[1:] + f" (The rule: {WARNING_RULE}.)")
+        rep.p(
+            "Each trajectory moves one factor at a time across the grid; an elementary effect is the change of the "
+            "response per move, scaled to the factor's whole range. mu* (the mean absolute effect) ranks the factors; "
+            "mu far below mu* means effects of both signs; sigma large against mu* means interactions or curvature. "
+            "Under common random numbers a factor the model ignores has mu* = 0 exactly."
+        )
+        mres = {r: morris(ds, r, n_resamples=n_resamples) for r in resp}
+        for r, m in mres.items():
+            fmt = "money" if RESPONSES[r].units == "currency" else "num"
+            t = Table(
+                f"morris_{r}",
+                f"Morris screening of {r} ({RESPONSES[r].title}), most influential first",
+                [
+                    Column("factor", "factor", "text"),
+                    Column("mu_star", "mu*", fmt, RESPONSES[r].units),
+                    Column("mu_star_low", f"{m.level:.0%} CI low", fmt),
+                    Column("mu_star_high", f"{m.level:.0%} CI high", fmt),
+                    Column("mu", "mu", fmt),
+                    Column("sigma", "sigma", fmt),
+                    Column("effects", "effects", "int"),
+                ],
+                note=m.method,
+            )
+            for i in m.indices:
+                t.add(i.factor, i.mu_star, i.mu_star_low, i.mu_star_high, i.mu, i.sigma, i.effects)
+            rep.table(t)
+        rep.figure(
+            "morris",
+            "Morris screening: mu* with its bootstrap CI and sigma (top), the mu*-sigma plane (bottom).",
+            functools.partial(morris_figure, ds, mres),
+        )
+        return
+    rep.h("Screening: one-at-a-time swings")
+    rep.p(
+        "Each factor is moved from the base scenario's value to the low and to the high end of its range, the other "
+        "factors at their base values; every point runs the same replications on the same seed, so the swing "
+        "(high - low) has a paired interval, narrower than the two ends' intervals suggest. A tornado shows local "
+        "effects around the base and misses interactions (a morris design shows them)."
+    )
+    tres = {r: tornado(ds, r, n_resamples=n_resamples) for r in resp}
+    for r, tr in tres.items():
+        fmt = "money" if RESPONSES[r].units == "currency" else "num"
+        t = Table(
+            f"tornado_{r}",
+            f"Swings of {r} ({RESPONSES[r].title}), widest first; base scenario {_fmt(tr.base, fmt == 'money')}",
+            [
+                Column("factor", "factor", "text"),
+                Column("low_value", "low", "text"),
+                Column("base_value", "base", "text"),
+                Column("high_value", "high", "text"),
+                Column("at_low", "at low", fmt, RESPONSES[r].units),
+                Column("at_high", "at high", fmt),
+                Column("swing", "swing", fmt),
+                Column("swing_low", f"{tr.level:.0%} CI low", fmt),
+                Column("swing_high", f"{tr.level:.0%} CI high", fmt),
+            ],
+            note=tr.method,
+        )
+        for sw in tr.swings:
+            t.add(
+                sw.factor,
+                show_value(sw.low_value),
+                show_value(sw.base_value),
+                show_value(sw.high_value),
+                sw.low,
+                sw.high,
+                sw.swing,
+                *sw.swing_ci,
+            )
+        rep.table(t)
+    rep.figure(
+        "tornado",
+        "One-at-a-time swings around the base scenario, widest on top; whiskers: each end's 95% CI.",
+        functools.partial(tornado_figure, ds, tres),
+    )
 
 
 BUILDERS: dict[str, Callable[[xr.Dataset, Any, int], Report]] = {

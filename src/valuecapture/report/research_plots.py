@@ -7,6 +7,7 @@ scale, palette) are reused so the figures look like the run figures.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import textwrap
@@ -18,7 +19,17 @@ import numpy as np
 import xarray as xr
 
 from valuecapture.analysis.decompose import METRICS, SOURCES, attribution
-from valuecapture.analysis.experiments import RESPONSES, factor_names, regress, sensitivity
+from valuecapture.analysis.experiments import (
+    RESPONSES,
+    Morris,
+    Tornado,
+    factor_names,
+    morris,
+    regress,
+    sensitivity,
+    tornado,
+)
+from valuecapture.analysis.experiments.spec import show_value
 from valuecapture.analysis.heterogeneity import curve_bands, relationship_stats
 from valuecapture.analysis.stats import bootstrap_ci, running_mean
 from valuecapture.analysis.summary import money_scale
@@ -463,6 +474,125 @@ def sweep_scatter_figure(ds: xr.Dataset, response: str):  # type: ignore[no-unty
         fontsize=10,
     )
     return fig
+
+
+def _response_scale(response: str, values: np.ndarray) -> tuple[float, str]:
+    """Divisor and axis unit of a response: money in k/m/bn, other units as they are."""
+    r = RESPONSES[response]
+    if r.units != "currency":
+        return 1.0, r.units
+    div, suf = money_scale(values)
+    return div, f"currency{', ' + suf if suf else ''}"
+
+
+def morris_figure(ds: xr.Dataset, results: dict[str, Morris] | None = None):  # type: ignore[no-untyped-def]
+    """Morris screening of each response: mu* sorted with its CI (top), and the mu*-sigma plane (bottom)."""
+    plt = _plt()
+    resp = list(results) if results else json.loads(ds.attrs.get("responses", "[]"))
+    results = results or {r: morris(ds, r) for r in resp}
+    d = len(results[resp[0]].indices)
+    fig, axes = plt.subplots(
+        2,
+        len(resp),
+        figsize=(5.2 * len(resp), 1.4 + 0.32 * d + 4.2),
+        squeeze=False,
+        constrained_layout=True,
+        gridspec_kw={"height_ratios": [0.3 * d + 1.0, 4.0]},
+    )
+    for j, r in enumerate(resp):
+        m = results[r]
+        mu_star = np.array([i.mu_star for i in m.indices])
+        div, unit = _response_scale(r, np.concatenate([mu_star, [i.mu_star_high for i in m.indices]]))
+        lo = np.array([i.mu_star_low for i in m.indices]) / div
+        hi = np.array([i.mu_star_high for i in m.indices]) / div
+        v = mu_star / div
+        sig = np.array([i.sigma for i in m.indices]) / div
+        names = [i.factor for i in m.indices]
+        pos = np.arange(d)[::-1]
+        ax = axes[0, j]
+        ax.barh(pos, v, height=0.6, color="#4C72B0", alpha=0.85, label="mu* (mean |elementary effect|)")
+        err = np.nan_to_num(np.clip([v - lo, hi - v], 0, None))
+        ax.errorbar(v, pos, xerr=err, fmt="none", ecolor="black", capsize=3, lw=0.9, label=f"{m.level:.0%} CI")
+        ax.plot(sig, pos, "D", color="#DD8452", ms=4, label="sigma (interactions, curvature)")
+        ax.set_yticks(pos, names, fontsize=8)
+        ax.set_xlim(left=0)
+        ax.set_xlabel(f"effect across the factor's range ({unit})", fontsize=8)
+        ax.set_title(r, fontsize=10)
+        ax.grid(alpha=0.3, axis="x")
+        ax.legend(frameon=False, fontsize=7, loc="lower right")
+        ax = axes[1, j]
+        ax.scatter(v, sig, s=22, color="#4C72B0", zorder=3)
+        top = max(float(np.nanmax(v)) if v.size else 0.0, float(np.nanmax(sig)) if sig.size else 0.0) * 1.08 or 1.0
+        xs = np.array([0.0, top])
+        for ratio, style in ((0.1, ":"), (0.5, "--"), (1.0, "-")):
+            ax.plot(xs, ratio * xs, style, color="#8C8C8C", lw=0.8, label=f"sigma / mu* = {ratio:g}")
+        for k in range(min(d, 6)):  # the most influential factors, labelled
+            ax.annotate(names[k], (v[k], sig[k]), xytext=(4, 3), textcoords="offset points", fontsize=7)
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+        ax.set_xlabel(f"mu* ({unit})", fontsize=8)
+        ax.set_ylabel(f"sigma ({unit})", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False, fontsize=7, loc="upper left")
+    fig.suptitle(
+        f"Morris screening: experiment {ds.attrs.get('experiment_name')!r}, {results[resp[0]].trajectories} "
+        f"trajectories x {d + 1} points x {ds.attrs.get('replications')} replications",
+        fontsize=10,
+    )
+    return fig
+
+
+def tornado_figure(ds: xr.Dataset, results: dict[str, Tornado] | None = None):  # type: ignore[no-untyped-def]
+    """One-at-a-time swings of each response around the base scenario, widest on top, with CI whiskers."""
+    plt = _plt()
+    resp = list(results) if results else json.loads(ds.attrs.get("responses", "[]"))
+    results = results or {r: tornado(ds, r) for r in resp}
+    d = len(results[resp[0]].swings)
+    fig, axes = plt.subplots(
+        1, len(resp), figsize=(6.0 * len(resp), 1.8 + 0.5 * d), squeeze=False, constrained_layout=True
+    )
+    for ax, r in zip(axes[0], resp, strict=True):
+        t = results[r]
+        ends = np.array([[s.low, s.high] for s in t.swings] + [[t.base, t.base]])
+        div, unit = _response_scale(r, ends)
+        base = t.base / div
+        pos = np.arange(d)[::-1]
+        ax.axvspan(t.base_ci[0] / div, t.base_ci[1] / div, color="#8C8C8C", alpha=0.2, lw=0)
+        ax.axvline(base, color="black", lw=0.9, label=f"base scenario ({t.level:.0%} CI shaded)")
+        for end, colour, lab in (("low", "#4C72B0", "factor at its low end"), ("high", "#DD8452", "at its high end")):
+            v = np.array([getattr(s, end) for s in t.swings]) / div
+            ci = np.array([getattr(s, f"{end}_ci") for s in t.swings]) / div
+            ax.barh(pos, v - base, left=base, height=0.6, color=colour, alpha=0.8, label=lab)
+            err = np.nan_to_num(np.clip([v - ci[:, 0], ci[:, 1] - v], 0, None))
+            ax.errorbar(v, pos, xerr=err, fmt="none", ecolor="black", capsize=3, lw=0.9)
+        labels = [
+            f"{s.factor}\n{show_value(s.low_value)} → {show_value(s.high_value)} (base {show_value(s.base_value)})"
+            for s in t.swings
+        ]
+        ax.set_yticks(pos, labels, fontsize=8)
+        ax.set_xlabel(f"{r} ({unit}); whiskers: {t.level:.0%} CI of each end", fontsize=8)
+        ax.set_title(RESPONSES[r].title if len(RESPONSES[r].title) < 60 else r, fontsize=10)
+        ax.grid(alpha=0.3, axis="x")
+        ax.legend(frameon=False, fontsize=7, loc="best")
+    fig.suptitle(
+        f"One-at-a-time swings: experiment {ds.attrs.get('experiment_name')!r}, each factor moved from the base "
+        f"scenario to each end of its range ({ds.attrs.get('replications')} replications per point, one seed)",
+        fontsize=10,
+    )
+    return fig
+
+
+def sweep_figures(ds: xr.Dataset) -> list[tuple[str, Callable[[], Any]]]:
+    """The figures of a sweep by stem: screening figures for morris and oat designs, else sensitivity and scatters."""
+    kind = ds.attrs.get("design")
+    if kind == "morris":
+        return [("morris", functools.partial(morris_figure, ds))]
+    if kind == "oat":
+        return [("tornado", functools.partial(tornado_figure, ds))]
+    out: list[tuple[str, Callable[[], Any]]] = [("sensitivity", functools.partial(sensitivity_figure, ds))]
+    for r in json.loads(ds.attrs.get("responses", "[]")):
+        out.append((f"scatter_{r}", functools.partial(sweep_scatter_figure, ds, r)))
+    return out
 
 
 FigureMaker = Callable[[xr.Dataset], Any]

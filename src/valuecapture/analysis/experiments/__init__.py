@@ -15,7 +15,12 @@ with a range or a list of levels) and a **design**:
 * ``sobol``: the Saltelli (2010) scheme on a scrambled Sobol' sequence
   (:class:`scipy.stats.qmc.Sobol`): base matrices A and B of ``points = N`` rows
   (a power of 2) and, for each of the d factors, A with that factor's column
-  from B: ``N (d + 2)`` design points.
+  from B: ``N (d + 2)`` design points;
+* ``morris``: ``trajectories`` Morris (1991) trajectories of ``d + 1`` points on a
+  ``levels``-level grid (:func:`SALib.sample.morris.sample`), optionally the best spread
+  of a ``trajectory_pool`` (Campolongo et al. 2007): ``r (d + 1)`` design points;
+* ``oat``: the base scenario and, for each factor, the base with that factor at its
+  low and at its high end: ``1 + 2 d`` design points (a tornado chart).
 
 Every design point is a synthetic firm: the base scenario with the factors set
 to the point's values, simulated for ``replications`` replications with the
@@ -32,14 +37,37 @@ Analyses (see docs/research.md):
   on Sobol designs; the exact ANOVA decomposition on full factorial designs;
   regression-based indices (adjusted R^2 of flexible regressions) on Latin
   hypercubes.
+* :func:`morris` -- Morris screening: mu, mu* (with a bootstrap CI over trajectories)
+  and sigma of each factor's elementary effects; :func:`tornado` -- one-at-a-time
+  swings with Monte Carlo CIs; :func:`index_warning` -- the one-line warning of a
+  sweep with too few design points for the indices it reports.
 * :func:`regress` / :func:`hypothesis_tests` -- OLS of a response on the
   factors across design points: effect sizes with confidence intervals, and
   one-sided tests such as "does the wallet spread raise the sd of firm value?".
 """
 
-from valuecapture.analysis.experiments.design import DesignTable, design, design_size, point_scenario
+from valuecapture.analysis.experiments.design import (
+    DesignTable,
+    base_value,
+    design,
+    design_size,
+    morris_unit_design,
+    point_scenario,
+)
 from valuecapture.analysis.experiments.effects import Effect, HypothesisResult, Regression, hypothesis_tests, regress
 from valuecapture.analysis.experiments.parse import experiment_of, load_experiment, loads_experiment
+from valuecapture.analysis.experiments.screening import (
+    WARNING_RULE,
+    Morris,
+    MorrisIndex,
+    Swing,
+    Tornado,
+    elementary_effects,
+    index_warning,
+    morris,
+    morris_indices,
+    tornado,
+)
 from valuecapture.analysis.experiments.sensitivity import (
     Sensitivity,
     SensitivityIndex,
@@ -50,6 +78,7 @@ from valuecapture.analysis.experiments.sensitivity import (
 from valuecapture.analysis.experiments.spec import (
     DESIGNS,
     RESPONSES,
+    SCREENING_DESIGNS,
     Experiment,
     ExperimentError,
     Factor,
@@ -62,6 +91,17 @@ from valuecapture.analysis.experiments.text import sweep_text
 __all__ = [
     "DESIGNS",
     "RESPONSES",
+    "SCREENING_DESIGNS",
+    "WARNING_RULE",
+    "Morris",
+    "MorrisIndex",
+    "Swing",
+    "Tornado",
+    "elementary_effects",
+    "index_warning",
+    "morris",
+    "morris_indices",
+    "tornado",
     "DesignTable",
     "Effect",
     "Experiment",
@@ -75,6 +115,8 @@ __all__ = [
     "SensitivityIndex",
     "design",
     "design_size",
+    "base_value",
+    "morris_unit_design",
     "experiment_of",
     "factor_names",
     "hypothesis_tests",

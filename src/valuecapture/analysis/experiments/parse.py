@@ -20,6 +20,7 @@ from valuecapture.analysis.experiments.spec import (
     IDENTIFIER,
     MAX_POINTS,
     RESPONSES,
+    SCREENING_DESIGNS,
     Experiment,
     ExperimentError,
     Factor,
@@ -42,7 +43,20 @@ from valuecapture.scenario.load import (
     read_input,
 )
 
-EXPERIMENT_KEYS = ("name", "description", "scenario", "design", "points", "replications", "seed", "responses")
+EXPERIMENT_KEYS = (
+    "name",
+    "description",
+    "scenario",
+    "design",
+    "points",
+    "replications",
+    "seed",
+    "responses",
+    "trajectories",
+    "levels",
+    "trajectory_pool",
+)
+MORRIS_KEYS = ("trajectories", "levels", "trajectory_pool")
 FACTOR_KEYS = ("field", "name", "range", "levels", "scale", "steps")
 HYPOTHESIS_KEYS = ("response", "factor", "direction")
 TOP_KEYS = ("experiment", "set", "factors", "hypotheses")
@@ -53,6 +67,7 @@ def _reserved_names() -> set[str]:
         set(REPLICATION_VARS)
         | set(RELATIONSHIP_STATS)
         | {"design_point", "replication", "sobol_block", "sobol_row", "sobol_column"}
+        | {"morris_trajectory", "morris_factor", "morris_step", "oat_end", "oat_factor"}
     )
 
 
@@ -150,9 +165,16 @@ class _Reader:
         replications = self.integer("replications", int(base.get("run.replications")), 2, 10_000_000)
         seed = self.integer("seed", int(base.get("run.seed")), 0, 2**63 - 1)
         points = self.points(design_kind)
+        trajectories, levels, pool = self.morris(design_kind)
         responses = self.responses()
         factors = self.factors(base, design_kind)
         hypotheses = self.hypotheses(factors, responses)
+        if design_kind in SCREENING_DESIGNS and hypotheses:
+            raise self.bad(
+                "hypotheses",
+                f"a {design_kind} design screens factors and tests no hypothesis (its points move one factor at a "
+                "time, not a sample a regression can test on); use a latin_hypercube or sobol design to test them",
+            )
         e = Experiment(
             name,
             description,
@@ -167,6 +189,9 @@ class _Reader:
             tuple(responses),
             tuple(hypotheses),
             self.text,
+            trajectories,
+            levels,
+            pool,
         )
         self.check_points(e)
         return e
@@ -226,6 +251,9 @@ class _Reader:
                 where,
                 "is not used by a full_factorial design (its size is the product of the factors' levels); remove it",
             )
+        if design_kind in ("morris", "oat") and points is not None:
+            size = "trajectories x (factors + 1)" if design_kind == "morris" else "1 + 2 x factors"
+            raise self.bad(where, f"is not used by a {design_kind} design (its size is {size}); remove it")
         if design_kind == "latin_hypercube" and points is None:
             raise self.bad(
                 where, "required for a latin_hypercube design: the number of design points (an integer >= 2)"
@@ -240,6 +268,25 @@ class _Reader:
             if points & (points - 1):
                 raise self.bad(where, f"must be a power of 2 for a sobol design (e.g. 16, 32, 64), got {points}")
         return points  # type: ignore[no-any-return]
+
+    def morris(self, design_kind: str) -> tuple[int | None, int | None, int | None]:
+        """``trajectories`` (r, default 10), ``levels`` (p, even, default 4), ``trajectory_pool`` (> r, optional)."""
+        if design_kind != "morris":
+            for k in MORRIS_KEYS:
+                if k in self.exp:
+                    raise self.bad(f"experiment.{k}", f"applies to a morris design only (this one is {design_kind})")
+            return None, None, None
+        r = int(self.integer("trajectories", 10, 2, 10_000))
+        p = int(self.integer("levels", 4, 2, 100))
+        if p % 2:
+            raise self.bad("experiment.levels", f"must be even (so that every grid level is visited equally), got {p}")
+        pool = self.integer("trajectory_pool", None, 3, 1000)
+        if pool is not None and pool <= r:
+            raise self.bad(
+                "experiment.trajectory_pool",
+                f"must exceed trajectories ({r}): the r best spread trajectories are chosen from the pool, got {pool}",
+            )
+        return r, p, pool
 
     def responses(self) -> list[str]:
         resp = self.exp.get("responses", list(DEFAULT_RESPONSES))

@@ -16,7 +16,9 @@ from valuecapture.scenario.load import (
     ScenarioError,
 )
 
-DESIGNS: tuple[str, ...] = ("full_factorial", "latin_hypercube", "sobol")
+DESIGNS: tuple[str, ...] = ("full_factorial", "latin_hypercube", "sobol", "morris", "oat")
+#: Designs that screen (elementary effects, one-at-a-time swings) instead of estimating variance-based indices.
+SCREENING_DESIGNS: tuple[str, ...] = ("morris", "oat")
 DIRECTIONS: tuple[str, ...] = ("increase", "decrease", "any")
 #: Upper limit on design points (a guard against typing one zero too many).
 MAX_POINTS = 100_000
@@ -233,6 +235,10 @@ class Experiment:
     responses: tuple[str, ...]
     hypotheses: tuple[Hypothesis, ...]
     text: str = field(repr=False, default="")
+    #: Morris designs: r trajectories on a p-level grid, optionally the r best spread of a pool (Campolongo 2007).
+    trajectories: int | None = None
+    levels: int | None = None
+    trajectory_pool: int | None = None
 
     def factor(self, key: str) -> Factor:
         for f in self.factors:

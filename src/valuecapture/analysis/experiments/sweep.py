@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from valuecapture.analysis.experiments.design import design, point_scenario
+from valuecapture.analysis.experiments.design import DesignTable, design, point_scenario
 from valuecapture.analysis.experiments.spec import Experiment
 from valuecapture.analysis.heterogeneity import RELATIONSHIP_REDUCER
 from valuecapture.run.simulate import simulate_variants
@@ -107,6 +107,7 @@ def sweep(
             np.array(table.column),
             {"description": "For 'AB' points, the index of the factor taken from B; -1 otherwise."},
         )
+    coords.update(_screening_coords(e, table))
     out = out.assign_coords(coords)
     base_attrs = {
         **ref,
@@ -142,6 +143,15 @@ def sweep(
             "experiment_toml": e.text,
             "design": e.design,
             "design_points": int(len(scenarios)),
+            **(
+                {
+                    "morris_trajectories": int(e.trajectories or 0),
+                    "morris_levels": int(e.levels or 0),
+                    "morris_trajectory_pool": int(e.trajectory_pool or 0),
+                }
+                if e.design == "morris"
+                else {}
+            ),
             "factors": json.dumps([f.name for f in e.factors]),
             "responses": json.dumps(list(e.responses)),
             "hypotheses": json.dumps(
@@ -158,3 +168,39 @@ def sweep(
     )
     out.attrs = attrs
     return out
+
+
+def _screening_coords(e: Experiment, table: DesignTable) -> dict[str, Any]:
+    """The coordinates that tell the analysis how a Morris or one-at-a-time design's points hang together."""
+    if e.design == "morris":
+        return {
+            "morris_trajectory": (
+                "design_point",
+                np.array(table.row),
+                {"description": "Morris trajectory the point belongs to (d + 1 consecutive points each)."},
+            ),
+            "morris_factor": (
+                "design_point",
+                np.array(table.column),
+                {"description": "Index of the factor moved from the previous point; -1 for a trajectory's first."},
+            ),
+            "morris_step": (
+                "design_point",
+                np.array(table.step, dtype=float),
+                {"description": "That move on the unit scale of the factor's range (+-delta); 0 for first points."},
+            ),
+        }
+    if e.design == "oat":
+        return {
+            "oat_end": (
+                "design_point",
+                np.array(table.block, dtype=object),
+                {"description": "One-at-a-time design: 'base' (every factor at the base value), 'low' or 'high'."},
+            ),
+            "oat_factor": (
+                "design_point",
+                np.array(table.column),
+                {"description": "Index of the factor moved to its low or high end; -1 for the base point."},
+            ),
+        }
+    return {}
