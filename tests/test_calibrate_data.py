@@ -293,7 +293,8 @@ def test_overwrite_replaces_only_what_calibrate_wrote(
     (tmp_path / "c.csv").write_text(_csv(table.iloc[:-5]))
     assert inproc("calibrate", "c.csv", "--out", "s.toml", "--overwrite", "-q", cwd=tmp_path).returncode == 0
     assert listing(tmp_path)["s.toml"] != first["s.toml"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv", "s.calibration.json", "s.toml"]  # no leftovers
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["c.csv", "s.calibration.json", "s.check", "s.check.html", "s.toml"]  # no leftovers
 
 
 def test_the_command_writes_a_scenario_that_valuecapture_runs(
