@@ -23,6 +23,7 @@ import xarray as xr
 from valuecapture.analysis.compare import check_policy_names, compare, comparison_text
 from valuecapture.analysis.decompose import attribution_text, decompose
 from valuecapture.analysis.experiments import Experiment, design_size, experiment_of, load_experiment, sweep, sweep_text
+from valuecapture.analysis.optimize import optimization_text
 from valuecapture.analysis.summary import summary_text
 from valuecapture.cli import args as opts
 from valuecapture.cli.calibrate import add_arguments as calibrate_arguments
@@ -30,6 +31,8 @@ from valuecapture.cli.calibrate import run as calibrate
 from valuecapture.cli.decisions import add_discover_arguments, add_robustness_arguments, run_discover, run_robustness
 from valuecapture.cli.export import add_arguments as export_arguments
 from valuecapture.cli.export import run as export_customers
+from valuecapture.cli.optimize import add_arguments as optimize_arguments
+from valuecapture.cli.optimize import run as optimize
 from valuecapture.cli.play import add_arguments as play_arguments
 from valuecapture.cli.play import run as play
 from valuecapture.data.customers import check_checksum
@@ -148,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
             "in calibrate's input format (docs/data.md)",
         )
     )
+    optimize_arguments(
+        sub.add_parser(
+            "optimize",
+            help="search levers (scenario fields, policy parameters) for the best statistic of firm value on common "
+            "random numbers, then validate the best on fresh seeds (docs/decisions.md)",
+        )
+    )
 
     cmp_ = sub.add_parser(
         "compare", help="run a scenario under several policies with common random numbers and compare firm value"
@@ -262,6 +272,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return export_customers(args)
     if args.command == "play":
         return play(args)
+    if args.command == "optimize":
+        return optimize(args, UsageError, lambda slot_periods: _workers(args, slot_periods))
     if args.command == "policies":
         for name, cls in registered_policies().items():
             origin = "built-in" if name in BUILTIN else f"from {cls.value.split(':')[0]}"
@@ -303,6 +315,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     ds = open_run(args.result)
     reps, seed = int(ds.attrs["replications"]), int(ds.attrs["seed"])  # types checked by open_run
+    if ds.attrs.get("kind") == "optimization":
+        raise ResultError(
+            f"{args.result}: an optimisation is reproduced by its command (its levers, seed and sizes are in "
+            "summary.txt); run the chosen setting with valuecapture run RESULT/chosen.toml"
+        )
     if ds.attrs.get("kind") == "sweep":
         if not isinstance(ds.attrs.get("experiment_toml"), str):
             raise ResultError(
@@ -332,7 +349,9 @@ def _show(path: str) -> int:
     ds = open_run(path)
     if ds.attrs.get("partial"):
         print(f"partial run: {ds.attrs['replications_done']} of {ds.attrs['replications']} replications finished")
-    if ds.attrs.get("kind") == "sweep":
+    if ds.attrs.get("kind") == "optimization":
+        print(optimization_text(ds))
+    elif ds.attrs.get("kind") == "sweep":
         print(sweep_text(ds))
     elif ds.attrs.get("kind") == "decomposition":
         print(attribution_text(ds))

@@ -44,6 +44,8 @@ def run_in_folder(
     overwrite: bool = False,
     raise_now: bool = True,
     resume_hint: str = "the same command with --resume",
+    marker: str = "run.json",
+    saved: Callable[[Path], str | None] | None = None,
 ) -> tuple[xr.Dataset, Path]:
     """Run ``compute`` into the store of ``out/name`` and ``write`` its Dataset to ``out/name/``.
 
@@ -53,14 +55,17 @@ def run_in_folder(
     resume, an interrupted one in the way), :class:`~valuecapture.run.outputs.OutputError`
     (the target cannot be replaced), :class:`Interrupted`, and
     :class:`~valuecapture.run.outputs.WriteFailure` (a full or read-only disk, with what
-    was kept and ``resume_hint``)."""
+    was kept and ``resume_hint``).  ``marker``: the file whose presence in the store makes it one
+    to resume; ``saved(store)``: what it keeps, as text (None: nothing worth keeping), for
+    stores that are more than one run's batches (``optimize``: trials and the round in flight)."""
     folder = check_out_folder(out)
+    kept_text = saved or _saved_text
     target = folder / name
     path = store_dir(folder, name)
     if resume and fresh:
         raise StoreError("--resume and --fresh exclude each other")
     with claimed(folder, name, "results"):  # before looking at the store: a live run's store is not an interrupted one
-        if resume and not (path / "run.json").exists():
+        if resume and not (path / marker).exists():
             raise StoreError(f"--resume: no interrupted run of {name!r} in {folder} (looked for {path})")
         if not resume and path.exists() and not fresh:
             raise StoreError(
@@ -74,8 +79,8 @@ def run_in_folder(
             with guard:
                 ds = compute(path, resume, lambda: guard.interrupted)
         except BaseException as exc:
-            saved, batches = _saved(path)
-            if not resume and batches == 0:  # nothing of value: leave no store that blocks the next run
+            kept = kept_text(path)
+            if not resume and kept is None:  # nothing of value: leave no store that blocks the next run
                 shutil.rmtree(path, ignore_errors=True)
             if isinstance(exc, WriteFailure):
                 raise WriteFailure(f"{exc}; free space or fix permissions, then continue with: {resume_hint}") from None
@@ -86,7 +91,7 @@ def run_in_folder(
             if not path.exists():
                 raise Interrupted("interrupted before any batch finished; nothing was written") from None
             raise Interrupted(
-                f"interrupted: {saved} replications ({batches} batches) are saved in {path}/; continue with: "
+                f"interrupted: {kept or '0 replications (0 batches)'} are saved in {path}/; continue with: "
                 f"{resume_hint}"
             ) from None
         try:
@@ -94,12 +99,19 @@ def run_in_folder(
         except WriteFailure:
             raise
         except OSError as exc:
+            what = f"{_saved(path)[0]} replications" if saved is None else kept_text(path)
             raise WriteFailure(
-                f"cannot write the result to {target}: {exc.strerror or exc}; all {_saved(path)[0]} replications are "
-                f"kept in {path}/; free space or fix permissions, then finish with: {resume_hint}"
+                f"cannot write the result to {target}: {exc.strerror or exc}; all {what} are kept in {path}/; free "
+                f"space or fix permissions, then finish with: {resume_hint}"
             ) from None
         shutil.rmtree(path, ignore_errors=True)
     return ds, target
+
+
+def _saved_text(path: Path) -> str | None:
+    """What a run's store keeps, as text; None when it holds no batch."""
+    saved, batches = _saved(path)
+    return f"{saved} replications ({batches} batches)" if batches else None
 
 
 def _saved(path: Path) -> tuple[int, int]:
