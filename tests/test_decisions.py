@@ -23,6 +23,7 @@ from valuecapture.analysis.discovery import (
     prim,
     quasi_p,
 )
+from valuecapture.analysis.experiments import design_size, load_experiment
 from valuecapture.analysis.robustness import PolicyTable, RobustnessError, policy_table, robustness, sweeps_table
 from valuecapture.cli.main import main
 from valuecapture.run.load import open_run
@@ -436,3 +437,9 @@ def test_on_a_real_sweep_with_a_policy_factor(tmp_path: Path, capsys: pytest.Cap
     code = main(["discover", str(res), "--where", "firm_value < 1bn", "-q"])
     err = capsys.readouterr().err
     assert code == 0 or "every replication meets it" in err
+
+
+def test_shipped_robustness_experiment_is_a_full_factorial_over_a_policy_factor() -> None:
+    e = load_experiment(ROOT / "experiments" / "policy_robustness.toml")
+    assert e.design == "full_factorial" and design_size(e) == 4 * 27
+    assert e.factor("policy").field == "choices.policy" and len(e.factor("policy").levels or ()) == 4

@@ -242,14 +242,15 @@ def robustness_text(r: Robustness, rows: int = 12) -> str:
     if r.threshold is not None:
         lines.append(f"meets: share of scenarios where the policy's mean firm value is at least {_money(r.threshold)}")
     lines += ["", f"Scenarios by the minimax policy's regret (largest first; {min(rows, s_n)} of {s_n}):"]
-    head = " ".join(f"{n[:12]:>12s}" for n in t.factors)
+    widths = [max(8, len(n)) for n in t.factors]
+    head = " ".join(f"{n:>{w}s}" for n, w in zip(t.factors, widths, strict=True))
     lines.append(f"{head} {'best':>14s} {'best mean':>11s} " + " ".join(f"{p[:18]:>18s}" for p in t.policies))
     mm = t.policies.index(r.minimax)
     for s in np.argsort(-r.regret[:, mm], kind="stable")[:rows]:
         vals = []
         for j, lv in enumerate(t.levels):
             v = t.x[s, j]
-            vals.append(f"{(lv[int(v)] if lv is not None else f'{v:.4g}')[:12]:>12s}")
+            vals.append(f"{(lv[int(v)] if lv is not None else f'{v:.4g}')[: widths[j]]:>{widths[j]}s}")
         regs = " ".join(
             f"{_money(float(r.regret[s, p])) + ' ± ' + _money(float(r.regret_se[s, p])):>18s}"
             for p in range(len(t.policies))

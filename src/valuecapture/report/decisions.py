@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,31 +82,28 @@ def _spans(lim_low: float, lim_high: float, levels: Any, kept: Any) -> list[tupl
 def box_figure(d: Discovery):  # type: ignore[no-untyped-def]
     """The cases over the two most restricted dimensions of the chosen box, with the box drawn.
 
-    Each dot is a design point (or a combination of the other factors), coloured by the share of its
-    cases of interest; text levels are spread along their axis."""
+    Each dot gathers the cases with its two values (over the other factors' values and, per
+    replication, the replications), coloured by the share of them of interest; larger dots gather more."""
     plt = _plt()
     c = d.cases
     box, full = d.trajectory.boxes[d.chosen], d.trajectory.full
     by = {lim.dimension: lim for lim in d.limits}
     order = sorted(range(len(c.names)), key=lambda j: (-(by[c.names[j]].restriction() if c.names[j] in by else -1), j))
     dims = order[:2]
-    points, inv = np.unique(c.point, return_inverse=True)
-    share = np.bincount(inv, weights=c.y.astype(float)) / np.bincount(inv)
-    first = np.array([np.flatnonzero(inv == k)[0] for k in range(len(points))])
-    xs = c.x[first]
+    keys = c.x[:, dims]
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = np.asarray(inv).reshape(-1)
+    count = np.bincount(inv)
+    share = np.bincount(inv, weights=c.y.astype(float)) / count
     fig, ax = plt.subplots(figsize=(7.8, 5.8), constrained_layout=True)
-
-    def coord(j: int) -> np.ndarray:
-        v = xs[:, j].copy()
-        if c.levels[j] is not None:
-            v += 0.28 * ((np.arange(len(v)) * 0.618034) % 1 - 0.5)
-        return v
-
-    xv = coord(dims[0])
-    yv = coord(dims[1]) if len(dims) > 1 else 0.3 * ((np.arange(len(xv)) * 0.618034) % 1 - 0.5)
-    sc = ax.scatter(xv, yv, c=share, cmap="coolwarm", vmin=0, vmax=1, s=22, edgecolor="none", alpha=0.85)
+    xv = uniq[:, 0]
+    yv = uniq[:, 1] if len(dims) > 1 else np.zeros(len(xv))
+    size = np.minimum(18 * np.sqrt(count / count.min()), 220)
+    sc = ax.scatter(
+        xv, yv, c=share, cmap="coolwarm", vmin=0, vmax=1, s=size, edgecolor="grey", lw=0.3, alpha=0.9, zorder=6
+    )
     cb = fig.colorbar(sc, ax=ax)
-    cb.set_label(f"share of the point's cases of interest ({c.unit}s)" if c.unit == "replication" else "of interest")
+    cb.set_label(f"share of the {c.unit}s with these values that are of interest")
     spans = []
     for j in dims:
         lv = c.levels[j]
@@ -117,7 +115,7 @@ def box_figure(d: Discovery):  # type: ignore[no-untyped-def]
     for x0, x1 in spans[0]:
         for y0, y1 in spans[1]:
             ax.add_patch(
-                plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="black", lw=1.8, ls="--", zorder=5)
+                plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="black", lw=1.8, ls="--", zorder=4)
             )
     for axis, j in zip(("x", "y"), dims, strict=False):
         lv = c.levels[j]
@@ -136,7 +134,8 @@ def box_figure(d: Discovery):  # type: ignore[no-untyped-def]
     s = d.box
     ax.set_title(
         _wrap(f"Box {d.chosen} for {c.condition.text}")
-        + f"\ncoverage {s.coverage:.2f}, density {s.density:.2f}, mass {s.mass:.2f}; dashed: the box",
+        + f"\ncoverage {s.coverage:.2f}, density {s.density:.2f}, mass {s.mass:.2f}; dashed: the box\n"
+        f"each dot gathers the {c.unit}s at its two values",
         fontsize=10,
     )
     ax.grid(alpha=0.3)
@@ -177,7 +176,7 @@ def regret_figure(r: Robustness):  # type: ignore[no-untyped-def]
     ax2.set_yticks(pos, [])
     ax2.set_xlim(0, 100)
     ax2.set_xlabel("% of scenarios")
-    ax2.set_title(_wrap(f"Share of scenarios {what}", 60), fontsize=10)
+    ax2.set_title(textwrap.fill(f"Share of scenarios {what}", 38), fontsize=10)
     ax2.grid(alpha=0.3, axis="x")
     fig.suptitle(
         f"Robustness over {len(r.best)} scenarios ({', '.join(t.factors)}), {t.values.shape[2]} replications each",
