@@ -24,6 +24,9 @@ from valuecapture.data.synthetic import Truth, draw
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = str(ROOT / "scenarios" / "baseline.toml")
 
+#: Calibration without the simulation steps, where a test is about reading and writing.
+FAST = ("--no-check", "--no-match-survival")
+
 
 def inproc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``valuecapture ARGS`` in this process from ``cwd``: exit code, stdout and stderr."""
@@ -249,11 +252,11 @@ def test_columns_are_mapped_from_the_command_line_and_a_mapping_file(
     (tmp_path / "map.toml").write_text('[columns]\nacquired = "StartDate"\nchurned = "End Date"\n')
     r = inproc(
         "calibrate", "export.csv", "--mapping", "map.toml", "--column", "customer_id=Account", "--out", "a.toml", "-q",
-        cwd=tmp_path,
+        "--no-check", "--no-match-survival", cwd=tmp_path,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     (tmp_path / "customers.csv").write_text(_csv(table))
-    assert inproc("calibrate", "customers.csv", "--out", "b.toml", "-q", cwd=tmp_path).returncode == 0
+    assert inproc("calibrate", "customers.csv", "--out", "b.toml", "-q", *FAST, cwd=tmp_path).returncode == 0
     a = vc.load_scenario(tmp_path / "a.toml")
     b = vc.load_scenario(tmp_path / "b.toml")
     assert a.get("uncertainties.churn") == b.get("uncertainties.churn")
@@ -285,16 +288,16 @@ def test_overwrite_replaces_only_what_calibrate_wrote(
 ) -> None:
     table, _ = tables
     (tmp_path / "c.csv").write_text(_csv(table))
-    assert inproc("calibrate", "c.csv", "--out", "s.toml", "-q", cwd=tmp_path).returncode == 0
+    assert inproc("calibrate", "c.csv", "--out", "s.toml", "-q", *FAST, cwd=tmp_path).returncode == 0
     first = listing(tmp_path)
     err = one_line(inproc("calibrate", "c.csv", "--out", "s.toml", cwd=tmp_path))
     assert "s.toml: exists; add --overwrite to replace it" in err
     assert listing(tmp_path) == first
     (tmp_path / "c.csv").write_text(_csv(table.iloc[:-5]))
-    assert inproc("calibrate", "c.csv", "--out", "s.toml", "--overwrite", "-q", cwd=tmp_path).returncode == 0
+    assert inproc("calibrate", "c.csv", "--out", "s.toml", "--overwrite", "-q", *FAST, cwd=tmp_path).returncode == 0
     assert listing(tmp_path)["s.toml"] != first["s.toml"]
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["c.csv", "s.calibration.json", "s.check", "s.check.html", "s.toml"]  # no leftovers
+    assert names == ["c.csv", "s.calibration.json", "s.toml"]  # no leftovers
 
 
 def test_the_command_writes_a_scenario_that_valuecapture_runs(
@@ -305,7 +308,8 @@ def test_the_command_writes_a_scenario_that_valuecapture_runs(
     (tmp_path / "revenue.csv").write_text(_csv(panel))
     py = [sys.executable, "-m", "valuecapture"]
     r = subprocess.run(
-        [*py, "calibrate", "customers.csv", "--panel", "revenue.csv", "--base", BASELINE, "--out", "new.toml"],
+        [*py, "calibrate", "customers.csv", "--panel", "revenue.csv", "--base", BASELINE, "--out", "new.toml",
+         "--check-replications", "10"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
