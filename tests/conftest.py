@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +15,25 @@ import valuecapture as vc
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
+
+
+def inproc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``valuecapture ARGS`` in this process from ``cwd`` (no interpreter start-up): exit code,
+    stdout and stderr, as a subprocess would give them."""
+    from valuecapture import cli as vc_cli
+
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = vc_cli.main(list(args))
+            except SystemExit as exc:  # argparse
+                code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def tiny(**values: Any) -> vc.Scenario:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from conftest import inproc
 
 from valuecapture.data.calibrate import mean_share_of_wallet
 from valuecapture.model.params import ModelParams
@@ -101,10 +100,6 @@ def test_results_do_not_depend_on_batches(firm: tuple[Path, pd.DataFrame]) -> No
         np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "valuecapture", *args], cwd=cwd, capture_output=True, text=True)
-
-
 def test_bad_sources_get_one_line_and_exit_2(tmp_path: Path, firm: tuple[Path, pd.DataFrame]) -> None:
     path, active = firm
     folder = path.parent
@@ -119,7 +114,7 @@ def test_bad_sources_get_one_line_and_exit_2(tmp_path: Path, firm: tuple[Path, p
     }
     for name, (text, message) in cases.items():
         (folder / name).write_text(text)
-        r = _cli("run", name, "-n", "2", "-q", "--no-figures", "--out", "out", cwd=folder)
+        r = inproc("run", name, "-n", "2", "-q", "--no-figures", "--out", "out", cwd=folder)
         assert r.returncode == 2, (name, r.stderr)
         assert message in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, (name, r.stderr)
         assert f"{name}: customers." in r.stderr
@@ -131,12 +126,12 @@ def test_bad_sources_get_one_line_and_exit_2(tmp_path: Path, firm: tuple[Path, p
 def test_reproduce_refuses_a_changed_customer_file(firm: tuple[Path, pd.DataFrame]) -> None:
     path, _ = firm
     folder = path.parent
-    r = _cli("run", "firm.toml", "-n", "2", "-q", "--no-figures", "--out", "out", "-j", "1", cwd=folder)
+    r = inproc("run", "firm.toml", "-n", "2", "-q", "--no-figures", "--out", "out", "-j", "1", cwd=folder)
     assert r.returncode == 0, r.stderr
     result = folder / "out" / "firm" / "result.nc"
     with xr.open_dataset(result) as ds:
         assert ds.attrs["customers_source_sha256"]
     with (folder / "customers.csv").open("a") as f:
         f.write("Cnew,2024-01-01,,machinery,1000,500,100,0.9,40\n")
-    r = _cli("reproduce", str(result), "-q", "--no-figures", "--out", "again", cwd=folder)
+    r = inproc("reproduce", str(result), "-q", "--no-figures", "--out", "again", cwd=folder)
     assert r.returncode == 2 and "has changed since the run" in r.stderr, r.stderr

@@ -5,10 +5,7 @@ except the one that checks the real command end to end."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import inproc
 
 import valuecapture as vc
 from valuecapture.data.read import read_customers
@@ -26,24 +24,6 @@ BASELINE = str(ROOT / "scenarios" / "baseline.toml")
 
 #: Calibration without the simulation steps, where a test is about reading and writing.
 FAST = ("--no-check", "--no-match-survival")
-
-
-def inproc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``valuecapture ARGS`` in this process from ``cwd``: exit code, stdout and stderr."""
-    from valuecapture import cli as vc_cli
-
-    out, err = io.StringIO(), io.StringIO()
-    here = os.getcwd()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = vc_cli.main(list(args))
-            except SystemExit as exc:  # argparse
-                code = exc.code if isinstance(exc.code, int) else 2
-    finally:
-        os.chdir(here)
-    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def one_line(r: subprocess.CompletedProcess[str]) -> str:

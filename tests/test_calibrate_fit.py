@@ -5,40 +5,20 @@ customers), calibrated once per module in this process."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import inproc
 
 from valuecapture.scenario.load import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = str(ROOT / "scenarios" / "baseline.toml")
 EXAMPLE = ROOT / "examples" / "data"
-
-
-def inproc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``valuecapture ARGS`` in this process from ``cwd``: exit code, stdout and stderr."""
-    from valuecapture import cli as vc_cli
-
-    out, err = io.StringIO(), io.StringIO()
-    here = os.getcwd()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = vc_cli.main(list(args))
-            except SystemExit as exc:  # argparse
-                code = exc.code if isinstance(exc.code, int) else 2
-    finally:
-        os.chdir(here)
-    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
