@@ -75,9 +75,17 @@ class Condition:
         if self.kind == "loses":
             return f"{self.loser} has a lower mean firm value than {self.winner}"
         if self.kind == "replication":
-            return f"a replication's {self.variable} {self.op} {self.value:g}"
+            return f"a replication's {self.variable} {self.op} {show_number(self.value)}"
         subject = self.statistic if self.statistic in RESPONSES else f"{self.statistic}({self.variable})"
-        return f"a design point's {subject} {self.op} {self.value:g}"
+        return f"a design point's {subject} {self.op} {show_number(self.value)}"
+
+
+def show_number(v: float) -> str:
+    """``v`` as the grammar writes it: ``-2.5m``, ``250k``, ``0.2``."""
+    for div, suf in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:g}{suf}"
+    return f"{v:g}"
 
 
 def parse_number(text: str) -> float:
