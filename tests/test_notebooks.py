@@ -30,7 +30,7 @@ KERNEL_STARTUP_TIMEOUT = 120
 def test_there_are_four_lessons() -> None:
     names = [p.name for p in NOTEBOOKS]
     assert len(names) >= 4, names
-    for lesson in ("01_first_simulation", "02_heterogeneity", "03_policies", "04_alignment"):
+    for lesson in ("01_first_simulation", "02_heterogeneity", "03_policies", "04_alignment", "05_own_customers"):
         assert f"{lesson}.ipynb" in names
 
 
