@@ -383,7 +383,12 @@ def test_discover_and_robustness_commands_write_their_folders(
 
 def test_commands_refuse_bad_input_with_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     res = _result(tmp_path)
+    run = write_result(fake_sweep().assign_attrs(kind="run"), tmp_path / "a-run", "a run")
     cases_ = [
+        (["discover", str(run), "--where", "firm_value < 0"], "not a sweep result"),
+        (["robustness", str(run)], "not a sweep result"),
+        (["robustness", str(res), str(res), "--lever", "policy"], "--lever: only with one sweep"),
+        (["discover", str(res), "--where", "firm_value < 0", "--box", "-1"], "argument --box: must be 0 or more"),
         (["discover", str(res), "--where", "firm_value <"], "--where 'firm_value <'"),
         (["discover", str(res), "--where", "x loses to single"], "not a policy of this sweep"),
         (["discover", str(tmp_path / "none"), "--where", "firm_value < 0"], "no result.nc"),
@@ -391,7 +396,11 @@ def test_commands_refuse_bad_input_with_one_line_and_exit_2(tmp_path: Path, caps
         (["robustness", str(res), "--label", "a"], "--label: only with several sweeps"),
     ]
     for argv, msg in cases_:
-        assert main(argv) == 2, argv
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's own checks
+            code = int(exc.code or 0)
+        assert code == 2, argv
         err = capsys.readouterr().err.strip()
         assert msg in err and "\n" not in err, err
     assert main(["discover", str(res), "--where", "firm_value < 0", "-q"]) == 0
@@ -403,7 +412,7 @@ def test_commands_refuse_bad_input_with_one_line_and_exit_2(tmp_path: Path, caps
     (foreign / "notes.txt").write_text("mine")
     assert main(["robustness", str(res), "--out", str(foreign), "--overwrite", "-q"]) == 2
     assert "never replaced" in capsys.readouterr().err and (foreign / "notes.txt").read_text() == "mine"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fake-sweep", "mine"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-run", "fake-sweep", "mine"]
 
 
 def test_on_a_real_sweep_with_a_policy_factor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
