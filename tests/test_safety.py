@@ -434,6 +434,9 @@ def test_bad_result_files_get_one_line(tmp_path: Path, good_result: Path) -> Non
         for cmd in ("show", "report", "reproduce"):
             r = inproc(cmd, str(path), cwd=tmp_path)
             assert fragment in one_line_error(r), (cmd, path, r.stderr)
+        r = inproc("export-customers", str(path), "--out", "exported", cwd=tmp_path)
+        assert fragment in one_line_error(r), ("export-customers", path, r.stderr)
+        assert not (tmp_path / "exported").exists()
     r = inproc("reproduce", str(bad_policies), "--out", "again", cwd=tmp_path)
     assert "attribute policies must be a JSON list" in one_line_error(r)
     for cmd in ("show", "report", "reproduce"):
