@@ -187,6 +187,40 @@ def test_prim_on_tied_values_peels_whole_levels() -> None:
     assert traj.boxes[i].upper[0] == 0 and traj.stats[i].density == 1.0 and traj.stats[i].coverage == 1.0
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(20, 300),
+    st.integers(1, 4),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([2, 3, 50]),
+    st.floats(0.02, 0.4),
+)
+def test_prim_trajectory_is_consistent_on_any_data(n: int, d: int, seed: int, distinct: int, alpha: float) -> None:
+    """Any data (ties, constant columns, a text factor): every box's statistics match its cases, the
+    mass stays above the minimum, and each step raises the density."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, distinct, (n, d)).astype(float) / distinct
+    levels: list[tuple[str, ...] | None] = [None] * d
+    if d > 1:
+        x[:, -1] = rng.integers(0, 3, n)
+        levels[-1] = ("a", "b", "c")
+    y = rng.random(n) < rng.random()
+    if not y.any():
+        return
+    traj = prim(x, y, levels, alpha=alpha, paste_alpha=alpha)
+    prev = None
+    for box, s in zip(traj.boxes, traj.stats, strict=True):
+        inside = box.contains(x)
+        assert s.cases == inside.sum() and s.of_interest == y[inside].sum()
+        assert s.coverage == pytest.approx(y[inside].sum() / y.sum()) and s.mass == pytest.approx(inside.mean())
+        assert s.restricted == len(box.restricted(traj.full))
+        if prev is not None:
+            assert s.mass >= 0.05 - 1e-12 and s.density > prev.density
+        prev = s
+    i = default_box(traj)
+    assert set(quasi_p(x, y, traj.boxes[i], traj.full)) == set(traj.boxes[i].restricted(traj.full))
+
+
 def test_prim_checks_its_arguments() -> None:
     with pytest.raises(ValueError, match="alpha"):
         prim(np.zeros((3, 1)), np.zeros(3, bool), alpha=0.7)
