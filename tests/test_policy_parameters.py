@@ -58,6 +58,9 @@ def test_parameters_are_checked_against_the_signature() -> None:
     assert key == "top" and "its parameters: top_share, middle_share" in message
     key, message = check_parameters("portfolio", {"listen": 1}) or ("", "")
     assert key == "listen" and "must be bool" in message
+    key, message = check_parameters("matrix", {"price_split": 1.5}) or ("", "")
+    assert key == "price_split" and "must be in [0, 1] for 'matrix', got 1.5" in message
+    assert check_parameters("tiered", {"top_model": "standard", "lean_model": 2}) is None
     with pytest.raises(ValueError, match="unknown policy 'nonesuch'"):
         check_policy_names(["nonesuch(a=1)"])
 
@@ -65,7 +68,13 @@ def test_parameters_are_checked_against_the_signature() -> None:
 def test_the_scenario_takes_a_policy_table_and_the_policy_gets_its_parameters() -> None:
     sc = loads(SMALL + '[choices.policy]\nname = "tiered"\ntop_share = 0.25\n', "levers.toml")
     assert sc.get("choices.policy") == "tiered" and sc.get("choices.policy_parameters") == {"top_share": 0.25}
-    assert Variant.of(sc).policy.get_params() == {"top_share": 0.25, "middle_share": 0.5}
+    assert Variant.of(sc).policy.get_params() == {
+        "top_share": 0.25,
+        "middle_share": 0.5,
+        "top_model": None,
+        "middle_model": None,
+        "lean_model": None,
+    }
     again = loads(sc.to_toml(), "again.toml", ["choices.policy_parameters.middle_share=0.4"])
     assert again.get("choices.policy_parameters") == {"top_share": 0.25, "middle_share": 0.4}
     bad = loads(SMALL + '[choices.policy]\nname = "tiered"\ntop = 0.25\n', "levers.toml")
@@ -85,3 +94,13 @@ def test_a_comparison_of_one_policy_with_two_settings_differs_and_is_labelled() 
         sc.with_values({"choices.policy": "tiered", "choices.policy_parameters": {"top_share": 0.3}}), 6, 3
     )
     np.testing.assert_array_equal(alone["firm_value"].values, fv[1])  # the same run as the scenario setting it
+
+
+def test_the_matrix_policy_s_split_is_a_real_lever() -> None:
+    """At the default split the matrix policy decides exactly as before (medians); another
+    quantile moves relationships and so firm value."""
+    sc = vc.load_scenario(THREE, ["customers.count=300", "horizon.periods=8"])
+    ds = compare(sc, ["matrix", "matrix(price_split=0.5, cost_split=0.5)", "matrix(price_split=0.8)"], 4, 3)
+    fv = ds["firm_value"].values
+    np.testing.assert_array_equal(fv[0], fv[1])
+    assert not np.array_equal(fv[0], fv[2])

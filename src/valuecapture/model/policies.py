@@ -28,7 +28,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -189,7 +189,12 @@ class Policy(Protocol):
 
 
 class BasePolicy:
-    """Convenience base: ``get_params`` from the ``__init__`` signature, and a repr."""
+    """Convenience base: ``get_params`` from the ``__init__`` signature, and a repr.
+
+    ``ranges`` names the closed interval a numeric parameter must lie in; the scenario
+    check and ``compare --policies`` refuse values outside it before a run starts."""
+
+    ranges: ClassVar[dict[str, tuple[float, float]]] = {}
 
     def get_params(self) -> dict[str, Any]:
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
@@ -224,6 +229,17 @@ def _rank_share(values: np.ndarray, active: np.ndarray) -> np.ndarray:
 def _nothing_observed(view: PortfolioView) -> bool:
     """True before the firm has observed any relationship profit (e.g. at the first review)."""
     return not np.any(view.observed_profit[view.active])
+
+
+def _quantile_split(x: np.ndarray, active: np.ndarray, q: float) -> np.ndarray:
+    """Per replication, True where x is above the ``q`` quantile of the active slots (numpy's
+    median itself at 0.5, so the default splits exactly as the median always did)."""
+    if q == 0.5:
+        return _median_split(x, active)
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"a split quantile must be in [0, 1], got {q}")
+    cut = np.array([np.quantile(row[a], q) if a.any() else 0.0 for row, a in zip(x, active, strict=True)])
+    return x > cut[:, None]
 
 
 def _median_split(x: np.ndarray, active: np.ndarray) -> np.ndarray:
@@ -263,16 +279,34 @@ class TieredPolicy(BasePolicy):
     ----------
     top_share, middle_share : float
         Shares of active relationships in the top and middle tiers.
+    top_model, middle_model, lean_model : int or str or None
+        The business model (index or name) of each tier; None: the richest, the next
+        richest and the leanest by intensity.
     """
 
-    def __init__(self, top_share: float = 0.1, middle_share: float = 0.5):
+    ranges: ClassVar[dict[str, tuple[float, float]]] = {"top_share": (0.0, 1.0), "middle_share": (0.0, 1.0)}
+
+    def __init__(
+        self,
+        top_share: float = 0.1,
+        middle_share: float = 0.5,
+        top_model: int | str | None = None,
+        middle_model: int | str | None = None,
+        lean_model: int | str | None = None,
+    ):
         self.top_share = top_share
         self.middle_share = middle_share
+        self.top_model = top_model
+        self.middle_model = middle_model
+        self.lean_model = lean_model
 
     def decide(self, view: PortfolioView) -> np.ndarray:
         order = view.richest_to_leanest()
         top, lean = order[0], order[-1]
         middle = order[1] if len(order) > 2 else lean
+        top = top if self.top_model is None else _by_name_or_index(view, self.top_model)
+        middle = middle if self.middle_model is None else _by_name_or_index(view, self.middle_model)
+        lean = lean if self.lean_model is None else _by_name_or_index(view, self.lean_model)
         if _nothing_observed(view):  # no basis for tiers yet: keep the current models
             return np.where(view.active, view.business_model, middle).astype(np.int16)
         rank = _rank_share(view.observed_profit, view.active)
@@ -283,21 +317,31 @@ class TieredPolicy(BasePolicy):
 class MatrixPolicy(BasePolicy):
     """Assignment from the Shapiro et al. (1987) net price x cost-to-serve matrix.
 
-    Above/below the median net price and cost to serve: *carriage trade* (high
-    price, high cost) gets the richest model, *passive* (high price, low cost)
-    and *aggressive* (low price, high cost) the middle one, *bargain basement*
-    (low price, low cost) the leanest.  New customers start in the middle model.
+    Above/below the ``price_split`` quantile of net price and the ``cost_split``
+    quantile of cost to serve (default: the medians) among active relationships:
+    *carriage trade* (high price, high cost) gets the richest model, *passive*
+    (high price, low cost) and *aggressive* (low price, high cost) the middle one,
+    *bargain basement* (low price, low cost) the leanest.  New customers start in
+    the middle model.
+
+    Parameters
+    ----------
+    price_split, cost_split : float
+        Quantiles (0-1) that divide high from low net price and cost to serve.
     """
 
-    def __init__(self) -> None:
-        pass
+    ranges: ClassVar[dict[str, tuple[float, float]]] = {"price_split": (0.0, 1.0), "cost_split": (0.0, 1.0)}
+
+    def __init__(self, price_split: float = 0.5, cost_split: float = 0.5) -> None:
+        self.price_split = price_split
+        self.cost_split = cost_split
 
     def decide(self, view: PortfolioView) -> np.ndarray:
         order = view.richest_to_leanest()
         rich, lean = order[0], order[-1]
         middle = order[len(order) // 2] if len(order) > 2 else lean
-        high_price = _median_split(view.price, view.active)
-        high_cost = _median_split(view.cost_to_serve, view.active)
+        high_price = _quantile_split(view.price, view.active, self.price_split)
+        high_cost = _quantile_split(view.cost_to_serve, view.active, self.cost_split)
         out = np.where(high_price & high_cost, rich, np.where(high_price | high_cost, middle, lean))
         return np.where(view.active, out, middle).astype(np.int16)
 
@@ -317,6 +361,8 @@ class AdaptivePolicy(BasePolicy):
     min_trust : float
     start : int or str or None
     """
+
+    ranges: ClassVar[dict[str, tuple[float, float]]] = {"upgrade_share": (0.0, 1.0), "min_trust": (0.0, 1.0)}
 
     def __init__(self, upgrade_share: float = 0.15, min_trust: float = 0.6, start: int | str | None = None):
         self.upgrade_share = upgrade_share
@@ -469,9 +515,13 @@ def value_text(v: Any) -> str:
 
 def _split_top(text: str, sep: str) -> list[str]:
     """``text`` split at ``sep`` outside parentheses and double quotes."""
-    out, depth, quoted, start = [], 0, False, 0
+    out, depth, quoted, start, escaped = [], 0, False, 0, False
     for i, ch in enumerate(text):
-        if ch == '"':
+        if escaped:  # the character after a backslash inside quotes
+            escaped = False
+        elif quoted and ch == "\\":
+            escaped = True
+        elif ch == '"':
             quoted = not quoted
         elif not quoted and ch == "(":
             depth += 1
@@ -561,6 +611,9 @@ def check_parameters(name: str, params: Mapping[str, Any]) -> tuple[str, str] | 
         if not ok:
             assert types is not None
             return key, f"must be {types[1]} for {name!r}, got {type(value).__name__} {value!r}"
+        lo_hi = getattr(cls, "ranges", {}).get(key)
+        if lo_hi is not None and not isinstance(value, bool) and not lo_hi[0] <= value <= lo_hi[1]:
+            return key, f"must be in [{lo_hi[0]:g}, {lo_hi[1]:g}] for {name!r}, got {value!r}"
     try:
         cls(**params)
     except (TypeError, ValueError) as exc:
