@@ -87,4 +87,4 @@ def test_policies_lists_builtins(tmp_path: Path) -> None:
     names = [line.split()[0] for line in lines]
     assert names[:5] == ["single", "tiered", "matrix", "adaptive", "harvest"]
     assert all(line.endswith("[built-in]") for line in lines[:5])
-    assert "               parameters: top_share=0.1, middle_share=0.5" in r.stdout.splitlines()
+    assert "               parameters: price_split=0.5, cost_split=0.5" in r.stdout.splitlines()
