@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import xarray as xr
-from conftest import SCENARIOS
+from conftest import SCENARIOS, inproc
 
 
 def vc_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -66,7 +66,8 @@ def test_validate_ok(tmp_path: Path) -> None:
 def test_bad_input_exit_2_one_line_no_output(tmp_path: Path, args: list[str], fragment: str) -> None:
     (tmp_path / "bad.toml").write_text("[horizon]\nperiods = 0\n")
     args = [str(SCENARIOS / "classroom.toml") if a == "SCEN" else a for a in args]
-    r = vc_cli(*args, "--out", "out", cwd=tmp_path) if args[0] == "run" else vc_cli(*args, cwd=tmp_path)
+    # in process (conftest.inproc): the same exit code and stderr, without an interpreter start-up per case
+    r = inproc(*args, "--out", "out", cwd=tmp_path) if args[0] == "run" else inproc(*args, cwd=tmp_path)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert fragment in r.stderr
     assert "Traceback" not in r.stderr

@@ -159,7 +159,7 @@ def test_compare_and_decompose_resume_after_an_interrupt(tmp_path: Path) -> None
     ):
         size = [
             "-n",
-            "300",
+            "120",
             "--batch-size",
             "5",
             "--set",
@@ -186,8 +186,8 @@ def test_compare_and_decompose_resume_after_an_interrupt(tmp_path: Path) -> None
         assert again.returncode == 0, again.stderr
         sc = vc.load_scenario(CLASSROOM).with_values({"customers.count": 60, "horizon.periods": 8})
         reference = (
-            compare(sc, ["single", "tiered"], 300, batch_size=50)
+            compare(sc, ["single", "tiered"], 120, batch_size=50)
             if command == "compare"
-            else decompose(sc, 300, batch_size=50)
+            else decompose(sc, 120, batch_size=50)
         )
         assert _same(vc.open_run(tmp_path / "out" / name), reference), command
