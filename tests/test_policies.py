@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 
 import valuecapture as vc
 from valuecapture.analysis.compare import compare, paired_differences
-from valuecapture.model.business_models import complexity_cost, internal_fit
+from valuecapture.model.business_models import complexity_cost
 from valuecapture.model.policies import BUILTIN, BasePolicy, Decision, SinglePolicy, get_policy
 from valuecapture.run.batch import run_batch
 from valuecapture.run.policy_check import check_policy
+from valuecapture.scenario.business import internal_fit
 
 PY = sys.executable
 

@@ -147,3 +147,24 @@ def test_the_calibrated_firm_value_interval_covers_the_true_firms_mean_value(tmp
     print(f"true mean firm value {true_mean:.4g} +- {true_se:.2g}; calibrated 95% interval [{lo:.4g}, {hi:.4g}]")
     assert lo < true_mean < hi
     assert half > 10 * true_se  # the true mean is known far better than the interval is wide
+
+
+def test_the_first_business_model_s_factors_are_not_counted_twice(tmp_path: Path) -> None:
+    """classroom.toml's first business model raises cost to serve by its internal-fit penalty
+    (x 1.064); calibration divides it out, so the true scale 0.14 lies within 2.5 s.e. of the
+    estimate (pooled over 3 seeds, s.e. / sqrt(3)); counted twice it would sit about 5 pooled
+    s.e. above."""
+    sc = true_scenario().with_values(
+        {"business.fit_cost": vc.load_scenario(ROOT / "scenarios" / "classroom.toml").get("business.fit_cost")}
+    )
+    est, se = [], []
+    for seed in range(3):
+        e = simulated_and_calibrated(sc, 2000 + seed, tmp_path / f"f{seed}", panel=False).calibration.estimates[
+            "uncertainties.cost_to_serve"
+        ]
+        if e.value["dist"] == "lognorm":
+            est.append(float(e.value["scale"]))
+            se.append(float(e.se["scale"]))
+    assert est, "lognorm never won on AIC"
+    pooled = float(np.mean(est)), float(np.sqrt(np.mean(np.square(se)) / len(se)))
+    assert abs(pooled[0] - 0.14) <= 2.5 * pooled[1], pooled

@@ -32,6 +32,7 @@ from valuecapture.data.marginals import MarginalChoice, fit_marginal, rounded
 from valuecapture.data.panel import DemandFit, PanelData, fit_demand, growth_matrix, mean_growth_noise
 from valuecapture.data.read import CustomerTable, DataError, Panel, parse_column_options, read_data, read_mapping
 from valuecapture.scenario import distributions as dists
+from valuecapture.scenario.business import effective_factors
 from valuecapture.scenario.load import (
     CORRELATED,
     Scenario,
@@ -500,13 +501,16 @@ def estimate(
     revenue = econ["revenue"]
     have_revenue = np.isfinite(revenue)
     columns: dict[str, np.ndarray] = {}
-    price_mean = float(base.get("uncertainties.price").mean())
+    # today's customers are served by the base's first business model (every slot starts in it):
+    # the engine multiplies net price and cost to serve by its factors, so they are divided out here
+    price_factor, cts_factor = effective_factors(base)
+    price_mean = float(base.get("uncertainties.price").mean()) * price_factor  # as the data see it
     price = np.full(table.n, price_mean)
     if "net_price" in table.values:
         net = np.where(active, table.values["net_price"], np.nan)
         ok = np.isfinite(net)
         price = np.where(ok, net, price_mean)
-        choice = fit_marginal(net[ok], lo=0.0) if ok.sum() >= MIN_MARGINAL else None
+        choice = fit_marginal(net[ok] / price_factor, lo=0.0) if ok.sum() >= MIN_MARGINAL else None
         if choice is not None:
             put(
                 _marginal_estimate("uncertainties.price", choice, "net price of the active customers, fraction of list")
@@ -542,7 +546,7 @@ def estimate(
     )
     if np.isfinite(econ["cost_to_serve"]).any():
         with np.errstate(divide="ignore", invalid="ignore"):
-            cts = np.where(revenue > 0, econ["cost_to_serve"] / revenue / adapt, np.nan)
+            cts = np.where(revenue > 0, econ["cost_to_serve"] / revenue / adapt / cts_factor, np.nan)
         if np.isfinite(cts).sum() >= MIN_MARGINAL:
             choice = fit_marginal(cts[np.isfinite(cts)], lo=0.0)
             if choice is not None:

@@ -32,6 +32,7 @@ import numpy as np
 
 from valuecapture.data.calibrate import mean_share_of_wallet
 from valuecapture.data.read import CustomerTable, DataError, parse_column_options, read_customers
+from valuecapture.scenario.business import effective_factors
 from valuecapture.scenario.load import Scenario, ScenarioError
 
 #: Days in a year, for tenure.
@@ -125,16 +126,18 @@ def _map(scenario: Scenario, table: CustomerTable) -> InitialCustomers:
     tenure_days = (table.as_of - table.acquired[active]).astype("timedelta64[D]").astype(np.float64)
     values = {k: v[active] for k, v in table.values.items()}
     nan = np.full(n, np.nan)
-    price = values.get("net_price", nan)
+    price_factor, cts_factor = effective_factors(scenario)  # the first business model serves them at the start
+    price = values.get("net_price", nan) / price_factor
     revenue = values.get("revenue", nan) * np.where(
         tenure_days >= YEAR_DAYS, 1.0, YEAR_DAYS / np.maximum(tenure_days, 1)
     )
     sow = mean_share_of_wallet(scenario)
     mean_price = g("uncertainties.price").mean()
     with np.errstate(divide="ignore", invalid="ignore"):
-        wallet = np.where(revenue > 0, revenue / (np.where(np.isfinite(price), price, mean_price) * sow), np.nan)
+        paid = np.where(np.isfinite(price), price, mean_price) * price_factor  # the net price revenue reflects
+        wallet = np.where(revenue > 0, revenue / (paid * sow), np.nan)
         adapt = 1.0 + g("relationship.adaptation_cost") * g("uncertainties.initial_adaptation").mean()
-        cts = np.where(revenue > 0, values.get("cost_to_serve", nan) / revenue / adapt, np.nan)
+        cts = np.where(revenue > 0, values.get("cost_to_serve", nan) / revenue / adapt / cts_factor, np.nan)
     names = list(g("customers.segments"))
     if table.segment is None:
         if len(names) > 1:

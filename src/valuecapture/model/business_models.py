@@ -21,43 +21,15 @@ platform capability.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-CHANNEL_SCORE: dict[str, float] = {
-    "key_account_team": 1.0,
-    "field_sales": 0.7,
-    "inside_sales": 0.4,
-    "distributor": 0.2,
-    "e_channel": 0.0,
-}
-PLATFORM_SCORE: dict[str, float] = {"standard": 0.0, "modular": 0.5, "dedicated": 1.0}
-#: Capital intensity (fraction of annual revenue) that scores 1.
-CAPITAL_FULL = 0.3
+from valuecapture.scenario.business import internal_fit
+
 #: Account-management intensity from which a relationship needs a dedicated account manager.
 MANAGER_THRESHOLD = 0.5
-
-
-def element_scores(bm: Mapping[str, Any]) -> dict[str, float]:
-    """Intimacy scores in [0, 1] of a business model's elements."""
-    return {
-        "adaptation": float(bm["adaptation"]),
-        "price_level": float(np.clip((bm["price_factor"] - 0.8) / 0.4, 0.0, 1.0)),
-        "service_level": float(bm["quality"]),
-        "channel": CHANNEL_SCORE[bm["channel"]],
-        "account_management": float(bm["account_management"]),
-        "capital_intensity": float(np.clip(bm["capital_intensity"] / CAPITAL_FULL, 0.0, 1.0)),
-        "platform": PLATFORM_SCORE[bm["platform"]],
-    }
-
-
-def internal_fit(bm: Mapping[str, Any]) -> float:
-    """Internal fit phi in [0, 1] of a business model (1 = all elements consistent)."""
-    x = np.array(list(element_scores(bm).values()))
-    return float(np.clip(1.0 - 2.0 * np.abs(x - x.mean()).mean(), 0.0, 1.0))
 
 
 def complexity_cost(
