@@ -259,6 +259,7 @@ def kaplan_meier(lt: Lifetimes, times: np.ndarray) -> KaplanMeier:
     s_ev, g_ev = np.cumprod(step), np.cumsum(green)
     k = np.searchsorted(ev, times + eps, side="right")  # events at or before each time
     surv = np.where(k > 0, s_ev[np.maximum(k - 1, 0)], 1.0)
-    var = np.where(k > 0, surv**2 * g_ev[np.maximum(k - 1, 0)], 0.0)
+    with np.errstate(invalid="ignore"):  # 0 x inf where everyone is lost: no variance (NaN), said below
+        var = np.where(k > 0, surv**2 * g_ev[np.maximum(k - 1, 0)], 0.0)
     at_risk = np.array([(all_times >= t - eps).sum() for t in times], dtype=np.int64)
     return KaplanMeier(times, surv, np.sqrt(np.where(np.isfinite(var), var, np.nan)), at_risk)
