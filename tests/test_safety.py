@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import SCENARIOS
+from conftest import SCENARIOS, inproc
 
 import valuecapture as vc
 from valuecapture.run.outputs import OutputError, RunLock
@@ -44,28 +44,6 @@ def cli(*args: str, cwd: Path, timeout: float = 300, **kw: object) -> subprocess
     return subprocess.run(
         [PY, "-m", "valuecapture", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, **kw
     )  # type: ignore[call-overload]
-
-
-def inproc(*args: str, cwd: Path, **_: object) -> subprocess.CompletedProcess[str]:
-    """``valuecapture ARGS`` run in this process (``cli.main``) from ``cwd``: the same exit code,
-    stdout and stderr as the command, without the interpreter's start-up (tests of bad input)."""
-    import contextlib
-    import io
-
-    from valuecapture import cli as vc_cli
-
-    out, err = io.StringIO(), io.StringIO()
-    here = os.getcwd()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = vc_cli.main(list(args))
-            except SystemExit as exc:  # argparse
-                code = exc.code if isinstance(exc.code, int) else 2
-    finally:
-        os.chdir(here)
-    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def one_line_error(r: subprocess.CompletedProcess[str], code: int = 2) -> str:
