@@ -14,7 +14,9 @@ only in how a job is submitted and how the loop waits for one to finish (:class:
 ``dask`` uses ``dask.distributed``: with ``scheduler=None`` it starts a ``LocalCluster``
 (``workers`` single-threaded worker processes on 127.0.0.1, serving nothing over HTTP);
 with ``scheduler="tcp://host:port"`` it sends the jobs to that existing cluster (whose
-workers must have the same valuecapture installed; see docs/scaling.md).
+workers must have the same valuecapture installed; see docs/scaling.md).  dask and
+distributed are the optional ``dask`` extra (``pip install 'valuecapture[dask]'``), imported
+only when the Dask executor starts.
 """
 
 from __future__ import annotations
@@ -153,8 +155,7 @@ class _Dask(_Backend):
     """A Dask cluster: a LocalCluster of ``workers`` processes, or the one at ``scheduler``."""
 
     def __init__(self, workers: int, scheduler: str | None):
-        import distributed  # a core dependency, but imported only by those who use it (about 0.5 s)
-
+        _, distributed = import_dask()
         self.distributed = distributed
         self.cluster = None
         try:
@@ -191,16 +192,30 @@ class _Dask(_Backend):
             self.cluster.close()
 
 
+#: What a run with ``executor="dask"`` answers where dask is not installed (the ``dask`` extra).
+DASK_MISSING = "the Dask executor needs dask and distributed, which are not installed: pip install 'valuecapture[dask]'"
+
+
+def import_dask() -> tuple[Any, Any]:
+    """The ``dask`` and ``distributed`` modules, imported on first use (about 0.5 s).
+
+    They are the optional ``dask`` extra; without them this raises ValueError with
+    :data:`DASK_MISSING` (the command line's one-line error, exit 2)."""
+    try:
+        import dask
+        import distributed
+    except ImportError:
+        raise ValueError(DASK_MISSING) from None
+    return dask, distributed
+
+
 def local_cluster(workers: int) -> Any:
     """A Dask ``LocalCluster`` of ``workers`` single-threaded processes on 127.0.0.1 that
     serves nothing over HTTP: no dashboard, and the scheduler's and workers' HTTP servers
     (which Dask starts anyway) have no routes (no metrics, no info pages, no proxy)."""
-    # lazy: dask and distributed are imported only by those who use the Dask executor (about 0.5 s)
-    import dask
-    from distributed import LocalCluster
-
+    dask, distributed = import_dask()
     with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
-        return LocalCluster(
+        return distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
         )
 
