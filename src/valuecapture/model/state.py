@@ -38,55 +38,66 @@ class RandomStreams(Protocol):
 
 BLOCK = 512
 
-#: Per-period firm series recorded for every replication: name -> (units, description).
+#: Per-period firm series recorded for every replication: name -> (units, description).  Units in UDUNITS form,
+#: ``"1"`` for counts, shares and 0-1 indices; ``"currency"`` is money, which the result writes in the scenario's
+#: currency (its ISO 4217 code); money series are amounts in the period (run/results.py gives them their CF
+#: ``cell_methods``).
 PERIOD_SERIES: dict[str, tuple[str, str]] = {
-    "revenue": ("currency/period", "Revenue from all active relationships."),
+    "revenue": ("currency", "Revenue from all active relationships in the period."),
     "economic_profit": (
-        "currency/period",
-        "Firm economic profit: relationship economic profit minus fixed, complexity, capability, change "
-        "and acquisition costs after tax.",
+        "currency",
+        "Firm economic profit in the period: relationship economic profit minus fixed, complexity, capability, "
+        "change and acquisition costs after tax.",
     ),
     "relationship_economic_profit": (
-        "currency/period",
-        "Sum of relationship economic profit (NOPAT minus capital charge).",
+        "currency",
+        "Sum of relationship economic profit in the period (NOPAT minus capital charge).",
     ),
-    "nopat": ("currency/period", "Net operating profit after tax of all relationships."),
-    "invested_capital": ("currency", "Capital tied up in relationships (receivables, inventory, dedicated assets)."),
-    "fixed_cost": ("currency/period", "Firm and business-model fixed costs (before tax)."),
+    "nopat": ("currency", "Net operating profit after tax of all relationships in the period."),
+    "invested_capital": (
+        "currency",
+        "Capital tied up in relationships in the period (receivables, inventory, dedicated assets).",
+    ),
+    "fixed_cost": ("currency", "Firm and business-model fixed costs in the period (before tax)."),
     "complexity_cost": (
-        "currency/period",
-        "Complexity cost of running several business models in parallel (before tax).",
+        "currency",
+        "Complexity cost of running several business models in parallel in the period (before tax).",
     ),
     "capability_spend": (
-        "currency/period",
-        "Spending on capabilities: customer insight, account managers, modular platform, reviews (before tax).",
+        "currency",
+        "Spending on capabilities in the period: customer insight, account managers, modular platform, reviews "
+        "(before tax).",
     ),
     "change_cost": (
-        "currency/period",
-        "One-off business-model costs: set-up of a model first used, switching of relationships (before tax).",
+        "currency",
+        "One-off business-model costs in the period: set-up of a model first used, switching of relationships "
+        "(before tax).",
     ),
-    "acquisition_cost": ("currency/period", "Cost of customers won this period (before tax)."),
-    "customers_active": ("customers", "Active relationships at the end of the period (after churn)."),
-    "acquired": ("customers", "Customers won at the start of the period."),
-    "churned": ("customers", "Relationships lost at the end of the period."),
-    "mean_trust": ("index 0-1", "Mean trust over relationships active during the period."),
-    "mean_share_of_wallet": ("fraction", "Mean share of wallet over relationships active during the period."),
+    "acquisition_cost": ("currency", "Cost of customers won this period (before tax)."),
+    "customers_active": ("1", "Active relationships at the end of the period (after churn)."),
+    "acquired": ("1", "Customers won at the start of the period."),
+    "churned": ("1", "Relationships lost at the end of the period."),
+    "mean_trust": ("1", "Mean trust (0 to 1) over relationships active during the period."),
+    "mean_share_of_wallet": ("1", "Mean share of wallet over relationships active during the period."),
 }
 
 
-#: Per-period series recorded only when ``alignment.enabled``: name -> (units, description).
+#: Per-period series recorded only when ``alignment.enabled``: name -> (units, description), as :data:`PERIOD_SERIES`.
 ALIGNMENT_SERIES: dict[str, tuple[str, str]] = {
-    "aligned_share": ("fraction", "Share of active relationships whose misalignment is below alignment.aligned_below."),
+    "aligned_share": ("1", "Share of active relationships whose misalignment is below alignment.aligned_below."),
     "mean_misalignment": (
-        "index 0-1",
-        "Mean misalignment |firm's treatment - customer's expected treatment| over active relationships.",
+        "1",
+        "Mean misalignment (0 to 1) |firm's treatment - customer's expected treatment| over active relationships.",
     ),
     "mean_internal_misalignment": (
-        "index 0-1",
-        "Mean internal misalignment |sales' view - operations' treatment| (0 unless alignment.internal).",
+        "1",
+        "Mean internal misalignment (0 to 1) |sales' view - operations' treatment| (0 unless alignment.internal).",
     ),
-    "interaction_contacts": ("contacts", "Relationships that took part in an interaction space this period."),
-    "interaction_cost": ("currency/period", "Cost of interaction spaces: contacts and fixed costs (before tax)."),
+    "interaction_contacts": ("1", "Relationships that took part in an interaction space this period."),
+    "interaction_cost": (
+        "currency",
+        "Cost of interaction spaces in the period: contacts and fixed costs (before tax).",
+    ),
 }
 
 
