@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import inproc
 
 import valuecapture as vc
 from valuecapture import cli
@@ -85,8 +86,13 @@ SCRIPT = (
 
 
 def _play(stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "valuecapture", "play", str(PLAY), "--replications", "12", *args]
-    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=180)
+    """``valuecapture play`` on the game board with 12 futures, in this process, reading ``stdin``."""
+    saved = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        return inproc("play", str(PLAY), "--replications", "12", *args, cwd=ROOT)
+    finally:
+        sys.stdin = saved
 
 
 def test_play_scripted_through_stdin(tmp_path: Path) -> None:
@@ -94,6 +100,11 @@ def test_play_scripted_through_stdin(tmp_path: Path) -> None:
     res = _play(SCRIPT, "--rounds", "2", "--png", str(png))
     assert res.returncode == 0, res.stderr
     out = res.stdout
+    # the header names the scenario file once, then what the firm is
+    first, second = out.splitlines()[:2]
+    assert first == f"valuecapture play: {PLAY}"
+    assert second.strip() == vc.load_scenario(PLAY).get("scenario.description")
+    assert "play: play" not in out
     assert "Your firm as it is today: policy single, insight 0.2, 1 account manager" in out
     assert (
         "Round 1: policy tiered, insight 0.8, 2 account managers, review every 2 periods (1 y), interaction spaces on"
@@ -114,22 +125,70 @@ def test_play_scripted_through_stdin(tmp_path: Path) -> None:
     assert out.count("replications ('#' this round, '|' previous round)") == 2
     assert "vs previous round (today)" in out and "vs previous round (round 1)" in out
     assert "Scoreboard" in out and "<- best mean" in out
+    assert "Game over: 2 of 2 rounds played." in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_play_ends_cleanly_at_end_of_input() -> None:
-    res = _play("tiered\n0.5\n")  # the input ends in the middle of round 1
+def _scored(out: str) -> list[str]:
+    board = out.split("Scoreboard")[1].splitlines()
+    return [line.split()[0] for line in board[3:] if line.strip() and not line.startswith("*")]
+
+
+def test_play_input_ending_mid_round_says_which_round_and_answers() -> None:
+    res = _play("tiered\n0.5\n")  # a script that stops after two of round 1's five answers
+    assert res.returncode == 2
+    assert res.stderr.splitlines() == [
+        "valuecapture play: error: the input ended during round 1, after 2 of its 5 answers (policy, customer "
+        "insight); round 1 was not played (each round reads one line per question; an empty line keeps a value)"
+    ]
+    assert "Game over: 0 of 5 rounds played; round 1 was left unfinished." in res.stdout
+    assert _scored(res.stdout) == ["today"]  # the unfinished round is not scored, the played ones are
+
+
+def test_play_input_ending_between_rounds_ends_the_game() -> None:
+    res = _play("\n\n\n\n\n", "--rounds", "3")  # one round, every value kept, then nothing more
     assert res.returncode == 0, res.stderr
-    assert "Traceback" not in res.stderr
-    assert "Game over." in res.stdout
-    board = res.stdout.split("Scoreboard")[1].splitlines()
-    assert [line.split()[0] for line in board[3:] if line.strip()] == ["today"]  # the unfinished round is not scored
+    assert "The input ended before round 2. Game over: 1 of 3 rounds played." in res.stdout
+    assert _scored(res.stdout) == ["today", "1"]
 
 
 def test_play_quits_on_q() -> None:
     res = _play("q\n")
     assert res.returncode == 0, res.stderr
-    assert "Game over." in res.stdout and "Round 1:" not in res.stdout
+    assert "You ended the game before round 1. Game over: 0 of 5 rounds played." in res.stdout
+    assert "Round 1:" not in res.stdout
+    res = _play("adaptive\nq\n")
+    assert res.returncode == 0, res.stderr
+    assert "You ended the game during round 1 (round 1 was not played). Game over: 0 of 5 rounds played." in res.stdout
+
+
+def test_play_does_not_ask_for_levers_the_policy_sets() -> None:
+    """harvest sets customer insight and account managers itself: the game asks only for the
+    review interval and the spaces, says why, and the next round offers the player's values again."""
+    res = _play("harvest\n\n\ntiered\n\n\n\n\n", "--rounds", "2")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    round1 = out.split("Round 1 of 2")[1].split("simulating")[0]
+    assert "(harvest sets customer insight to 0 and account managers to 0 itself at each review: not asked)" in round1
+    assert "customer insight," not in round1 and "account managers, 0 to" not in round1
+    assert "periods between reviews" in round1 and "interaction spaces" in round1
+    assert (
+        "Round 1: policy harvest, insight 0 (set by harvest), 0 account managers (set by harvest), review every 2"
+        in out
+    )
+    round2 = out.split("Round 2 of 2")[1].split("simulating")[0]
+    assert "customer insight, 0 (blurred, late) to 1 (exact, current) [0.2]" in round2
+    assert "account managers, 0 to 50 [1]" in round2
+    assert "    1  harvest         0*       0*" in out
+    assert "* set by the policy itself at its reviews" in out
+
+
+def test_levers_harvest_sets_are_not_used() -> None:
+    """What the game says holds: under harvest the scenario's insight and managers change nothing."""
+    sc = vc.load_scenario(PLAY).with_values({"choices.policy": "harvest"})
+    a = vc.simulate(sc, 4, 2)
+    b = vc.simulate(sc.with_values({"capabilities.insight_level": 0.9, "capabilities.account_managers": 6}), 4, 2)
+    assert np.array_equal(a["firm_value"].values, b["firm_value"].values)
 
 
 def test_play_bad_scenario_is_a_one_line_error(tmp_path: Path) -> None:
@@ -137,7 +196,7 @@ def test_play_bad_scenario_is_a_one_line_error(tmp_path: Path) -> None:
     bad.write_text('[scenario]\nname = "x"\n[customers]\ncount = -3\n')
     res = subprocess.run(
         [sys.executable, "-m", "valuecapture", "play", str(bad)], input="", capture_output=True, text=True, timeout=120
-    )
+    )  # a real process: the exit code and stderr as a user sees them
     assert res.returncode == 2
     assert len(res.stderr.strip().splitlines()) == 1 and "customers.count" in res.stderr
 

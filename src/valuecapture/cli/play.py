@@ -14,8 +14,14 @@ Choices are read one per line from standard input, so a game can be scripted::
     printf 'tiered\\n0.8\\n2\\n\\non\\n' | valuecapture play scenarios/classroom/play.toml --rounds 1
 
 An empty line keeps the current value, ``q`` ends the game, and so does the end
-of the input.  Bad input (an unknown policy, a lever out of range) gets a
-one-line message and the question again.
+of the input between rounds.  Input that ends in the middle of a round's
+questions (a script one answer short) is an error: the rounds played are
+scored, then one line says which round was left unplayed and why (exit code 2;
+on a terminal, Ctrl-D ends the game like ``q``).  Bad input (an unknown policy, a
+lever out of range) gets a one-line message and the question again.  A lever
+that the chosen policy sets itself (``harvest`` cuts customer insight and account
+managers to zero at its reviews) is not asked: the game asks each policy once,
+on a view of this firm at a review, which levers it sets.
 """
 
 from __future__ import annotations
@@ -34,8 +40,9 @@ import numpy as np
 from valuecapture.analysis.compare import PairedDifference
 from valuecapture.analysis.summary import Stats, _fmt, money_scale
 from valuecapture.cli.args import positive_int, seed  # the same argument types as every other sub-command
-from valuecapture.model.policies import registered_policies
+from valuecapture.model.policies import get_policy, normalize_decision, registered_policies
 from valuecapture.report.plots import PALETTE, _plt, ecdf, value_axes
+from valuecapture.run.policy_check import review_view_for_check
 from valuecapture.run.simulate import simulate
 from valuecapture.scenario.load import ScenarioError, load_scenario
 
@@ -45,10 +52,20 @@ MAX_MANAGERS = 50
 BAR_WIDTH = 40
 YES = {"on", "yes", "y", "true", "1"}
 NO = {"off", "no", "n", "false", "0"}
+#: The game's levers that a policy may set itself: ``Decision.capabilities`` key -> (lever, what it is called).
+POLICY_SET_LEVERS = {
+    "insight_level": ("insight", "customer insight"),
+    "account_managers": ("managers", "account managers"),
+}
 
 
 class _End(Exception):
-    """The player quit or the input ended."""
+    """The player quit (``quit``) or the input ended (not ``quit``), after ``answered`` of this round's questions."""
+
+    def __init__(self, quit: bool, answered: Sequence[str] = ()):
+        super().__init__("quit" if quit else "end of input")
+        self.quit = quit
+        self.answered = list(answered)
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,14 @@ class Levers:
     managers: int
     review: int  # periods between reviews
     spaces: bool | None  # None: the scenario declares no interaction spaces
+    #: levers the policy sets itself at its reviews, with the value it sets (NaN: it varies); the first review
+    #: comes before the first period, so the player's ``insight`` or ``managers`` are then not used (they stay
+    #: the defaults of the next round)
+    by_policy: tuple[tuple[str, float], ...] = ()
+
+    def set_by_policy(self, lever: str) -> float | None:
+        """The value the policy sets ``lever`` to ("insight" or "managers"), or None if the player sets it."""
+        return dict(self.by_policy).get(lever)
 
     def scenario_values(self, spaces: list[dict[str, Any]]) -> dict[str, Any]:
         """The ``Scenario.with_values`` overrides that these levers stand for."""
@@ -75,9 +100,16 @@ class Levers:
 
     def describe(self, periods_per_year: int) -> str:
         years = self.review / periods_per_year
+        insight, managers = self.set_by_policy("insight"), self.set_by_policy("managers")
+        insight_text = (
+            f"insight {self.insight:g}" if insight is None else f"insight {_value(insight)} (set by {self.policy})"
+        )
+        count = self.managers if managers is None else managers
+        managers_text = f"{_value(count)} account manager{'s' if count != 1 else ''}" + (
+            "" if managers is None else f" (set by {self.policy})"
+        )
         text = (
-            f"policy {self.policy}, insight {self.insight:g}, {self.managers} account "
-            f"manager{'s' if self.managers != 1 else ''}, review every {self.review} "
+            f"policy {self.policy}, {insight_text}, {managers_text}, review every {self.review} "
             f"period{'s' if self.review != 1 else ''} ({years:g} y)"
         )
         if self.spaces is not None:
@@ -85,8 +117,16 @@ class Levers:
         return text
 
     def short(self) -> str:
+        """The scoreboard's columns; a lever the policy sets shows its value with a '*'."""
         spaces = "" if self.spaces is None else (" on" if self.spaces else " off")
-        return f"{self.policy:10s}{self.insight:>8g}{self.managers:>9d}{self.review:>7d}{spaces:>7s}"
+        insight, managers = self.set_by_policy("insight"), self.set_by_policy("managers")
+        insight_text = f"{self.insight:g}" if insight is None else f"{_value(insight)}*"
+        managers_text = f"{self.managers:d}" if managers is None else f"{_value(managers)}*"
+        return f"{self.policy:10s}{insight_text:>8s}{managers_text:>9s}{self.review:>7d}{spaces:>7s}"
+
+
+def _value(v: float) -> str:
+    return "varies" if math.isnan(v) else f"{v:g}"
 
 
 @dataclass
@@ -147,7 +187,15 @@ class Game:
     """One game: a scenario, the same seed and replications every round."""
 
     def __init__(
-        self, scenario: Any, replications: int, seed: int, rounds: int, png: str | None, stdin: TextIO, stdout: TextIO
+        self,
+        scenario: Any,
+        replications: int,
+        seed: int,
+        rounds: int,
+        png: str | None,
+        stdin: TextIO,
+        stdout: TextIO,
+        stderr: TextIO | None = None,
     ):
         self.scenario = scenario
         self.replications = replications
@@ -156,20 +204,26 @@ class Game:
         self.png = Path(png) if png else None
         self.stdin = stdin
         self.out = stdout
-        self.echo = not _isatty(stdin)
+        self.err = stderr if stderr is not None else sys.stderr
+        self.interactive = _isatty(stdin)
+        self.echo = not self.interactive
         self.ppy = int(scenario.get("horizon.periods_per_year"))
         self.periods = int(scenario.get("horizon.periods"))
         self.spaces = [dict(s) for s in scenario.get("interactions")]
         self.history: list[Round] = []
         self.policies = list(registered_policies())
+        self._view: Any = None
+        self._sets: dict[str, tuple[tuple[str, float], ...]] = {}
+        self._answered: list[str] = []  # this round's questions answered so far
+        self._expected = 0  # and how many it asks
 
     # ---- input ---------------------------------------------------------------------------
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
         self.out.flush()
 
-    def ask(self, question: str, current: Any, parse: Callable[[str], Any]) -> Any:
-        """Ask until the answer parses; empty keeps ``current``; EOF or q ends the game."""
+    def ask(self, question: str, current: Any, parse: Callable[[str], Any], what: str) -> Any:
+        """Ask until the answer parses; empty keeps ``current``; EOF or q ends the game (``what``: the lever's name)."""
         shown = current if not isinstance(current, bool) else ("on" if current else "off")
         while True:
             self.out.write(f"  {question} [{shown}]: ")
@@ -177,18 +231,22 @@ class Game:
             line = self.stdin.readline()
             if not line:  # end of input
                 self.out.write("\n")
-                raise _End
+                raise _End(quit=False, answered=self._answered)
             answer = line.strip()
             if self.echo:
                 self.out.write(answer + "\n")
             if answer.lower() in {"q", "quit", "exit"}:
-                raise _End
+                raise _End(quit=True, answered=self._answered)
             if not answer:
+                self._answered.append(what)
                 return current
             try:
-                return parse(answer)
+                value = parse(answer)
             except ValueError as exc:
                 self.say(f"    -> {exc}; try again")
+                continue
+            self._answered.append(what)
+            return value
 
     def _policy(self, text: str) -> str:
         name = text.strip().lower()
@@ -217,29 +275,70 @@ class Game:
             return False
         raise ValueError(f"answer on or off, got {text!r}")
 
+    def policy_sets(self, name: str) -> tuple[tuple[str, float], ...]:
+        """The game's levers that policy ``name`` sets itself, with the value it sets (NaN where it varies).
+
+        Asked once per policy: its decision on a view of this firm at a review (two replications
+        under ``tiered``, :func:`~valuecapture.run.policy_check.review_view_for_check`).  A policy
+        that cannot be asked (it fails on that view) is taken to set nothing, and the game asks
+        for every lever; the round's simulation then reports what is wrong with it."""
+        if name not in self._sets:
+            found: list[tuple[str, float]] = []
+            try:
+                if self._view is None:
+                    self._view = review_view_for_check(self.scenario, self.seed)
+                view = self._view
+                decision = normalize_decision(get_policy(name).decide(view), view.shape, view.n_business_models)
+                for key, (lever, _) in POLICY_SET_LEVERS.items():
+                    if key in decision.capabilities:
+                        values = np.unique(np.asarray(decision.capabilities[key], dtype=float))
+                        found.append((lever, float(values[0]) if values.size == 1 else math.nan))
+            except Exception:  # a third-party policy's bug: leave it to the simulation to report
+                found = []
+            self._sets[name] = tuple(found)
+        return self._sets[name]
+
     def choose(self, current: Levers) -> Levers:
-        policy = self.ask(f"policy ({', '.join(self.policies)})", current.policy, self._policy)
-        insight = self.ask(
-            "customer insight, 0 (blurred, late) to 1 (exact, current)",
-            current.insight,
-            lambda t: self._number(t, 0, 1, "customer insight", False),
-        )
-        top = max(MAX_MANAGERS, current.managers)
-        managers = self.ask(
-            f"account managers, 0 to {top}",
-            current.managers,
-            lambda t: self._number(t, 0, top, "account managers", True),
-        )
+        self._answered = []
+        policy = self.ask(f"policy ({', '.join(self.policies)})", current.policy, self._policy, "policy")
+        by_policy = self.policy_sets(policy)
+        # policy, insight, managers, review interval, spaces: less those the policy sets
+        self._expected = 4 + (current.spaces is not None) - len(by_policy)
+        if by_policy:
+            names = dict(POLICY_SET_LEVERS.values())
+            told = " and ".join(f"{names[lever]} to {_value(v)}" for lever, v in by_policy)
+            self.say(f"    ({policy} sets {told} itself at each review: not asked)")
+        fixed = dict(by_policy)
+        insight = current.insight
+        if "insight" not in fixed:
+            insight = self.ask(
+                "customer insight, 0 (blurred, late) to 1 (exact, current)",
+                current.insight,
+                lambda t: self._number(t, 0, 1, "customer insight", False),
+                "customer insight",
+            )
+        managers = current.managers
+        if "managers" not in fixed:
+            top = max(MAX_MANAGERS, current.managers)
+            managers = self.ask(
+                f"account managers, 0 to {top}",
+                current.managers,
+                lambda t: self._number(t, 0, top, "account managers", True),
+                "account managers",
+            )
         review = self.ask(
             f"periods between reviews, 1 to {self.periods} ({self.ppy} periods = 1 year)",
             current.review,
             lambda t: self._number(t, 1, self.periods, "periods between reviews", True),
+            "periods between reviews",
         )
         spaces = current.spaces
         if spaces is not None:
-            names = ", ".join(s["name"] for s in self.spaces)
-            spaces = self.ask(f"interaction spaces ({names}) on/off", current.spaces, self._switch)
-        return Levers(policy, float(insight), int(managers), int(review), spaces)
+            names_of_spaces = ", ".join(s["name"] for s in self.spaces)
+            spaces = self.ask(
+                f"interaction spaces ({names_of_spaces}) on/off", current.spaces, self._switch, "interaction spaces"
+            )
+        return Levers(policy, float(insight), int(managers), int(review), spaces, by_policy)
 
     # ---- simulation and report ---------------------------------------------------------------
     def simulate(self, number: int, levers: Levers) -> Round:
@@ -271,8 +370,6 @@ class Game:
             f"  mean {_money(s.mean)} (± {_money(s.mcse)} MC s.e.)   5% {_money(s.p5)}   median {_money(s.p50)}   95% "
             f"{_money(s.p95)}   P(value < 0) {s.p_negative:.3f}"
         )
-        if r.levers.policy == "harvest":
-            self.say("  (harvest cuts customer insight, the platform and account managers to zero at its first review)")
         mix = " · ".join(f"{name} {share:.0%}" for name, share in r.mix.items())
         self.say(
             f"  customers by business model at the horizon: {mix}   PV of capability spend {_money(r.capability_spend)}"
@@ -321,28 +418,38 @@ class Game:
                 f"{label:>5s}  {r.levers.short()} {_money(s.mean):>10s}{_money(s.p5):>10s}{_money(s.p95):>10s}"
                 f"{s.p_negative:>7.3f}{mark}"
             )
+        if any(r.levers.by_policy for r in self.history):
+            self.say("* set by the policy itself at its reviews (the first comes before the first period)")
 
     def play(self) -> int:
+        """Play the game: today's firm, then up to ``rounds`` rounds; return the exit code
+        (0, or 2 where the input ended in the middle of a round's questions, not on a terminal)."""
         sc = self.scenario
         desc = sc.get("scenario.description")
-        self.say(f"valuecapture play: {sc.name}" + (f" -- {desc}" if desc else ""))
+        self.say(f"valuecapture play: {sc.source}")
+        if desc:
+            self.say(f"  {desc}")
         self.say(
             f"Every round replays the same {self.replications} simulated futures (seed {self.seed}): differences "
             "between rounds come from your choices."
         )
         self.say("Press Enter to keep the value in [brackets], q to stop.")
         review = int(sc.get("capabilities.review_interval")) or self.ppy
+        policy = str(sc.get("choices.policy"))
         levers = Levers(
-            str(sc.get("choices.policy")),
+            policy,
             float(sc.get("capabilities.insight_level")),
             int(sc.get("capabilities.account_managers")),
             review,
             True if self.spaces else None,
+            self.policy_sets(policy),
         )
         today = self.simulate(0, levers)
         self.report(today)
         self.history.append(today)
         self.write_png()
+        ended: _End | None = None
+        number = 0
         try:
             for number in range(1, self.rounds + 1):
                 self.say("")
@@ -352,11 +459,35 @@ class Game:
                 self.report(r)
                 self.history.append(r)
                 self.write_png()
-        except _End:
-            pass
+        except _End as end:
+            ended = end
+        played = len(self.history) - 1
         self.say("")
-        self.say("Game over.")
+        error = None
+        if ended is None:
+            self.say(f"Game over: {played} of {self.rounds} rounds played.")
+        else:
+            if ended.quit or self.interactive or not ended.answered:
+                how = "You ended the game" if ended.quit or self.interactive else "The input ended"
+                when = (
+                    f"before round {number}"
+                    if not ended.answered
+                    else f"during round {number} (round {number} was not played)"
+                )
+                self.say(f"{how} {when}. Game over: {played} of {self.rounds} rounds played.")
+            else:  # a script that stops in the middle of a round
+                answered = ", ".join(ended.answered)
+                error = (
+                    f"the input ended during round {number}, after {len(ended.answered)} of its "
+                    f"{self._expected} answers ({answered}); round {number} was not played (each round reads one "
+                    "line per question; an empty line keeps a value)"
+                )
+                self.say(f"Game over: {played} of {self.rounds} rounds played; round {number} was left unfinished.")
         self.scoreboard()
+        if error is not None:
+            self.err.write(f"valuecapture play: error: {error}\n")
+            self.err.flush()
+            return 2
         return 0
 
 
@@ -429,8 +560,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def run(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    """Play a game with parsed arguments (see :func:`add_arguments`)."""
+def run(
+    args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    """Play a game with parsed arguments (see :func:`add_arguments`); returns the exit code."""
     sc = load_scenario(args.scenario)
     if args.png is not None:
         png = Path(args.png)
@@ -443,7 +576,7 @@ def run(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | 
             raise ScenarioError("--png", "", f"{args.png}: must end in .png")
     replications = int(sc.get("run.replications") if args.replications is None else args.replications)
     seed = int(sc.get("run.seed") if args.seed is None else args.seed)
-    game = Game(sc, replications, seed, args.rounds, args.png, stdin or sys.stdin, stdout or sys.stdout)
+    game = Game(sc, replications, seed, args.rounds, args.png, stdin or sys.stdin, stdout or sys.stdout, stderr)
     return game.play()
 
 
