@@ -1,23 +1,34 @@
-"""valuecapture export-customers: a simulated firm in calibrate's input format (issue 17, item 5).
+"""valuecapture export-customers: a simulated firm in calibrate's input format (issue 17, item 5);
+valuecapture export: any result as tidy CSV or Parquet tables with their provenance (issue 20).
 
 The exported files are read back by calibrate's own reader; their rows agree with the result
 they come from; a result without the revenue panel, a bad option, and a file in the way are
-one line and exit code 2 with nothing written.
+one line and exit code 2 with nothing written.  The tidy tables read back (pandas) to every
+variable and coordinate of the result, value for value, one table per set of dimensions.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from conftest import inproc, tiny
 
 import valuecapture as vc
+from valuecapture.analysis.compare import compare
+from valuecapture.analysis.decompose import decompose
 from valuecapture.cli.main import main
 from valuecapture.data.read import read_data
 from valuecapture.report.customers import boundaries, customer_tables, parse_start
+from valuecapture.report.tidy import tidy_tables
 from valuecapture.run.results import write_result
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,3 +143,167 @@ def test_files_in_the_way_are_replaced_only_when_an_export_wrote_them(
     assert main(["export-customers", str(folder), "--out", str(out), "--overwrite"]) == 2
     assert "was not written by valuecapture export-customers" in capsys.readouterr().err
     assert (out / "customers.csv").read_bytes() == before and (out / "notes.txt").read_text() == "mine"
+
+
+# ---------------------------------------------------------------- valuecapture export (tidy tables)
+
+
+def _read_back(path: Path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def _check_tables_hold_the_result(ds: xr.Dataset, out: Path, fmt: str) -> dict[str, Any]:
+    """Every variable and coordinate of ``ds`` is in the table over its dimensions, value for value (NaN
+    as NaN, floats bit for bit), row by row in the order of the dimensions; provenance.json holds the
+    result's attributes and each file's SHA-256, columns.csv a row per column."""
+    meta = json.loads((out / "provenance.json").read_text())
+    assert meta["written_by"] == "valuecapture export" and meta["format"] == fmt
+    assert set(meta["attrs"]) == set(ds.attrs)
+    assert meta["attrs"]["seed"] == ds.attrs["seed"] and meta["attrs"]["scenario_toml"] == ds.attrs["scenario_toml"]
+    for name, digest in meta["files"].items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest, name
+    seen: set[str] = set()
+    for table in meta["tables"].values():
+        frame = _read_back(out / table["file"])
+        dims = table["dims"]
+        assert list(frame.columns[: len(dims)]) == dims
+        assert len(frame) == table["rows"] == int(np.prod([ds.sizes[d] for d in dims]))
+        positions = np.indices([ds.sizes[d] for d in dims]).reshape(len(dims), -1)
+        for col, info in table["columns"].items():
+            if col in dims and col not in ds.coords:  # a dimension without coordinate: its positions
+                expected = positions[dims.index(col)]
+            else:
+                var = ds[col]
+                own = [d for d in dims if d in var.dims]
+                assert set(own) == set(var.dims), col
+                expected = var.transpose(*own).values[tuple(positions[dims.index(d)] for d in own)]
+                assert info.get("units") == var.attrs.get("units"), col
+                assert info.get("description") == var.attrs.get("description"), col
+                seen.add(col)
+            got = frame[col].to_numpy()
+            if expected.dtype.kind == "f":
+                np.testing.assert_array_equal(got.astype(float), expected, err_msg=col)  # NaN where NaN
+            else:
+                np.testing.assert_array_equal(got.astype(expected.dtype), expected, err_msg=col)
+    assert seen >= {str(v) for v in ds.variables if v not in ds.dims} | set(map(str, ds.data_vars))
+    dictionary = pd.read_csv(out / "columns.csv", keep_default_na=False)
+    assert len(dictionary) == sum(len(t["columns"]) for t in meta["tables"].values())
+    assert set(dictionary["table"]) == set(meta["tables"])
+    return meta
+
+
+def test_export_writes_one_tidy_table_per_set_of_dimensions(
+    firm: tuple[Path, xr.Dataset], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, _ = firm
+    ds = vc.open_run(folder)
+    assert main(["export", str(folder), "--out", str(tmp_path / "tables")]) == 0
+    printed = capsys.readouterr().out
+    assert "replication_x_period.csv" in printed and "provenance.json" in printed
+    meta = _check_tables_hold_the_result(ds, tmp_path / "tables", "csv")
+    sets = {frozenset(v.dims) for v in ds.data_vars.values()}
+    # a table per set of dimensions of the variables, and one for the segment names (a coordinate no table holds)
+    assert len(meta["tables"]) == len(sets) + 1
+    assert meta["tables"]["replication"]["columns"]["firm_value"]["units"] == "currency"
+    assert meta["tables"]["segment_index"]["dims"] == ["segment_index"]
+    period = pd.read_csv(tmp_path / "tables" / "replication_x_period.csv")
+    assert list(period.columns[:3]) == ["replication", "period", "year"]  # a dimension's coordinates beside it
+    assert meta["source"]["result_sha256"] == hashlib.sha256((folder / "result.nc").read_bytes()).hexdigest()
+
+
+def test_export_reads_compare_and_decompose_results(tmp_path: Path) -> None:
+    sc = tiny()
+    cmp_ = write_result(compare(sc, ["single", "tiered"], 2, 3), tmp_path / "cmp", "summary")
+    dec = write_result(decompose(sc, 2, 3), tmp_path / "dec", "summary")
+    for result, table in ((cmp_, "policy_x_replication"), (dec, "configuration_x_replication")):
+        out = tmp_path / f"{result.name}-tables"
+        assert inproc("export", str(result), "--out", str(out), "-q", cwd=tmp_path).returncode == 0
+        meta = _check_tables_hold_the_result(vc.open_run(result), out, "csv")
+        assert table in meta["tables"]
+    frame = pd.read_csv(tmp_path / "dec-tables" / "configuration_x_replication.csv")
+    # the configuration's switches hang on it: a boolean column per source
+    assert frame[["customer", "relationship", "interdependence"]].dtypes.tolist() == [bool] * 3
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is None, reason="pyarrow is optional (valuecapture[parquet])")
+def test_parquet_tables_carry_units_in_their_schema(firm: tuple[Path, xr.Dataset], tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    folder, _ = firm
+    assert main(["export", str(folder), "--out", str(tmp_path / "pq"), "--format", "parquet", "-q"]) == 0
+    _check_tables_hold_the_result(vc.open_run(folder), tmp_path / "pq", "parquet")
+    schema = pq.read_schema(tmp_path / "pq" / "replication.parquet")
+    assert schema.field("firm_value").metadata[b"units"] == b"currency"
+    assert json.loads(schema.metadata[b"valuecapture"])["attrs"]["seed"] == 11
+
+
+def test_parquet_without_pyarrow_is_one_line_naming_the_extra(
+    firm: tuple[Path, xr.Dataset], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, _ = firm
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow now raises ImportError
+    assert main(["export", str(folder), "--out", str(tmp_path / "pq"), "--format", "parquet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install 'valuecapture[parquet]'" in err, err
+    assert not (tmp_path / "pq").exists()
+
+
+def test_export_replaces_only_its_own_files(
+    firm: tuple[Path, xr.Dataset], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, _ = firm
+    out = tmp_path / "tables"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["export", str(folder), "--out", str(out), "-q"]) == 0
+    first = sorted(p.name for p in out.iterdir())
+    before = (out / "replication.csv").read_bytes()
+    assert main(["export", str(folder), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "add --overwrite" in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == first and (out / "replication.csv").read_bytes() == before
+    assert main(["export", str(folder), "--out", str(out), "--overwrite", "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == first
+    # another result's export replaces the previous one whole: no table of the old one stays behind
+    plain, _ = _result(tmp_path, name="plain")
+    assert main(["export", str(plain), "--out", str(out), "--overwrite", "-q"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert "detail_replication_x_customer_x_horizon_year.csv" not in names and "notes.txt" in names
+    assert set(json.loads((out / "provenance.json").read_text())["files"]) | {"provenance.json", "notes.txt"} == names
+    # a file of that name that no export wrote is never replaced
+    (out / "provenance.json").unlink()
+    assert main(["export", str(folder), "--out", str(out), "--overwrite"]) == 2
+    assert "was not written by valuecapture export" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_result_export_cannot_read_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "foreign.nc").write_bytes(b"CDF\x01 not a valuecapture result")
+    xr.Dataset({"x": ("t", np.arange(3.0))}).to_netcdf(tmp_path / "other.nc", engine="h5netcdf")
+    cases = [
+        ("foreign.nc", "not a readable NetCDF4 file"),
+        ("other.nc", "not a valuecapture result"),
+        ("nowhere", "no result.nc here"),
+    ]
+    for name, fragment in cases:
+        r = inproc("export", name, "--out", "tables", cwd=tmp_path)
+        assert r.returncode == 2 and fragment in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not (tmp_path / "tables").exists()
+    r = inproc("export", "nowhere", "--out", "tables", "--format", "xlsx", cwd=tmp_path)
+    assert r.returncode == 2 and "invalid choice: 'xlsx'" in r.stderr
+
+
+def test_tidy_tables_of_coordinates_without_dimensions_and_dimensions_without_coordinates() -> None:
+    ds = xr.Dataset(
+        {"a": (("x", "y"), np.arange(6.0).reshape(2, 3)), "b": ("y", [1, 2, 3]), "c": ((), 4.5)},
+        coords={"x": ["p", "q"], "label": ("z", ["u", "v"])},
+    )
+    tables = {t.name: t for t in tidy_tables(ds)}
+    assert set(tables) == {"x_x_y", "y", "scalars", "z"}
+    t = tables["x_x_y"]
+    assert t.frame.columns.tolist() == ["x", "y", "a"] and t.frame["y"].tolist() == [0, 1, 2, 0, 1, 2]
+    assert t.frame["x"].tolist() == ["p", "p", "p", "q", "q", "q"] and t.frame["a"].tolist() == list(range(6))
+    assert tables["scalars"].frame.to_dict("list") == {"c": [4.5]}
+    assert tables["z"].frame.to_dict("list") == {"z": [0, 1], "label": ["u", "v"]}

@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats as sps
 
-from valuecapture.analysis.summary import Stats, _fmt
+from valuecapture.analysis.summary import Stats, _fmt, header_lines
 from valuecapture.model.policies import PolicySpec, check_parameters, parse_policy_specs, registered_policies
 from valuecapture.run.simulate import simulate_variants
 from valuecapture.scenario.load import Scenario
@@ -179,10 +179,7 @@ def comparison_text(ds: xr.Dataset) -> str:
     a = ds.attrs
     labels = [str(p) for p in ds["policy"].values]
     lines = [
-        (
-            f"scenario {a.get('scenario_name')!r}   seed {a.get('seed')}   replications {a.get('replications')}   "
-            f"valuecapture {a.get('valuecapture_version')}"
-        ),
+        *header_lines(a),
         "common random numbers: every policy sees the same customers, shocks and random draws",
         "",
         "Firm value by policy",

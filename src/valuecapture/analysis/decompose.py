@@ -31,6 +31,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +43,7 @@ import xarray as xr
 
 from valuecapture.analysis.heterogeneity import RELATIONSHIP_REDUCER
 from valuecapture.analysis.stats import bootstrap_ci
-from valuecapture.analysis.summary import _fmt
+from valuecapture.analysis.summary import _fmt, header_lines
 from valuecapture.run.simulate import simulate_variants
 from valuecapture.scenario.load import Scenario
 
@@ -224,6 +226,10 @@ ROWS: tuple[str, ...] = (
     "explained",
     *(f"share_{s}" for s in SOURCES),
     "share_baseline",
+    *(f"main_{s}" for s in SOURCES),
+    "interaction",
+    *(f"share_main_{s}" for s in SOURCES),
+    "share_interaction",
 )
 
 
@@ -236,10 +242,28 @@ def _attribution_stat(metric: Metric, combos: Sequence[tuple[bool, ...]]) -> Cal
         phi = shapley(v)
         total = v[frozenset(SOURCES)]
         base = v[frozenset()]
+        # main effect: switching the source on alone; interaction: what the sources add together beyond that
+        main = [v[frozenset({s})] - base for s in SOURCES]
+        interaction = total - base - sum(main)
         with np.errstate(divide="ignore", invalid="ignore"):
             shares = [phi[s] / total for s in SOURCES]
             share_base = base / total
-        return np.stack([*(phi[s] for s in SOURCES), total, base, total - base, *shares, share_base])
+            share_main = [m / total for m in main]
+            share_interaction = interaction / total
+        return np.stack(
+            [
+                *(phi[s] for s in SOURCES),
+                total,
+                base,
+                total - base,
+                *shares,
+                share_base,
+                *main,
+                interaction,
+                *share_main,
+                share_interaction,
+            ]
+        )
 
     return stat
 
@@ -305,22 +329,144 @@ def attribution(
     )
 
 
-def _num(v: float, units: str) -> str:
+def _num(v: float, units: str, code: str = "") -> str:
     if not math.isfinite(v):
         return "nan"
     if units == "currency^2":
         return f"{v:.3g}"
-    return _fmt(v, units == "currency")
+    text = _fmt(v, units == "currency")
+    return f"{text} {code}" if code and units == "currency" else text
+
+
+def currency_code(attrs: Mapping[str, Any]) -> str:
+    """The ISO 4217 code in a result's ``currency`` attribute (``EUR``, ``USD``...), or "" when it holds
+    none (results written before ``economics.currency`` existed say ``scenario currency units``)."""
+    c = attrs.get("currency")
+    return c if isinstance(c, str) and re.fullmatch(r"[A-Z]{3}", c) else ""
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.1f}%" if math.isfinite(v) else "nan"
+
+
+def _pct_ci(att: Attribution, row: str) -> str:
+    lo, hi = att.low[row], att.high[row]
+    return f"[{100 * lo:.1f}, {100 * hi:.1f}]" if math.isfinite(lo) and math.isfinite(hi) else ""
+
+
+def _sd(variance: float, code: str) -> str:
+    return _num(math.sqrt(variance), "currency", code) if math.isfinite(variance) and variance >= 0 else "nan"
+
+
+def _without(source: str) -> str:
+    """The label of the configuration with every source on except ``source``."""
+    return label([s != source for s in SOURCES])
+
+
+def _variance_lines(att: Attribution, code: str) -> list[str]:
+    """The variance of firm value as shares (Shapley) and standard deviations in money."""
+    e, conf = att.estimate, att.by_configuration
+    lines = [
+        f"{att.metric.title}: sd {_sd(e['total'], code)} with every source on, {_sd(e['baseline'], code)} with all "
+        "three off",
+        f"Shares of the variance (Shapley values), {att.level:.0%} paired-bootstrap CI over {att.n} replications;",
+        "sd alone: sd of firm value with only this source on; sd without: with every source on but this one",
+    ]
+    head = f"{'source':28s}{'share':>9s}{'CI':>18s}{'sd alone':>14s}{'sd without':>14s}"
+    lines += [head, "-" * len(head)]
+    for s in SOURCES:
+        lines.append(
+            f"{s:28s}{_pct(e['share_' + s]):>9s}{_pct_ci(att, 'share_' + s):>18s}"
+            f"{_sd(conf[label([x == s for x in SOURCES])][0], code):>14s}{_sd(conf[_without(s)][0], code):>14s}"
+        )
+    lines.append(
+        f"{'none (all sources off)':28s}{_pct(e['share_baseline']):>9s}{_pct_ci(att, 'share_baseline'):>18s}"
+        f"{_sd(e['baseline'], code):>14s}"
+    )
+    lines.append(f"{'total (all sources on)':28s}{_pct(1.0):>9s}{'':18s}{_sd(e['total'], code):>14s}")
+    return lines
+
+
+def _value_lines(att: Attribution, code: str) -> list[str]:
+    """A metric in its own units (money or an index): Shapley values and their shares."""
+    e, u = att.estimate, att.metric.units
+    lines = [
+        f"{att.metric.title} [{u}{' ' + code if code and u == 'currency' else ''}]: Shapley attribution, "
+        f"{att.level:.0%} paired-bootstrap CI over {att.n} replications"
+    ]
+    head = f"{'source':28s}{'Shapley value':>18s}{'CI low':>12s}{'CI high':>12s}{'share':>9s}{'CI':>18s}"
+    lines += [head, "-" * len(head)]
+    rows = [(s, "shapley_" + s, "share_" + s) for s in SOURCES] + [
+        ("none (all sources off)", "baseline", "share_baseline")
+    ]
+    for name, value, share in rows:
+        lines.append(
+            f"{name:28s}{_num(e[value], u, code):>18s}{_num(att.low[value], u, code):>12s}"
+            f"{_num(att.high[value], u, code):>12s}{_pct(e[share]):>9s}{_pct_ci(att, share):>18s}"
+        )
+    lines.append(
+        f"{'total (all sources on)':28s}{_num(e['total'], u, code):>18s}{_num(att.low['total'], u, code):>12s}"
+        f"{_num(att.high['total'], u, code):>12s}{_pct(1.0):>9s}"
+    )
+    return lines
+
+
+def _interaction_lines(att: Attribution) -> list[str]:
+    """The explained part split into each source's main effect and the sources' interaction."""
+    e = att.estimate
+    lines = [
+        f"explained = total - none = {_pct(e['explained'] / e['total'] if e['total'] else math.nan)} of the total "
+        "(the sum of the Shapley shares), made of each source's main effect (switched on alone) and the "
+        "interaction of the sources (what they add together beyond their main effects; the Shapley values split it "
+        "among them):"
+    ]
+    lines = _wrap(lines[0], "")
+    for s in SOURCES:
+        lines.append(
+            f"  {'main effect of ' + s:36s}{_pct(e['share_main_' + s]):>9s}{_pct_ci(att, 'share_main_' + s):>18s}"
+        )
+    lines.append(f"  {'interaction':36s}{_pct(e['share_interaction']):>9s}{_pct_ci(att, 'share_interaction'):>18s}")
+    return lines
+
+
+def _wrap(text: str, indent: str = "  ") -> list[str]:
+    return textwrap.wrap(text, width=110, subsequent_indent=indent, break_on_hyphens=False)
+
+
+def _negative_notes(att: Attribution) -> list[str]:
+    """What a negative share means, for each source (and the interaction) whose share is below 0."""
+    e, notes = att.estimate, []
+    what = att.metric.title.split(":")[0]
+    what = what[0].lower() + what[1:]
+    for s in SOURCES:
+        if e["share_" + s] < 0:
+            noise = att.high["share_" + s] >= 0
+            notes += _wrap(
+                f"note: the {s} share is negative ({_pct(e['share_' + s])}): switching {s} heterogeneity on lowers "
+                f"the {what} on average over the orders of switching, because its effect moves against the other "
+                "sources' (a negative covariance or interaction) and they partly offset; it is not "
+                "an error, and the shares still add up to 100%"
+                + ("; its CI includes 0, so it may also be Monte Carlo noise" if noise else "")
+            )
+    if e["share_interaction"] < 0:
+        notes += _wrap(
+            f"note: the interaction is negative ({_pct(e['share_interaction'])}): switched on together, the sources "
+            "add less than the sum of their main effects (their effects partly offset or overlap)"
+            + ("; its CI includes 0" if att.high["share_interaction"] >= 0 else "")
+        )
+    return notes
 
 
 def attribution_text(ds: xr.Dataset, metrics: Sequence[str] = tuple(METRICS), *, n_resamples: int = 2000) -> str:
-    """The tables ``valuecapture decompose`` prints: one Shapley attribution per metric."""
+    """The tables ``valuecapture decompose`` prints: one Shapley attribution per metric.
+
+    The variance of firm value is shown as shares with standard deviations in money (the
+    result's ``currency`` code, when it has one), each metric's explained part as main
+    effects plus the interaction of the sources, and a note for every negative share."""
     a = ds.attrs
+    code = currency_code(a)
     lines = [
-        (
-            f"scenario {a.get('scenario_name')!r}   seed {a.get('seed')}   replications {a.get('replications')}   "
-            f"valuecapture {a.get('valuecapture_version')}"
-        ),
+        *header_lines(a),
         "8 configurations of heterogeneity.customer / relationship / interdependence, common random numbers",
     ]
     base_on = json.loads(a.get("sources_on_in_scenario", "{}"))
@@ -331,38 +477,17 @@ def attribution_text(ds: xr.Dataset, metrics: Sequence[str] = tuple(METRICS), *,
         )
     for name in metrics:
         att = attribution(ds, name, n_resamples=n_resamples)
-        u = att.metric.units
-        lines += [
-            "",
-            (
-                f"{att.metric.title} [{u}]: Shapley attribution, {att.level:.0%} paired-bootstrap CI over {att.n} "
-                "replications"
-            ),
-        ]
-        head = f"{'source':28s}{'Shapley value':>16s}{'CI low':>12s}{'CI high':>12s}{'% of total':>12s}{'CI':>18s}"
-        lines += [head, "-" * len(head)]
-        for s in SOURCES:
-            sh = f"[{100 * att.low['share_' + s]:.1f}, {100 * att.high['share_' + s]:.1f}]"
-            lines.append(
-                f"{s:28s}{_num(att.estimate['shapley_' + s], u):>16s}{_num(att.low['shapley_' + s], u):>12s}"
-                f"{_num(att.high['shapley_' + s], u):>12s}{100 * att.estimate['share_' + s]:>11.1f}%{sh:>18s}"
-            )
-        sh = f"[{100 * att.low['share_baseline']:.1f}, {100 * att.high['share_baseline']:.1f}]"
-        lines.append(
-            f"{'none (all sources off)':28s}{_num(att.estimate['baseline'], u):>16s}"
-            f"{_num(att.low['baseline'], u):>12s}{_num(att.high['baseline'], u):>12s}"
-            f"{100 * att.estimate['share_baseline']:>11.1f}%{sh:>18s}"
-        )
-        lines.append(
-            f"{'total (all sources on)':28s}{_num(att.estimate['total'], u):>16s}{_num(att.low['total'], u):>12s}"
-            f"{_num(att.high['total'], u):>12s}{100.0:>11.1f}%"
-        )
-        lines.append(
-            f"explained = total - none = {_num(att.estimate['explained'], u)} = sum of the Shapley values "
-            f"({_num(att.share_sum(), u)})"
-        )
+        lines.append("")
+        lines += _variance_lines(att, code) if att.metric.units == "currency^2" else _value_lines(att, code)
+        lines += _interaction_lines(att)
+        lines += _negative_notes(att)
     fv = ds["firm_value"]
-    lines += ["", "Firm value by configuration", f"{'configuration':40s}{'mean':>12s}{'± MC s.e.':>12s}{'sd':>12s}"]
+    money = f" [{code}]" if code else ""
+    lines += [
+        "",
+        f"Firm value by configuration{money}",
+        f"{'configuration':40s}{'mean':>12s}{'± MC s.e.':>12s}{'sd':>12s}",
+    ]
 
     for lab in ds["configuration"].values:
         x = fv.sel(configuration=lab).values

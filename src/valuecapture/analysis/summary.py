@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
+import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -76,16 +80,28 @@ def _fmt(v: float, money: bool) -> str:
     return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
 
 
+def header_lines(attrs: Mapping[str, Any]) -> list[str]:
+    """The first lines of a result's printed summary: scenario, seed, replications, version, and the
+    ``--set`` overrides the scenario was run with (from ``scenario_overrides``), when there are any."""
+    lines = [
+        f"scenario {attrs.get('scenario_name')!r}   seed {attrs.get('seed')}   replications "
+        f"{attrs.get('replications')}   valuecapture {attrs.get('valuecapture_version')}"
+    ]
+    try:
+        overrides = json.loads(str(attrs.get("scenario_overrides", "[]")))
+    except ValueError:
+        overrides = None
+    if not isinstance(overrides, list):
+        lines.append(f"overrides: (unreadable scenario_overrides attribute {attrs.get('scenario_overrides')!r})")
+    elif overrides:
+        lines.append("overrides: " + " ".join(f"--set {shlex.quote(str(o))}" for o in overrides))
+    return lines
+
+
 def summary_text(ds: xr.Dataset) -> str:
     """The summary table `valuecapture run` and `show` print."""
     st = summary(ds)
-    a = ds.attrs
-    lines = [
-        (
-            f"scenario {a.get('scenario_name')!r}   seed {a.get('seed')}   replications {a.get('replications')}   "
-            f"valuecapture {a.get('valuecapture_version')}"
-        )
-    ]
+    lines = header_lines(ds.attrs)
     head = f"{'':30s}{'mean':>12s}{'± MC s.e.':>12s}{'sd':>12s}{'p5':>12s}{'p50':>12s}{'p95':>12s}"
     lines += ["", head, "-" * len(head)]
     rows = list(SUMMARY_ROWS) + [("customers_active_end", "Customers active at horizon")]

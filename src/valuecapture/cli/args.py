@@ -75,8 +75,12 @@ def overrides(p: argparse.ArgumentParser) -> None:
     )
 
 
-def run_options(p: argparse.ArgumentParser, where: str, each: str = "", sizes: bool = True) -> None:
-    """The options of every command that simulates: size, seed, executors, store, output."""
+def run_options(
+    p: argparse.ArgumentParser, where: str, each: str = "", sizes: bool = True, out_help: str | None = None
+) -> None:
+    """The options of every command that simulates: size, seed, executors, store, output.
+
+    ``out_help``: the help of ``--out`` when its default is not ``results`` (then None)."""
     if sizes:
         p.add_argument(
             "--replications",
@@ -124,7 +128,10 @@ def run_options(p: argparse.ArgumentParser, where: str, each: str = "", sizes: b
         "bit-identical to an uninterrupted run",
     )
     p.add_argument("--fresh", action="store_true", help="discard an interrupted run of this name and start over")
-    p.add_argument("--out", default="results", help=f"output folder; the result goes to {where} (default: results)")
+    if out_help is None:
+        p.add_argument("--out", default="results", help=f"output folder; the result goes to {where} (default: results)")
+    else:
+        p.add_argument("--out", default=None, help=out_help)
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no tables")

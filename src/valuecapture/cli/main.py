@@ -1,7 +1,8 @@
 """The ``valuecapture`` command.  Thin: parses arguments, calls the public API, prints.
 
-Exit codes: 0 success, 1 a failure while running or writing, 2 bad input (scenario file,
-option values, unknown names, result files), 130 interrupted.  Errors are one line on
+Exit codes: 0 success, 1 a failure while running or writing (and ``reproduce`` whose re-run
+differs from the original), 2 bad input (scenario file, option values, unknown names, result
+files), 130 interrupted.  Errors are one line on
 stderr.  Every command that simulates runs through
 :func:`~valuecapture.run.folder.run_in_folder` (lock, store, ``--resume``, atomic result
 folder) and accepts ``--executor``/``--scheduler``.
@@ -24,13 +25,16 @@ from valuecapture.analysis.compare import check_policy_names, compare, compariso
 from valuecapture.analysis.decompose import attribution_text, decompose
 from valuecapture.analysis.experiments import Experiment, design_size, experiment_of, load_experiment, sweep, sweep_text
 from valuecapture.analysis.optimize import optimization_text
+from valuecapture.analysis.reproduce import differences, reproduction_text
 from valuecapture.analysis.summary import summary_text
 from valuecapture.cli import args as opts
 from valuecapture.cli.calibrate import add_arguments as calibrate_arguments
 from valuecapture.cli.calibrate import run as calibrate
 from valuecapture.cli.decisions import add_discover_arguments, add_robustness_arguments, run_discover, run_robustness
 from valuecapture.cli.export import add_arguments as export_arguments
+from valuecapture.cli.export import add_tidy_arguments as export_tidy_arguments
 from valuecapture.cli.export import run as export_customers
+from valuecapture.cli.export import run_tidy as export_tidy
 from valuecapture.cli.optimize import add_arguments as optimize_arguments
 from valuecapture.cli.optimize import run as optimize
 from valuecapture.cli.play import add_arguments as play_arguments
@@ -49,7 +53,7 @@ from valuecapture.report.research_plots import (
     sweep_figures,
 )
 from valuecapture.run.budget import MemoryRefused, memory_plan
-from valuecapture.run.folder import Interrupted, run_in_folder
+from valuecapture.run.folder import Interrupted, reproduce_target, run_in_folder
 from valuecapture.run.load import ResultError, open_run, scenario_of
 from valuecapture.run.outputs import OutputError
 from valuecapture.run.precision import DEFAULT_CHUNK, DEFAULT_MAX_REPLICATIONS, StoppingRule, simulate_to_precision
@@ -110,10 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     rep = sub.add_parser(
-        "reproduce", help="run again exactly the run that produced a result (same scenario, seed, replications)"
+        "reproduce",
+        help="run again exactly the run that produced a result (same scenario, seed, replications) into a new folder "
+        "and compare: prints 'identical' (exit 0) or the variables that differ (exit 1)",
     )
     rep.add_argument("result", help="result folder or its result.nc")
-    opts.run_options(rep, "OUT/<name of the result>/", sizes=False)
+    opts.run_options(
+        rep,
+        "",
+        sizes=False,
+        out_help="output folder (default: the folder holding RESULT); the re-run goes to OUT/<name of the result>/, "
+        "or OUT/<name>-reproduced/ when OUT holds the original (never into the original)",
+    )
 
     val = sub.add_parser("validate", help="check a scenario file; prints 'ok' and the memory a run needs, or the error")
     val.add_argument("scenario")
@@ -142,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
             "calibrate",
             help="estimate a scenario's uncertain inputs from a customer table (and revenue panel) and write it "
             "(docs/data.md, docs/calibration.md)",
+        )
+    )
+    export_tidy_arguments(
+        sub.add_parser(
+            "export",
+            help="write a result's per-replication data as tidy CSV or Parquet tables (one per set of dimensions) "
+            "with a provenance.json, for spreadsheets, R and BI tools (docs/export.md)",
         )
     )
     export_arguments(
@@ -270,6 +289,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return calibrate(args)
     if args.command == "export-customers":
         return export_customers(args)
+    if args.command == "export":
+        return export_tidy(args)
     if args.command == "play":
         return play(args)
     if args.command == "optimize":
@@ -297,23 +318,42 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "robustness":
         return run_robustness(args)
     if args.command == "sweep":
-        return _sweep(load_experiment(args.experiment), args, args.replications, args.seed)
+        _sweep(load_experiment(args.experiment), args, args.replications, args.seed)
+        return 0
     if args.command == "reproduce":
         return _reproduce(args)
     if getattr(args, "parameter_uncertainty", False):
         args.overrides = [*args.overrides, "parameter_uncertainty.enabled=true"]
     sc = load_scenario(args.scenario, overrides=args.overrides)
     if args.command == "compare":
-        return _compare(sc, args, args.replications, args.seed)
-    if args.command == "decompose":
-        return _decompose(sc, args, args.replications, args.seed)
-    if args.precision is not None or args.chunk is not None or args.max_replications is not None:
+        _compare(sc, args, args.replications, args.seed)
+    elif args.command == "decompose":
+        _decompose(sc, args, args.replications, args.seed)
+    elif args.precision is not None or args.chunk is not None or args.max_replications is not None:
         return _run_precision(sc, args)
-    return _run(sc, args, args.replications, args.seed)
+    else:
+        _run(sc, args, args.replications, args.seed)
+    return 0
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    """``reproduce``: re-run a result into a new folder, compare every variable; exit 0 identical, 1 not."""
     ds = open_run(args.result)
+    if ds.attrs.get("partial"):
+        raise ResultError(
+            f"{args.result}: an unfinished run ({ds.attrs.get('replications_done')} of {ds.attrs['replications']} "
+            "replications); finish it with its command and --resume, then reproduce the result"
+        )
+    path = _rerun(ds, args)
+    again = open_run(path)
+    if not args.quiet:
+        print()
+    print(reproduction_text(ds, again, str(args.result), f"{path}/"))
+    return 0 if not differences(ds, again) else 1
+
+
+def _rerun(ds: xr.Dataset, args: argparse.Namespace) -> Path:
+    """Run again what produced ``ds`` into the folder :func:`reproduce_target` chooses; returns the result folder."""
     reps, seed = int(ds.attrs["replications"]), int(ds.attrs["seed"])  # types checked by open_run
     if ds.attrs.get("kind") == "optimization":
         raise ResultError(
@@ -325,12 +365,15 @@ def _reproduce(args: argparse.Namespace) -> int:
             raise ResultError(
                 f"{args.result}: a sweep result without its experiment_toml attribute cannot be reproduced"
             )
-        return _sweep(experiment_of(ds), args, reps, seed)
+        exp = experiment_of(ds)
+        args.out, name = reproduce_target(args.result, args.out, f"{exp.name}-sweep")
+        return _sweep(exp, args, reps, seed, name)
     sc = scenario_of(ds)
     if isinstance(ds.attrs.get("customers_source_sha256"), str):
         check_checksum(sc, ds.attrs["customers_source_sha256"])
     if ds.attrs.get("kind") == "decomposition":
-        return _decompose(sc, args, reps, seed)
+        args.out, name = reproduce_target(args.result, args.out, f"{sc.name}-decompose")
+        return _decompose(sc, args, reps, seed, name)
     if "policies" in ds.attrs:  # a comparison
         try:
             names = json.loads(ds.attrs["policies"])
@@ -341,8 +384,10 @@ def _reproduce(args: argparse.Namespace) -> int:
                 f"{args.result}: attribute policies must be a JSON list of policy names, got {ds.attrs['policies']!r}"
             )
         args.policies = ",".join(names)
-        return _compare(sc, args, reps, seed)
-    return _run(sc, args, reps, seed)
+        args.out, name = reproduce_target(args.result, args.out, f"{sc.name}-compare")
+        return _compare(sc, args, reps, seed, name)
+    args.out, name = reproduce_target(args.result, args.out, sc.name)
+    return _run(sc, args, reps, seed, name)
 
 
 def _show(path: str) -> int:
@@ -467,7 +512,9 @@ def _written(path: Path, args: argparse.Namespace, report: bool = True) -> None:
             print(f"report: valuecapture report {path}")
 
 
-def _run(sc: Scenario, args: argparse.Namespace, replications: int | None, seed: int | None) -> int:
+def _run(
+    sc: Scenario, args: argparse.Namespace, replications: int | None, seed: int | None, name: str | None = None
+) -> Path:
     """``run``: stream batches to the run store (resumable), then write OUT/<name>/."""
     reps = int(sc.get("run.replications") if replications is None else replications)
     workers = _workers(args, reps * slot_count(sc) * sc.get("horizon.periods"))
@@ -488,11 +535,11 @@ def _run(sc: Scenario, args: argparse.Namespace, replications: int | None, seed:
             stop=stop,
         )
 
-    _, path, text = _execute(args, sc.name, workers, compute, summary_text)
+    _, path, text = _execute(args, name or sc.name, workers, compute, summary_text)
     if not args.quiet:
         print(text)
     _written(path, args, report=False)
-    return 0
+    return path
 
 
 def _run_precision(sc: Scenario, args: argparse.Namespace) -> int:
@@ -552,7 +599,9 @@ def _run_precision(sc: Scenario, args: argparse.Namespace) -> int:
     return 0
 
 
-def _compare(sc: Scenario, args: argparse.Namespace, replications: int | None, seed: int | None) -> int:
+def _compare(
+    sc: Scenario, args: argparse.Namespace, replications: int | None, seed: int | None, name: str | None = None
+) -> Path:
     try:
         names = [spec.label for spec in check_policy_names([args.policies])]
     except ValueError as exc:
@@ -577,14 +626,16 @@ def _compare(sc: Scenario, args: argparse.Namespace, replications: int | None, s
             stop=stop,
         )
 
-    _, path, text = _execute(args, f"{sc.name}-compare", workers, compute, comparison_text, comparison_figures)
+    _, path, text = _execute(args, name or f"{sc.name}-compare", workers, compute, comparison_text, comparison_figures)
     if not args.quiet:
         print(text)
     _written(path, args, report=False)
-    return 0
+    return path
 
 
-def _decompose(sc: Scenario, args: argparse.Namespace, replications: int | None, seed: int | None) -> int:
+def _decompose(
+    sc: Scenario, args: argparse.Namespace, replications: int | None, seed: int | None, name: str | None = None
+) -> Path:
     reps = int(sc.get("run.replications") if replications is None else replications)
     if reps < 2:
         raise UsageError(f"--replications: a decomposition needs at least 2, got {reps}")
@@ -609,14 +660,16 @@ def _decompose(sc: Scenario, args: argparse.Namespace, replications: int | None,
     def figures(d: xr.Dataset, folder: Path) -> list[Path]:
         return save(shapley_figure(d), folder, "shapley") + save(configurations_figure(d), folder, "configurations")
 
-    _, path, text = _execute(args, f"{sc.name}-decompose", workers, compute, attribution_text, figures)
+    _, path, text = _execute(args, name or f"{sc.name}-decompose", workers, compute, attribution_text, figures)
     if not args.quiet:
         print(text)
     _written(path, args)
-    return 0
+    return path
 
 
-def _sweep(exp: Experiment, args: argparse.Namespace, replications: int | None, seed: int | None) -> int:
+def _sweep(
+    exp: Experiment, args: argparse.Namespace, replications: int | None, seed: int | None, name: str | None = None
+) -> Path:
     reps = int(exp.replications if replications is None else replications)
     if reps < 2:
         raise UsageError(f"--replications: a sweep needs at least 2 per design point, got {reps}")
@@ -642,13 +695,13 @@ def _sweep(exp: Experiment, args: argparse.Namespace, replications: int | None, 
     def figures(d: xr.Dataset, folder: Path) -> list[Path]:
         return [p for stem, make in sweep_figures(d) for p in save(make(), folder, stem)]
 
-    _, path, text = _execute(args, f"{exp.name}-sweep", workers, compute, sweep_text, figures)
+    _, path, text = _execute(args, name or f"{exp.name}-sweep", workers, compute, sweep_text, figures)
     if not args.quiet:
         print(text)  # a "warning: too few design points ..." line, if any, is in it (and in summary.txt)
     elif warn := next((line for line in text.splitlines() if line.startswith("warning: ")), None):
         print(f"valuecapture: {warn}", file=sys.stderr)
     _written(path, args)
-    return 0
+    return path
 
 
 def _report(args: argparse.Namespace) -> int:

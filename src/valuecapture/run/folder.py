@@ -22,8 +22,10 @@ from typing import Any
 
 import xarray as xr
 
-from valuecapture.run.outputs import WriteFailure, check_out_folder, check_target, claimed
+from valuecapture.run.outputs import OutputError, WriteFailure, check_out_folder, check_target, claimed
+from valuecapture.run.results import RESULT_FILE
 from valuecapture.run.store import RunStore, StoreError, store_dir
+from valuecapture.scenario.schema import NAME_PATTERN
 
 #: ``compute(store, resume, stop) -> Dataset``: the run, streaming its batches into ``store``.
 Compute = Callable[[Path, bool, Callable[[], bool]], xr.Dataset]
@@ -106,6 +108,36 @@ def run_in_folder(
             ) from None
         shutil.rmtree(path, ignore_errors=True)
     return ds, target
+
+
+def reproduce_target(result: str | Path, out: str | Path | None, fallback: str) -> tuple[Path, str]:
+    """Where ``valuecapture reproduce RESULT`` writes its re-run: ``(folder, name)`` for :func:`run_in_folder`.
+
+    ``folder`` is ``out``, by default the folder that holds the original result; ``name`` is
+    the original's (its folder's name, or a loose file's stem; ``fallback`` when that is not a
+    valid result name), with ``-reproduced`` appended when ``folder`` is the one holding the
+    original, so the re-run never lands on the original.  An ``out`` that is the original
+    result folder or inside it is refused (:class:`~valuecapture.run.outputs.OutputError`)."""
+    p = Path(result)
+    original: Path | None
+    if p.is_dir():
+        original, name, holder = p, p.name, p.parent
+    elif p.name == RESULT_FILE:
+        original, name, holder = p.parent, p.parent.name, p.parent.parent
+    else:  # a loose result file: the re-run goes into a folder, never onto the file
+        original, name, holder = None, p.stem, p.parent
+    if not NAME_PATTERN.fullmatch(name):
+        name = fallback
+    folder = check_out_folder(holder if out is None else out)
+    where = folder.resolve()
+    if original is not None and (where == original.resolve() or original.resolve() in where.parents):
+        raise OutputError(
+            f"--out {out}: is inside the original result {original}; reproduce writes beside it (the default) or "
+            "into another folder"
+        )
+    if where == holder.resolve():
+        name = f"{name}-reproduced"
+    return folder, name
 
 
 def _saved_text(path: Path) -> str | None:
