@@ -35,6 +35,8 @@ from valuecapture.cli.export import add_arguments as export_arguments
 from valuecapture.cli.export import add_tidy_arguments as export_tidy_arguments
 from valuecapture.cli.export import run as export_customers
 from valuecapture.cli.export import run_tidy as export_tidy
+from valuecapture.cli.frontier import add_arguments as frontier_arguments
+from valuecapture.cli.frontier import run as run_frontier
 from valuecapture.cli.optimize import add_arguments as optimize_arguments
 from valuecapture.cli.optimize import run as optimize
 from valuecapture.cli.play import add_arguments as play_arguments
@@ -225,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
 
+    frontier_arguments(
+        sub.add_parser(
+            "frontier",
+            help="segment risk-return frontier of a result (Tarasi et al. 2011): the efficient customer mixes within "
+            "bounds, today's mix on it, bootstrap bands (docs/model.md)",
+        )
+    )
+
     rpt = sub.add_parser(
         "report",
         help="write a self-contained HTML report and its Markdown twin (figures as PNG and SVG, tables as CSV and "
@@ -317,6 +327,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_discover(args)
     if args.command == "robustness":
         return run_robustness(args)
+    if args.command == "frontier":
+        return run_frontier(args)
     if args.command == "sweep":
         _sweep(load_experiment(args.experiment), args, args.replications, args.seed)
         return 0
