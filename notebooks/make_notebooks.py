@@ -289,7 +289,52 @@ check(np.mean(fv_avg < 0) < np.mean(fv < 0) / 3, "the average-customer firm almo
 check(se(fv[:400]) < se(fv[:25]) / 2, "400 replications estimate the mean much more precisely than 25")
 """),
     md("""
-## 7. Exercises
+## 7. Try it: move the levers
+
+The firm of this lesson with four levers: the yearly overhead (exercise 2), the
+size–price correlation (exercise 3: 0 takes it out), the number of replications (section
+4c: watch the MC s.e. shrink and the sd stay) and the seed (exercise 1: another set of
+futures).
+
+In Jupyter with ipywidgets installed (`pip install 'valuecapture[notebooks]'`) the levers
+below are sliders and menus, and each change reruns the simulation on the same seed. Without
+them (or in the executed copy in `docs/notebooks/`) the cell runs once at the values shown.
+"""),
+    code("""
+from valuecapture.report.teaching import Choice, Slider, explore
+
+
+def firm_value(fixed_cost, size_price, replications, seed):
+    # Lesson 1's firm with another overhead, size-price correlation, number of futures or seed.
+    variant = sc.with_values({
+        "choices.fixed_cost": fixed_cost,
+        "correlations": [{"between": ["wallet", "price"], "rho": size_price}] if size_price else [],
+    })
+    x = vc.simulate(variant, replications=replications, seed=seed)["firm_value"].values
+    print(f"mean {m(x.mean())} ± {m(x.std(ddof=1) / np.sqrt(x.size))} (MC s.e.), sd {m(x.std(ddof=1))},"
+          f" p5 {m(np.percentile(x, 5))}, P(value < 0) {np.mean(x < 0):.1%}")
+    fig, ax = plt.subplots(figsize=(8, 3.4), constrained_layout=True)
+    ax.hist(x / 1e6, bins=40, color="#4C72B0", alpha=0.8)
+    ax.axvline(x.mean() / 1e6, color="black", lw=1.2, label=f"mean {m(x.mean())}")
+    ax.axvline(0, color="#C44E52", lw=0.8, ls="--")
+    ax.set_xlabel("firm value (millions)")
+    ax.set_ylabel("futures")
+    ax.set_title(f"fixed cost {m(fixed_cost)} a year, size-price correlation {size_price:+.1f},"
+                 f" {replications} futures, seed {seed}", fontsize=10)
+    ax.legend(frameon=False)
+    show(fig)
+
+
+explore(
+    firm_value,
+    fixed_cost=Slider(1_200_000, 600_000, 2_400_000, 100_000, "fixed cost a year"),
+    size_price=Slider(-0.4, -0.8, 0.4, 0.1, "size-price correlation"),
+    replications=Choice(200, [25, 100, 200, 400, 1600], "replications"),
+    seed=Slider(11, 1, 40, 1, "seed"),
+)
+"""),
+    md("""
+## 8. Exercises
 
 1. **Another seed.** Rerun section 2 with `seed=12`. Which numbers change? Are the
    changes in the mean larger than two MC standard errors?
@@ -536,7 +581,51 @@ check(peak["all three sources"] > 1.2 and peak["none"] < 1.05,
       "only customer heterogeneity lifts the Stobachoff curve above 100%")
 """),
     md("""
-## 6. Exercises
+## 6. Try it: move the levers
+
+Switch each source of heterogeneity on or off and change how unequal the customers'
+sizes are (the wallet's log-scale spread; the mean size stays the same, as in exercise 1),
+and watch the spread of firm value and the Stobachoff curve.
+
+In Jupyter with ipywidgets installed (`pip install 'valuecapture[notebooks]'`) the levers
+below are sliders and menus, and each change reruns the simulation on the same seed. Without
+them (or in the executed copy in `docs/notebooks/`) the cell runs once at the values shown.
+"""),
+    code("""
+from valuecapture.report.teaching import Choice, Slider, explore
+
+ON_OFF = {"on": True, "off": False}
+wallet = dict(sc.get("uncertainties.wallet").params)
+MEAN_SIZE = wallet["scale"] * np.exp(wallet["s"] ** 2 / 2)  # the mean of a lognormal
+
+
+def sources(customer, relationship, interdependence, wallet_spread):
+    # Lesson 2's firm with each source on or off and customers more or less unequal (same mean size).
+    variant = sc.with_values({
+        "heterogeneity.customer": customer,
+        "heterogeneity.relationship": relationship,
+        "heterogeneity.interdependence": interdependence,
+        "uncertainties.wallet": {"dist": "lognorm", "s": wallet_spread,
+                                 "scale": MEAN_SIZE / np.exp(wallet_spread ** 2 / 2)},
+    })
+    d = vc.simulate(variant, replications=200, seed=SEED)
+    x = d["firm_value"].values
+    print(f"mean {m(x.mean())}, sd {m(x.std(ddof=1))}, p5 {m(np.percentile(x, 5))}, P(value < 0) {np.mean(x < 0):.1%},"
+          f" value destroyed {m(float(d['value_destroyed'].mean()))},"
+          f" Stobachoff peak {float(d['stobachoff_peak'].median()):.2f}")
+    show(plots.stobachoff_figure(d))
+
+
+explore(
+    sources,
+    customer=Choice(True, ON_OFF, "customer heterogeneity"),
+    relationship=Choice(True, ON_OFF, "relationship heterogeneity"),
+    interdependence=Choice(True, ON_OFF, "interdependence"),
+    wallet_spread=Slider(1.4, 0.4, 2.0, 0.1, "wallet spread (lognormal s)"),
+)
+"""),
+    md("""
+## 7. Exercises
 
 1. **Less unequal customers.** Set the wallet's log-scale spread from 1.4 to 0.8, with a
    scale that keeps the mean customer size unchanged
@@ -737,7 +826,57 @@ check(np.percentile(h, 5) > np.percentile(a, 5) and np.percentile(h, 95) < np.pe
 check(se_independent > 4 * se_paired, "common random numbers make the comparison several times more precise")
 """),
     md("""
-## 5. Exercises
+## 5. Try it: move the levers
+
+Pick two policies and compare them on the same futures, over a shorter or longer horizon
+(exercise 1), with more or fewer account managers (exercise 2) and more or less customer
+insight (exercise 3). Each dot of the scatter is one future under both policies.
+
+In Jupyter with ipywidgets installed (`pip install 'valuecapture[notebooks]'`) the levers
+below are sliders and menus, and each change reruns the simulation on the same seed. Without
+them (or in the executed copy in `docs/notebooks/`) the cell runs once at the values shown.
+"""),
+    code("""
+from valuecapture.report.teaching import Choice, Slider, explore
+
+PPY = sc.get("horizon.periods_per_year")
+
+
+def two_policies(a, b, years, managers, insight):
+    # Policy a against policy b on the same 100 futures of lesson 3's firm.
+    variant = sc.with_values({"horizon.periods": years * PPY, "capabilities.account_managers": managers,
+                              "capabilities.insight_level": insight})
+    both = compare(variant, [a, b], replications=100, seed=SEED)
+    fa = both["firm_value"].isel(policy=0).values
+    fb = both["firm_value"].isel(policy=1).values
+    d = paired_differences(both)[0]
+    print(f"{a}: mean {m(fa.mean())}, p5 {m(np.percentile(fa, 5))};  {b}: mean {m(fb.mean())},"
+          f" p5 {m(np.percentile(fb, 5))}")
+    print(f"{a} - {b}: {m(d.mean)} [{m(d.ci_low)}, {m(d.ci_high)}] (95%), {a} better in {d.p_a_beats_b:.0%}"
+          " of the same futures")
+    fig, ax = plt.subplots(figsize=(5.2, 5), constrained_layout=True)
+    ax.scatter(fb / 1e6, fa / 1e6, s=14, alpha=0.6, color="#4C72B0")
+    lims = [min(fa.min(), fb.min()) / 1e6, max(fa.max(), fb.max()) / 1e6]
+    ax.plot(lims, lims, color="black", lw=0.8, ls="--")
+    ax.set_xlabel(f"firm value under {b} (millions)")
+    ax.set_ylabel(f"firm value under {a} (millions)")
+    ax.set_title(f"{years} years, {managers} account managers, insight {insight:g}; above the line: {a} wins",
+                 fontsize=9)
+    ax.grid(alpha=0.3)
+    show(fig)
+
+
+explore(
+    two_policies,
+    a=Choice("tiered", policies, "policy A"),
+    b=Choice("harvest", policies, "policy B"),
+    years=Choice(5, [3, 5, 10], "years"),
+    managers=Slider(int(sc.get("capabilities.account_managers")), 0, 8, 1, "account managers"),
+    insight=Slider(float(sc.get("capabilities.insight_level")), 0.0, 1.0, 0.25, "customer insight"),
+)
+"""),
+    md("""
+## 6. Exercises
 
 1. **The horizon.** Extend the horizon to ten years (`"horizon.periods": 20`) and compare
    tiered with harvest again. What happens to harvest, and why does it look good over five
@@ -942,7 +1081,60 @@ share_lean = lambda p: float(mix.sel(policy=p, business_model="transactional") /
 check(share_lean("portfolio") < share_lean("tiered"), "the portfolio policy keeps more customers in the richer models")
 """),
     md("""
-## 7. Exercises
+## 7. Try it: move the levers
+
+What are the interaction spaces worth when legitimacy (exercise 1) or the cost of
+misalignment (exercise 2) is different, or when the joint-planning workshop is cheaper or
+bigger (exercise 3)? Each setting runs the firm with and without the spaces on the same
+futures.
+
+In Jupyter with ipywidgets installed (`pip install 'valuecapture[notebooks]'`) the levers
+below are sliders and menus, and each change reruns the simulation on the same seed. Without
+them (or in the executed copy in `docs/notebooks/`) the cell runs once at the values shown.
+"""),
+    code("""
+from valuecapture.report.teaching import Choice, Slider, explore
+
+WORKSHOP = next(i for i, space in enumerate(sc.get("interactions")) if space["name"] == "joint_planning")
+
+
+def spaces_worth(legitimacy, churn_effect, workshop_cost, workshop_seats):
+    # Lesson 4's firm with and without interaction spaces, on the same 100 futures.
+    variant = sc.with_values({
+        "alignment.legitimacy": legitimacy,
+        "alignment.churn_effect": churn_effect,
+        f"interactions.{WORKSHOP}.cost_per_contact": workshop_cost,
+        f"interactions.{WORKSHOP}.capacity": workshop_seats,
+    })
+    on = vc.simulate(variant, replications=100, seed=SEED)
+    off = vc.simulate(variant.with_values({"interactions": []}), replications=100, seed=SEED)
+    gain = on["firm_value"].values - off["firm_value"].values
+    print(f"with spaces {m(float(on['firm_value'].mean()))}, without {m(float(off['firm_value'].mean()))}:"
+          f" the spaces are worth {m(gain.mean())} ± {m(1.96 * gain.std(ddof=1) / np.sqrt(gain.size))} (95%),"
+          f" better in {np.mean(gain > 0):.0%} of the futures")
+    fig, ax = plt.subplots(figsize=(7, 3.4), constrained_layout=True)
+    for d, label, colour in ((on, "with interaction spaces", "#55A868"), (off, "without", "#C44E52")):
+        ax.plot(d["year"].values, d["aligned_share"].median("replication"), color=colour, lw=2, label=label)
+    ax.set_xlabel("year")
+    ax.set_ylabel("aligned share (median)")
+    ax.set_title(f"legitimacy {legitimacy:g}, churn effect {churn_effect:g}, workshop {workshop_cost:,.0f}"
+                 f" per contact, {workshop_seats} seats", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    show(fig)
+
+
+workshop = sc.get("interactions")[WORKSHOP]
+explore(
+    spaces_worth,
+    legitimacy=Slider(float(sc.get("alignment.legitimacy")), 0.0, 1.0, 0.1, "legitimacy"),
+    churn_effect=Slider(float(sc.get("alignment.churn_effect")), 0.0, 3.0, 0.25, "churn effect of misalignment"),
+    workshop_cost=Slider(int(workshop["cost_per_contact"]), 500, 5000, 250, "workshop cost per contact"),
+    workshop_seats=Slider(int(workshop["capacity"]), 10, 80, 10, "workshop seats"),
+)
+"""),
+    md("""
+## 8. Exercises
 
 1. **Legitimacy.** Set `"alignment.legitimacy"` to 0 (a downgrade explained in an
    interaction space costs as much trust as an unexplained one) and to 1 (it costs none),
@@ -1137,7 +1329,53 @@ top_fifth = value.iloc[: len(value) // 5].sum()
 check(top_fifth > 0.5 * value.sum(), "a small group of named customers creates most of the value")
 """),
     md("""
-## 6. Exercises
+## 6. Try it: move the levers
+
+Simulate another firm — a smaller or larger one, another history (seed), churn that
+trust moves (exercise 2) — export it, calibrate it back and compare the estimates with the
+truth. (Without the bootstrap of section 2 the correlations have no standard errors; the
+other estimates do.)
+
+In Jupyter with ipywidgets installed (`pip install 'valuecapture[notebooks]'`) the levers
+below are sliders and menus, and each change reruns the simulation on the same seed. Without
+them (or in the executed copy in `docs/notebooks/`) the cell runs once at the values shown.
+"""),
+    code("""
+from valuecapture.report.teaching import Choice, Slider, explore
+
+
+def recover(customers, seed, churn_trust_effect):
+    # Simulate a firm whose parameters we know, export it, calibrate it and compare.
+    known = truth.with_values({"customers.count": customers, "relationship.churn_trust_effect": churn_trust_effect})
+    history = vc.simulate(known, replications=1, seed=seed)
+    tables = customer_tables(history, replication=0)
+    with tempfile.TemporaryDirectory(prefix="valuecapture-explore-") as folder:
+        data = Path(folder) / "data"
+        write_export(tables, data)
+        got = calibrate(data / "customers.csv", panel=data / "revenue.csv", base=known,
+                        as_of=tables.as_of, write=False, bootstrap=0).calibration.estimates
+    rows = []
+    for field, names in [("uncertainties.churn", ("a", "b")), ("uncertainties.wallet", ("s", "scale")),
+                         ("uncertainties.cost_to_serve", ("s", "scale"))]:
+        true = dict(known.get(field).params)
+        for name in names:
+            value, se = float(got[field].value[name]), float(got[field].se[name])
+            rows.append((f"{field.split('.')[1]} {name}", true[name], value, se, abs(value - true[name]) <= 1.96 * se))
+    print(f"{len(tables.customers)} customers in the table; estimates of the firm's parameters:")
+    display(pd.DataFrame(rows, columns=["parameter", "true", "estimate", "s.e.", "true inside 95% interval"])
+            .round(4).set_index("parameter"))
+
+
+explore(
+    recover,
+    customers=Choice(600, [150, 300, 600, 1200], "customers at the start"),
+    seed=Slider(SEED, 2000, 2050, 1, "seed"),
+    churn_trust_effect=Choice(0.0, {"0 (as in the lesson)": 0.0, "-2 (trust lowers churn)": -2.0},
+                              "effect of trust on churn"),
+)
+"""),
+    md("""
+## 7. Exercises
 
 1. **Repeat the draw.** Change `SEED` and run the lesson again. How often is each true
    parameter inside its interval? (Over many seeds it should be about 95% of the time.)

@@ -9,6 +9,7 @@ import sys
 import tomllib
 from argparse import Namespace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from conftest import inproc
 import valuecapture as vc
 from valuecapture import cli
 from valuecapture.cli.play import Game, run, text_histogram
+from valuecapture.report import teaching
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml")) + sorted((ROOT / "scenarios" / "classroom").glob("*.toml"))
@@ -226,3 +228,83 @@ def test_text_histogram_counts_every_future() -> None:
     assert sum(counts) == 200
     assert "(m)" in lines[0]
     assert any("|" in line for line in lines[1:])
+
+
+# ---- the notebooks' interactive controls (valuecapture.report.teaching) -----------------------
+
+
+def test_static_fallback_runs_once_at_the_defaults(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(teaching.WIDGETS_ENV, "0")
+    assert not teaching.widgets_available()
+    calls: list[tuple[Any, ...]] = []
+
+    def lever(cost: float, policy: str, n: int) -> str:
+        calls.append((cost, policy, n))
+        return "done"
+
+    out = teaching.explore(
+        lever,
+        cost=teaching.Slider(1_200_000, 600_000, 2_400_000, 100_000, "fixed cost"),
+        policy=teaching.Choice("tiered", ["single", "tiered"]),
+        n=teaching.Choice(200, {"few": 50, "many": 200}, "futures"),
+    )
+    assert out == "done" and calls == [(1_200_000, "tiered", 200)]
+    assert capsys.readouterr().out.splitlines() == [
+        "Levers (at their defaults here; in Jupyter with ipywidgets they are controls): fixed cost = 1,200,000 "
+        "(slider 600,000 to 2,400,000); policy = tiered (one of single, tiered); futures = many (one of few, many)"
+    ]
+
+
+def test_outside_a_kernel_there_are_no_widgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(teaching.WIDGETS_ENV, raising=False)
+    assert not teaching.widgets_available()  # pytest is no IPython kernel
+
+
+def test_controls_are_widgets_bound_to_the_function() -> None:
+    """The interactive path: one widget per control with its range and default; the function runs
+    at the defaults, then again with each new value."""
+    import ipywidgets
+
+    calls: list[tuple[Any, ...]] = []
+    box = teaching.controls_widget(
+        lambda share, managers, policy: calls.append((share, managers, policy)),
+        {
+            "share": teaching.Slider(0.5, 0.0, 1.0, 0.25, "insight"),
+            "managers": teaching.Slider(2, 0, 8, 1),
+            "policy": teaching.Choice("tiered", {"Tiered": "tiered", "Harvest": "harvest"}),
+        },
+    )
+    share, managers, policy = box.children[:3]
+    assert isinstance(share, ipywidgets.FloatSlider) and isinstance(managers, ipywidgets.IntSlider)
+    assert isinstance(policy, ipywidgets.Dropdown)
+    assert (share.min, share.max, share.step, share.value, share.description) == (0.0, 1.0, 0.25, 0.5, "insight")
+    assert (managers.min, managers.max, managers.value, managers.description) == (0, 8, 2, "managers")
+    assert not share.continuous_update  # a simulation per change: on release, not while dragging
+    assert policy.options == (("Tiered", "tiered"), ("Harvest", "harvest")) and policy.value == "tiered"
+    assert policy.label == "Tiered"
+    assert calls == [(0.5, 2, "tiered")]
+    managers.value = 5
+    policy.value = "harvest"
+    assert calls[1:] == [(0.5, 5, "tiered"), (0.5, 5, "harvest")]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: teaching.Slider(5, 0, 1, 0.1), "low <= value <= high"),
+        (lambda: teaching.Slider(0.5, 0, 1, 0), "step > 0"),
+        (lambda: teaching.Slider(float("nan"), 0, 1, 0.1), "finite numbers"),
+        (lambda: teaching.Choice("x", ["a", "b"]), "not among the options"),
+        (lambda: teaching.Choice("a", []), "non-empty"),
+    ],
+)
+def test_bad_controls_are_refused(make: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_explore_refuses_what_is_not_a_control() -> None:
+    with pytest.raises(TypeError, match="'n' must be a Slider or a Choice"):
+        teaching.explore(lambda n: n, interactive=False, n=3)
