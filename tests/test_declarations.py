@@ -27,7 +27,7 @@ from valuecapture.model.policies import get_policy
 from valuecapture.model.population import generate_customers, generate_network
 from valuecapture.model.state import BatchState
 from valuecapture.model.submodels import default_components
-from valuecapture.run.seeds import KeyedStreams, batch_streams
+from valuecapture.run.seeds import batch_streams, philox_keys
 from valuecapture.scenario.load import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ CASES = {
     "revenue_panel": ("classroom.toml", ["outputs.revenue_panel=true", "horizon.periods=12"]),
 }
 #: Fields that are not state: the run's parameters and inputs, and the prefix width (derived from next_free).
-CONTEXT = {"params", "base", "network", "random", "policy", "width", "alignment", "portfolio", "records"}
+CONTEXT = {"params", "base", "network", "keys", "policy", "width", "alignment", "portfolio", "records"}
 PERIODS_CHECKED = (1, 4, 5, 8, 12)
 
 
@@ -95,10 +95,10 @@ def _snapshots(case: str) -> tuple[list[Component], dict[tuple[str, int], BatchS
     sc = load_scenario(ROOT / "scenarios" / path, overrides)
     p = ModelParams.from_scenario(sc)
     reps = range(3)
-    setup, streams = batch_streams(sc.get("run.seed"), reps), KeyedStreams(sc.get("run.seed"), reps)
+    setup, keys = batch_streams(sc.get("run.seed"), reps), philox_keys(sc.get("run.seed"), reps)
     base = generate_customers(p, setup["population"])
     state = initial_state(
-        p, base, generate_network(p, base.segment, setup["network"]), streams, get_policy(sc.get("choices.policy"))
+        p, base, generate_network(p, base.segment, setup["network"]), keys, get_policy(sc.get("choices.policy"))
     )
     comps = components(p)  # the sub-models, and the revenue panel with outputs.revenue_panel
     taken: dict[tuple[str, int], BatchState] = {}
@@ -159,19 +159,34 @@ def test_the_engine_checks_the_phase_order_against_the_declarations() -> None:
     comps = default_components(4, 12, alignment=True, portfolio_models=("kraljic",))
     check_order(comps)  # the shipped order agrees
     by_name = {c.name: c for c in comps}
-    by_name["retention"].phase = 25  # churn before this period's trust update: retention would see old trust
-    with pytest.raises(ValueError, match="'retention' \\(phase 25\\) reads 'trust', which 'alignment' writes later"):
-        Engine(comps, 12)
-    by_name["retention"].phase = 50
-    economics = by_name["economics"]
-    economics.reads_previous = (*economics.reads_previous, "demand")  # demand runs before economics
+    back, front = by_name["relationship+retention"], by_name["demand+economics"]
+    back.phase = 25  # churn before the customer's view moves: retention would see old trust
     with pytest.raises(
-        ValueError, match="'economics' declares 'demand' as last period's value, but no component later"
+        ValueError, match="'relationship\\+retention' \\(phase 25\\) reads 'trust', which 'alignment' writes later"
+    ):
+        Engine(comps, 12)
+    back.phase = 40
+    front.reads_previous = (*front.reads_previous, "demand")  # demand runs before economics, in the same step
+    with pytest.raises(
+        ValueError, match="'demand\\+economics' declares 'demand' as last period's value, but no component later"
     ):
         check_order(comps)
-    economics.reads_previous = tuple(f for f in economics.reads_previous if f not in ("demand", "share_of_wallet"))
-    with pytest.raises(ValueError, match="'economics' .* reads 'share_of_wallet', which 'relationship' writes later"):
+    front.reads_previous = tuple(f for f in front.reads_previous if f not in ("demand", "share_of_wallet"))
+    with pytest.raises(
+        ValueError,
+        match="'demand\\+economics' .* reads 'share_of_wallet', which 'relationship\\+retention' writes later",
+    ):
         check_order(comps)
+
+
+def test_a_fused_step_declares_what_its_parts_do() -> None:
+    """Last period's values inside a fused step are those written after the step, not by a
+    later part of it (economics reads trust before relationship writes it: one step)."""
+    fused = {c.name: c for c in default_components(4, 12)}["demand+economics+relationship+retention"]
+    assert "trust" in fused.reads and "trust" in fused.writes and "trust" not in fused.reads_previous
+    assert {"value_by_model", "records.acquired"} <= set(fused.reads)
+    front = {c.name: c for c in default_components(4, 12, alignment=True)}["demand+economics"]
+    assert {"trust", "share_of_wallet", "status", "alignment.customer_level"} <= set(front.reads_previous)
 
 
 def test_a_misspelt_declaration_fails_when_the_engine_runs() -> None:

@@ -55,10 +55,16 @@ def test_default_components_declare_state() -> None:
     assert [c.name for c in sorted(comps, key=lambda c: c.phase)] == [
         "review",
         "acquisition",
-        "demand",
-        "economics",
-        "relationship",
-        "retention",
+        "demand+economics+relationship+retention",  # one fused step (model/submodels/period.py)
+        "valuation",
+    ]
+    aligned = default_components(4, 40, alignment=True)
+    assert [c.name for c in sorted(aligned, key=lambda c: c.phase)] == [
+        "review",
+        "acquisition",
+        "demand+economics",
+        "alignment",
+        "relationship+retention",
         "valuation",
     ]
     for c in comps:

@@ -1,5 +1,6 @@
-"""The compiled sub-model loops (valuecapture.model.kernels and the step_* kernels of
-valuecapture.model.submodels) against plain numpy versions of the same equations.
+"""The compiled sub-model loops (valuecapture.model.kernels and the fused period step of
+valuecapture.model.submodels.period, one part at a time) against plain numpy versions of
+the same equations, with the random numbers the step computes (model/philox.py).
 
 The kernels use their own exp/expm1 (pure arithmetic, see kernels.py), so they agree
 with numpy to rounding, not bit for bit: each comparison allows a few ulp of the
@@ -12,12 +13,15 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from valuecapture.model.kernels import exp, expm1, kernel
+from valuecapture.model import philox
+from valuecapture.model.kernels import NO_SLOTS, exp, expm1, kernel
+from valuecapture.model.philox import MECHANISMS
 from valuecapture.model.state import ACTIVE, LOST, NOT_YET, Slots
-from valuecapture.model.submodels.demand import DemandTerms, step_demand
-from valuecapture.model.submodels.economics import step_economics
-from valuecapture.model.submodels.relationship import RelationshipCoefficients, step_relationship
-from valuecapture.model.submodels.retention import RetentionCoefficients, step_retention
+from valuecapture.model.submodels.demand import DemandTerms
+from valuecapture.model.submodels.economics import EconomicsArrays, EconomicsTerms
+from valuecapture.model.submodels.period import Which, step_period
+from valuecapture.model.submodels.relationship import RelationshipCoefficients
+from valuecapture.model.submodels.retention import RetentionCoefficients
 
 
 @kernel
@@ -81,10 +85,46 @@ def _status(rng: np.random.Generator) -> np.ndarray:
     return s
 
 
+PERIOD = 9
+KEYS = np.arange(B * len(MECHANISMS) * 2, dtype=np.uint32).reshape(B, len(MECHANISMS), 2) * np.uint32(2654435761)
+
+
+def _draws(mechanism: str, law: str) -> np.ndarray:
+    """The numbers the period step draws for ``mechanism``: (B, W), from the scalar functions."""
+    return philox.draws(np.ascontiguousarray(KEYS[:, MECHANISMS.index(mechanism)]), PERIOD, FILLED, W, law)
+
+
+def _step(which: Which, slots: Slots, **given) -> dict[str, np.ndarray]:
+    """Run :func:`step_period` for the parts ``which`` with neutral terms except ``given``;
+    returns the per-replication outputs."""
+    n_models = 2
+    out = {
+        "counts": np.zeros((B, n_models), dtype=np.int64),
+        "ep_by_model": np.zeros((B, n_models)),
+        "sums": np.zeros((B, 5)),
+        "churned": np.zeros(B, dtype=np.int64),
+        "active": np.zeros(B, dtype=np.int64),
+    }
+    no_rel = RelationshipCoefficients(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, False, 0.0, 0.0)
+    no_ret = RetentionCoefficients(0.0, 0.0, 1.0, False, 0.0)
+    step_period(
+        which, given.get("filled", FILLED), slots, given.get("segment", np.zeros((B, N), dtype=np.int16)), PERIOD,
+        KEYS, given.get("dk", DemandTerms(0.0, 0.0, 0.0, 0.0)), given.get("fresh_from", np.zeros(B, dtype=np.int64)),
+        given.get("level", np.zeros((B, 1))), given.get("ek", EconomicsTerms(1.0, False, 0.0, 0.0, 1.0)),
+        given.get("ea", EconomicsArrays(np.zeros((B, N)), NO_SLOTS, NO_SLOTS, NO_SLOTS)), given.get("rk", no_rel),
+        given.get("tk", no_ret), given.get("misalignment", NO_SLOTS),
+        given.get("indptr", np.zeros(B * N + 1, np.int64)),
+        given.get("indices", np.zeros(0, np.int64)), out["counts"], out["ep_by_model"], out["sums"], out["churned"],
+        out["active"],
+    )  # fmt: skip
+    return out
+
+
 def test_relationship_kernel_equals_the_documented_equations():
     rng = _rng()
     trust, adaptation, bq, ba = (rng.random((B, N)) for _ in range(4))
-    sow, noise, m = np.zeros((B, N)), rng.standard_normal((B, W)), rng.random((B, N))
+    sow, m = np.zeros((B, N)), rng.random((B, N))
+    noise = _draws("relationship", "normal")
     par = dict(aq=0.2, qn=0.15, up=0.3, down=0.6, ar=0.25, a=-1.0, bt=2.5, ca=0.8, te=0.4, se=0.7)
     t0, a0 = trust.copy(), adaptation.copy()
     k = RelationshipCoefficients(
@@ -103,7 +143,7 @@ def test_relationship_kernel_equals_the_documented_equations():
     slots = Slots.zeros(
         (B, N), trust=trust, adaptation=adaptation, share_of_wallet=sow, bm_quality=bq, bm_adaptation=ba
     )
-    step_relationship(FILLED, slots, noise, m, k)
+    _step(Which(False, False, True, False), slots, rk=k, misalignment=m)
     t0, a0, bq, ba, m = (x[:, :W] for x in (t0, a0, bq, ba, m))
     q = np.clip(bq + par["aq"] * a0 + par["qn"] * noise, 0.0, 1.0)
     gap = q - t0
@@ -120,13 +160,16 @@ def test_demand_kernel_steps_the_ar1_and_starts_new_customers_stationary():
     rng = _rng()
     idio, wallet, growth = rng.standard_normal((B, N)) * 0.1, rng.random((B, N)) * 100, rng.random((B, N)) * 0.05
     segment = rng.integers(0, 3, (B, N)).astype(np.int16)
-    z, level = rng.standard_normal((B, W)), rng.standard_normal((B, 3)) * 0.1
+    z, level = _draws("demand", "normal"), rng.standard_normal((B, 3)) * 0.1
     fresh_from = np.array([W, W - 50, 0], dtype=np.int64)
     phi, s_e, stat, years = 0.8, 0.12, 1.0 / np.sqrt(1 - 0.64), 2.5
     demand = np.zeros((B, N))
     i0 = idio.copy()
     slots = Slots.zeros((B, N), idio=idio, demand=demand, wallet_dt=wallet, log1p_growth=growth)
-    step_demand(FILLED, slots, segment, z, fresh_from, level, DemandTerms(phi, s_e, stat, years))
+    _step(
+        Which(True, False, False, False), slots, segment=segment, dk=DemandTerms(phi, s_e, stat, years),
+        fresh_from=fresh_from, level=level,
+    )  # fmt: skip
     fresh = np.arange(W)[None, :] >= fresh_from[:, None]
     x = np.where(fresh, s_e * stat * z, phi * i0[:, :W] + s_e * z)
     want = wallet[:, :W] * np.exp(
@@ -141,8 +184,8 @@ def test_retention_kernel_churns_by_the_cloglog_hazard_and_spreads_contagion():
     rng = _rng()
     status = _status(rng)
     trust, contagion, m = rng.random((B, N)), rng.random((B, N)), rng.random((B, N))
-    log_survival = -0.05 * rng.random((B, N))
-    u = rng.random((B, W)) * 0.2
+    log_survival = -0.5 * rng.random((B, N))
+    u = _draws("retention", "uniform")
     # a ring network inside each replication: node b*N + i is tied to b*N + (i +- 1) mod N
     nodes = np.arange(B * N)
     b_, i_ = np.divmod(nodes, N)
@@ -152,40 +195,33 @@ def test_retention_kernel_churns_by_the_cloglog_hazard_and_spreads_contagion():
     indices = dst[order].astype(np.int64)
     indptr = np.zeros(B * N + 1, dtype=np.int64)
     np.cumsum(np.bincount(src, minlength=B * N), out=indptr[1:])
-    hazard, churned, active = np.zeros((B, N)), np.zeros(B, dtype=np.int64), np.zeros(B, dtype=np.int64)
+    hazard = np.zeros((B, N))
     s0, c0 = status.copy(), contagion.copy()
     te, lc, ce, decay = 0.9, np.log(1.5), 0.6, 0.7
     slots = Slots.zeros(
         (B, N), status=status, trust=trust, contagion=contagion, log_survival=log_survival, hazard=hazard
     )
     k = RetentionCoefficients(trust_effect=te, log_contagion=lc, contagion_decay=decay, aligned=True, churn_effect=ce)
-    step_retention(FILLED, slots, m, u, k, indptr, indices, churned, active)
+    out = _step(Which(False, False, False, True), slots, tk=k, misalignment=m, indptr=indptr, indices=indices)
     eta = te * (trust[:, :W] - 0.5) + lc * c0[:, :W] + ce * m[:, :W]
     h = -np.expm1(log_survival[:, :W] * np.exp(eta))
     np.testing.assert_allclose(hazard[:, :W], h, rtol=1e-13, atol=0)
     churn = (s0[:, :W] == ACTIVE) & (u < hazard[:, :W])
     assert churn.any()
     np.testing.assert_array_equal(status[:, :W], np.where(churn, LOST, s0[:, :W]))
-    np.testing.assert_array_equal(churned, churn.sum(axis=1))
-    np.testing.assert_array_equal(active, (s0[:, :W] == ACTIVE).sum(axis=1) - churn.sum(axis=1))
+    np.testing.assert_array_equal(out["churned"], churn.sum(axis=1))
+    np.testing.assert_array_equal(out["active"], (s0[:, :W] == ACTIVE).sum(axis=1) - churn.sum(axis=1))
     flat_churn = np.zeros(B * N)
     flat_churn[np.flatnonzero(np.pad(churn, ((0, 0), (0, N - W))))] = 1.0
     neighbours = np.roll(flat_churn.reshape(B, N), 1, axis=1) + np.roll(flat_churn.reshape(B, N), -1, axis=1)
     np.testing.assert_allclose(contagion, c0 * decay + neighbours, rtol=1e-15, atol=0)  # +1 +1 vs +2: rounding
 
 
-def test_economics_kernel_sums_by_replication_and_business_model():
-    rng = _rng()
-    status = _status(rng)
+def _economics_slots(rng: np.random.Generator, status: np.ndarray) -> tuple[Slots, list[np.ndarray], np.ndarray]:
     arrays = [rng.random((B, N)) for _ in range(10)]
     demand, sow, adaptation, trust, price, mb, ma, cb, ca, service = arrays
     ma *= -0.1
     bm = rng.integers(0, 2, (B, N)).astype(np.int16)
-    extra = rng.random((B, W)) * 0.01
-    revenue, value, ep_now = np.zeros((B, N)), rng.random((B, N)), np.zeros((B, N))
-    periods_active = np.zeros((B, N), dtype=np.int32)
-    counts, ep_by_model, sums = np.zeros((B, 2), dtype=np.int64), np.zeros((B, 2)), np.zeros((B, 5))
-    v0, df = value.copy(), 0.9
     slots = Slots.zeros(
         (B, N),
         status=status,
@@ -194,73 +230,76 @@ def test_economics_kernel_sums_by_replication_and_business_model():
         adaptation=adaptation,
         trust=trust,
         price=price,
+        cost_to_serve=rng.random((B, N)) * 0.2,
         margin_base=mb,
         margin_adaptation=ma,
         capital_base=cb,
         capital_adaptation=ca,
         service=service,
         business_model=bm,
-        revenue=revenue,
-        value=value,
-        periods_active=periods_active,
+        value=rng.random((B, N)),
     )
-    step_economics(FILLED, slots, extra, True, df, ep_now, counts, ep_by_model, sums)
+    return slots, arrays, bm
+
+
+def test_economics_kernel_sums_by_replication_and_business_model():
+    rng = _rng()
+    status = _status(rng)
+    slots, arrays, bm = _economics_slots(rng, status)
+    demand, sow, adaptation, trust, price, mb, ma, cb, ca, service = arrays
+    treatment, level, internal = rng.random((B, N)), rng.random((B, N)), rng.random((B, N))
+    v0, df, waste, cost, tax1 = slots.value.copy(), 0.9, 0.3, 0.05, 0.75
+    ep_now = np.zeros((B, N))
+    out = _step(
+        Which(False, True, False, False), slots, ek=EconomicsTerms(df, True, waste, cost, tax1),
+        ea=EconomicsArrays(ep_now, treatment, level, internal),
+    )  # fmt: skip
     alive = status[:, :W] == ACTIVE
     c = lambda x: x[:, :W]  # noqa: E731
     vol = c(demand) * c(sow) * alive
+    extra = c(service) * waste * np.maximum(c(treatment) - c(level), 0.0)
+    extra = extra + tax1 * vol * c(price) * c(slots.cost_to_serve) * cost * c(internal)
     want_ep = ((c(mb) + c(ma) * c(adaptation)) * vol - c(service) - extra) * alive
     np.testing.assert_allclose(c(ep_now), want_ep, rtol=1e-13, atol=1e-15)
     assert not ep_now[:, W:].any()  # beyond the filled slots: untouched
-    np.testing.assert_allclose(c(revenue), vol * c(price), rtol=1e-13, atol=0)
-    np.testing.assert_allclose(c(value), c(v0) + want_ep * df, rtol=1e-13, atol=1e-15)
-    np.testing.assert_array_equal(c(periods_active), alive.astype(np.int32))
+    np.testing.assert_allclose(c(slots.revenue), vol * c(price), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(c(slots.value), c(v0) + want_ep * df, rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(c(slots.periods_active), alive.astype(np.int32))
     for k in range(2):
         in_k = alive & (bm[:, :W] == k)
-        np.testing.assert_array_equal(counts[:, k], in_k.sum(axis=1))
-        np.testing.assert_allclose(ep_by_model[:, k], (want_ep * in_k).sum(axis=1), rtol=1e-12)
+        np.testing.assert_array_equal(out["counts"][:, k], in_k.sum(axis=1))
+        np.testing.assert_allclose(out["ep_by_model"][:, k], (want_ep * in_k).sum(axis=1), rtol=1e-12)
     capital = (c(cb) + c(ca) * c(adaptation)) * vol
     for j, want in enumerate([want_ep, capital, vol * c(price), c(trust) * alive, c(sow) * alive]):
-        np.testing.assert_allclose(sums[:, j], want.sum(axis=1), rtol=1e-12)
-    assert not value[:, W:].any() or np.array_equal(value[:, W:], v0[:, W:])
+        np.testing.assert_allclose(out["sums"][:, j], want.sum(axis=1), rtol=1e-12)
+    np.testing.assert_array_equal(slots.value[:, W:], v0[:, W:])
 
 
-def test_economics_reads_nothing_beyond_the_filled_slots():
+def test_the_period_step_reads_nothing_beyond_the_filled_slots():
     """Sums and outputs of a replication depend on its filled slots only: garbage beyond
-    them (another replication's longer prefix in a batch) changes nothing."""
+    them (another replication's longer prefix in a batch) changes nothing, in any part."""
     rng = _rng()
     status = _status(rng)
-    arrays = [rng.random((B, N)) for _ in range(10)]
-    bm = np.zeros((B, N), dtype=np.int16)
     filled = np.array([512, 700, 1024], dtype=np.int64)
-    out = []
+    results = []
     for junk in (0.0, 7.0):
-        a = [x.copy() for x in arrays]
-        st = status.copy()
-        for b, f in enumerate(filled):
-            for x in a:
-                x[b, f:] = junk
-            st[b, f:] = ACTIVE if junk else NOT_YET
-        sums = np.zeros((B, 5))
+        slots, _, _ = _economics_slots(np.random.default_rng(5), status.copy())
+        for f in slots:
+            for b, n in enumerate(filled):
+                if f.dtype == np.int8:
+                    f[b, n:] = ACTIVE if junk else NOT_YET
+                else:
+                    f[b, n:] = junk
         ep = np.zeros((B, N))
-        names = (
-            "demand",
-            "share_of_wallet",
-            "adaptation",
-            "trust",
-            "price",
-            "margin_base",
-            "margin_adaptation",
-            "capital_base",
-            "capital_adaptation",
-            "service",
+        out = _step(
+            Which(True, True, True, True), slots, filled=filled, ea=EconomicsArrays(ep, NO_SLOTS, NO_SLOTS, NO_SLOTS)
         )
-        slots = Slots.zeros((B, N), status=st, business_model=bm, **dict(zip(names, a, strict=True)))
-        step_economics(
-            filled, slots, np.zeros((1, 1)), False, 1.0, ep, np.zeros((B, 1), dtype=np.int64), np.zeros((B, 1)), sums
-        )
-        out.append((sums, ep))
-    np.testing.assert_array_equal(out[0][0], out[1][0])
-    np.testing.assert_array_equal(out[0][1], out[1][1])
+        results.append((out, ep, [np.where(np.arange(N) < filled[:, None], f, 0) for f in slots]))
+    for k in results[0][0]:
+        np.testing.assert_array_equal(results[0][0][k], results[1][0][k])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    for a, b in zip(results[0][2], results[1][2], strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_network_adjacency_lists_hold_every_tie_once_per_direction_in_drawn_order():

@@ -1,7 +1,7 @@
 """One batch of replications through the model: population, network, state, engine, outputs.
 
 :func:`simulate_batch` is all the run layer calls: it hands in the model parameters and
-the policy (built once per run), the set-up generators and the per-period random streams
+the policy (built once per run), the set-up generators and the counter-based keys
 of the batch's replications (:mod:`valuecapture.run.seeds`), and gets back each
 replication's outputs as arrays with the replication as their first axis.
 """
@@ -22,8 +22,6 @@ from valuecapture.model.state import (
     NOT_YET,
     PERIOD_SERIES,
     BatchState,
-    RandomStreams,
-    share_of_wallet,
 )
 from valuecapture.model.submodels import default_components
 from valuecapture.model.submodels.revenue_panel import RevenuePanel, horizon_years
@@ -52,16 +50,17 @@ def simulate_batch(
     p: ModelParams,
     policy: Any,
     setup: Mapping[str, list[np.random.Generator]],
-    streams: RandomStreams,
+    keys: np.ndarray,
     detail_rows: int,
 ) -> dict[str, np.ndarray]:
     """Simulate the replications whose set-up generators are ``setup[mechanism][b]``
     (``population``, ``network``; ``parameters`` for a draw of estimated parameters) and whose
-    per-period streams ``streams`` gives; keep the per-relationship detail of the first
+    per-period numbers are counter-based under ``keys`` (``(batch, mechanisms, 2)`` uint32,
+    :mod:`valuecapture.model.philox`); keep the per-relationship detail of the first
     ``detail_rows`` of them."""
     base = generate_customers(p, setup["population"], setup.get("parameters"))
     network = generate_network(p, base.segment, setup["network"])
-    state = initial_state(p, base, network, streams, policy, panel_rows=detail_rows)
+    state = initial_state(p, base, network, keys, policy, panel_rows=detail_rows)
     Engine(components(p), p.periods).run(state)
     return batch_outputs(state, detail_rows)
 
@@ -79,7 +78,7 @@ def initial_state(
     p: ModelParams,
     base: CustomerBase,
     network: Network,
-    random: RandomStreams,
+    keys: np.ndarray,
     policy: object,
     panel_rows: int | None = None,
 ) -> BatchState:
@@ -90,6 +89,7 @@ def initial_state(
     # the sub-models are compiled with numba: imported here, in processes that step the engine
     from valuecapture.model.submodels.alignment import init_alignment
     from valuecapture.model.submodels.economics import apply_assignment
+    from valuecapture.model.submodels.relationship import share_of_wallet
 
     b = base.wallet.shape[0]
     n = p.n_slots
@@ -98,7 +98,7 @@ def initial_state(
         params=p,
         base=base,
         network=network,
-        random=random,
+        keys=keys,
         policy=policy,
         status=np.where(initial, ACTIVE, NOT_YET).astype(np.int8),
         trust=_initial_prefix(base.initial_trust, n, p.new_trust),

@@ -51,6 +51,32 @@ class Component(ABC):
         """Advance ``state`` for ``period`` (1-based) in place."""
 
 
+class Part:
+    """A sub-model that runs inside a fused component instead of as its own process: it
+    declares what it reads and writes like a :class:`Component` (``reads_previous``: what a
+    part or component after it writes), and the fused component runs its equations for
+    each slot in the order of its parts (:func:`fused_declarations`)."""
+
+    name: str = "part"
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    reads_previous: tuple[str, ...] = ()
+
+
+def fused_declarations(parts: Sequence[Part]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """``reads``, ``writes`` and ``reads_previous`` of a component that runs ``parts`` in this
+    order: everything they read and write; last period's values are those a part reads
+    before a later part writes them no longer count (the fused component itself reads them
+    before it writes them), those written after the component still do."""
+    reads = tuple(dict.fromkeys(f for q in parts for f in q.reads))
+    writes = tuple(dict.fromkeys(f for q in parts for f in q.writes))
+    previous = []
+    for k, q in enumerate(parts):
+        later = {f for r in parts[k + 1 :] for f in r.writes}
+        previous += [f for f in q.reads_previous if f not in later]
+    return reads, writes, tuple(dict.fromkeys(previous))
+
+
 class Engine:
     """Run components over ``periods`` periods with a simpy Environment."""
 

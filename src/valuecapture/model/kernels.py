@@ -212,3 +212,10 @@ def expm1(x):
     cancel)."""
     s, r = _reduce(x)
     return (s - 1.0) + s * _taylor_expm1(r)
+
+
+@njit(inline="always", error_model="numpy")
+def logistic(x):
+    """``1 / (1 + e^-x)`` with :func:`exp`: the one logistic of share of wallet (set-up,
+    acquisition and the period step evaluate it alike)."""
+    return 1.0 / (1.0 + exp(-x))

@@ -16,7 +16,7 @@ replications share its batch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -24,16 +24,6 @@ from valuecapture.model.params import ModelParams
 from valuecapture.model.population import CustomerBase, Network
 
 NOT_YET, ACTIVE, LOST = 0, 1, 2
-
-
-class RandomStreams(Protocol):
-    """Where the sub-models' random numbers come from, handed in by the run layer
-    (:class:`valuecapture.run.seeds.KeyedStreams`): one Generator per replication of the
-    batch for each mechanism and period, whose numbers depend only on the seed, the
-    replication, the mechanism and the period (period 0: set-up draws)."""
-
-    def period(self, mechanism: str, period: int) -> list[np.random.Generator]:  # pragma: no cover - protocol
-        ...
 
 
 BLOCK = 512
@@ -189,7 +179,7 @@ class BatchState:
     params: ModelParams
     base: CustomerBase
     network: Network
-    random: RandomStreams
+    keys: np.ndarray  # (batch, mechanisms, 2) uint32: the counter-based keys (model/philox.py)
     policy: object
     status: np.ndarray
     trust: np.ndarray
@@ -255,27 +245,19 @@ class BatchState:
         hi = int(self.next_free.max()) if self.next_free.size else 0
         self.width = min(self.shape[1], -(-hi // BLOCK) * BLOCK)
 
-    def streams(self, mechanism: str, period: int) -> list[np.random.Generator]:
-        return self.random.period(mechanism, period)
+    def key(self, mechanism: str) -> np.ndarray:
+        """The ``(batch, 2)`` counter-based keys of ``mechanism`` (a contiguous copy)."""
+        from valuecapture.model.philox import MECHANISM_INDEX  # numba: loaded on first use
 
-    def keyed(self, gens: list[np.random.Generator], method: str, counts: np.ndarray | None = None) -> np.ndarray:
-        """Per-slot draws on the prefix: slot ``i`` of replication ``b`` gets the next
-        number ``i`` of ``gens[b]``; only the replication's filled slots are drawn
-        (``counts``, default ``next_free``), the rest of the prefix is zero."""
-        counts = self.next_free if counts is None else counts
-        if method == "standard_normal":  # the same numbers, faster (kernels.py)
-            from valuecapture.model.kernels import fill_standard_normal as fill  # numba: loaded on first use
-        else:
+        return np.ascontiguousarray(self.keys[:, MECHANISM_INDEX[mechanism], :])
 
-            def fill(gen: np.random.Generator, out: np.ndarray) -> None:
-                getattr(gen, method)(out=out)
+    def draws(self, mechanism: str, period: int, law: str = "uniform", draw: int = 0) -> np.ndarray:
+        """Per-slot numbers on the prefix for the numpy sub-models: slot ``i < next_free[b]`` gets
+        its uniform or standard normal (``law``) of ``draw`` at (slot, ``period``) of
+        ``mechanism``; the rest of the prefix is zero."""
+        from valuecapture.model.philox import draws  # numba: loaded on first use
 
-        out = np.empty((len(gens), self.width))  # each number written once: drawn or zero
-        for b, gen in enumerate(gens):
-            n = int(counts[b])
-            fill(gen, out[b, :n])
-            out[b, n:] = 0.0
-        return out
+        return draws(self.key(mechanism), period, self.next_free, self.width, law, draw)
 
     def slots(self) -> Slots:
         """The per-slot arrays as one :class:`Slots` record for the compiled loops."""
@@ -326,13 +308,5 @@ def enforce_capacity(state: BatchState, assignment: np.ndarray) -> np.ndarray:
 def sow_logit(intercept: float, trust_coef: float, adaptation_coef: float, trust: Any, adaptation: Any) -> Any:
     """The share-of-wallet logit ``a + b T + c A`` (MODEL.md §1.2), for numbers or arrays;
     the relationship kernel compiles this same function
-    (:func:`~valuecapture.model.submodels.relationship.step_relationship`)."""
+    (:func:`~valuecapture.model.submodels.relationship.relationship_slot`)."""
     return intercept + trust_coef * trust + adaptation_coef * adaptation
-
-
-def share_of_wallet(p: ModelParams, trust: Any, adaptation: Any) -> Any:
-    """``logistic(sow_logit(T, A))`` of relationships without misalignment (at the start and at
-    acquisition).  numpy's exp here, the kernels' in the relationship step: the two agree
-    to 1 ulp, not bit for bit (docs/performance.md)."""
-    logit = sow_logit(p.sow_intercept, p.sow_trust, p.sow_adaptation, trust, adaptation)
-    return 1.0 / (1.0 + np.exp(-logit))

@@ -18,7 +18,7 @@ import numpy as np
 from valuecapture.model.batch import DETAIL_NAMES, simulate_batch
 from valuecapture.model.params import ModelParams
 from valuecapture.model.policies import get_policy
-from valuecapture.run.seeds import KeyedStreams, batch_streams
+from valuecapture.run.seeds import batch_streams, philox_keys
 from valuecapture.scenario.load import Scenario
 
 
@@ -82,7 +82,7 @@ def run_job(job: Job) -> tuple[int, int, dict[str, np.ndarray]]:
         p,
         job.variant.policy,
         batch_streams(job.seed, reps, p.parameter_per_draw),
-        KeyedStreams(job.seed, reps),
+        philox_keys(job.seed, reps),
         rows if job.reduce else keep,
     )
     if job.reduce is not None:

@@ -24,6 +24,7 @@ _WHERE = {
     "PortfolioTracker": "alignment",
     "Demand": "demand",
     "Economics": "economics",
+    "PeriodStep": "period",
     "Valuation": "economics",
     "Relationship": "relationship",
     "Retention": "retention",
@@ -40,28 +41,27 @@ def __getattr__(name: str) -> Any:
 def default_components(
     review_interval: int, periods: int, alignment: bool = False, portfolio_models: tuple[str, ...] = ()
 ) -> list[Component]:
-    """The sub-models, ordered by phase within a period.  The alignment sub-model runs
-    only when ``alignment.enabled``; the portfolio tracker only when ``portfolio.track``."""
+    """The sub-models, ordered by phase within a period: demand, economics, relationship
+    and retention run fused in one compiled loop (:class:`PeriodStep`), split in two around
+    the alignment sub-model when ``alignment.enabled``; the portfolio tracker runs only
+    when ``portfolio.track``."""
     # compiled with numba: imported on first use, not by a process that never steps the engine
     from valuecapture.model.submodels.acquisition import Acquisition
     from valuecapture.model.submodels.alignment import Alignment, PortfolioTracker
-    from valuecapture.model.submodels.demand import Demand
-    from valuecapture.model.submodels.economics import Economics, Valuation
-    from valuecapture.model.submodels.relationship import Relationship
-    from valuecapture.model.submodels.retention import Retention
+    from valuecapture.model.submodels.economics import Valuation
+    from valuecapture.model.submodels.period import PeriodStep
     from valuecapture.model.submodels.review import Review
 
-    comps: list[Component] = [
-        Review(cadence=review_interval),
-        Acquisition(),
-        Demand(),
-        Economics(),
-        Relationship(),
-        Retention(),
-        Valuation(at=periods),
-    ]
-    if alignment:
-        comps.append(Alignment())
+    comps: list[Component] = [Review(cadence=review_interval), Acquisition()]
+    if alignment:  # the customer's view moves between economics and relationship
+        comps += [
+            PeriodStep(("demand", "economics"), phase=20),
+            Alignment(),
+            PeriodStep(("relationship", "retention"), phase=40),
+        ]
+    else:
+        comps.append(PeriodStep(("demand", "economics", "relationship", "retention"), phase=20))
+    comps.append(Valuation(at=periods))
     if portfolio_models:
         comps.append(PortfolioTracker(portfolio_models))
     return comps
@@ -73,6 +73,7 @@ __all__ = [
     "Acquisition",
     "Demand",
     "Economics",
+    "PeriodStep",
     "Relationship",
     "Retention",
     "Review",

@@ -11,8 +11,10 @@ from scipy.special import pdtr
 from valuecapture.model.engine import Component
 from valuecapture.model.kernels import kernel
 from valuecapture.model.params import ModelParams
-from valuecapture.model.state import ACTIVE, BatchState, enforce_capacity, share_of_wallet
+from valuecapture.model.philox import REPLICATION_LANE, SLOT_LANE, uniform
+from valuecapture.model.state import ACTIVE, BatchState, enforce_capacity
 from valuecapture.model.submodels.economics import apply_assignment
+from valuecapture.model.submodels.relationship import share_of_wallet
 
 
 def poisson_quantile(u: np.ndarray, mean: float) -> np.ndarray:
@@ -34,9 +36,9 @@ class Acquisition(Component):
     """New customers at the start of each period, filling the next free slots.
 
     Prospecting wins ``Poisson(prospects_per_year * dt)`` customers, by
-    inversion of the period stream's first uniform; each active customer
-    refers a new one with probability ``referral_rate * dt * trust`` (the next
-    uniforms, one per filled slot).  Referred customers fill slots first; their
+    inversion of the period's replication-level uniform (``acquisition`` key); each active
+    customer refers a new one with probability ``referral_rate * dt * trust`` (its slot's
+    uniform of the period).  Referred customers fill slots first; their
     churn hazard is multiplied by ``referral_churn_multiplier``.  Acquisition
     cost is paid at the start of the period (discounted to the end of the
     previous one) and is tax-deductible: it is charged after tax to the new
@@ -95,16 +97,13 @@ class Acquisition(Component):
 
     def step(self, state: BatchState, period: int) -> None:
         p = state.params
-        gens = state.streams("acquisition", period)
-        u_prospect = np.array([g.random() for g in gens])
+        keys = state.key("acquisition")
+        u_prospect = np.empty(state.shape[0])
+        n_refer = np.zeros(state.shape[0], dtype=np.int64)
+        count_referrals(
+            keys, period, state.next_free, state.status, state.trust, p.referral_prob_period, u_prospect, n_refer
+        )
         n_prospect = poisson_quantile(u_prospect, p.prospects_per_period)
-        if p.referral_prob_period > 0:
-            n_refer = np.zeros(state.shape[0], dtype=np.int64)
-            count_referrals(
-                state.next_free, state.status, state.trust, state.keyed(gens, "random"), p.referral_prob_period, n_refer
-            )
-        else:
-            n_refer = np.zeros_like(n_prospect)
         wanted = n_prospect + n_refer
         take = np.minimum(wanted, state.shape[1] - state.next_free)
         state.slots_exhausted += wanted - take
@@ -123,13 +122,20 @@ class Acquisition(Component):
 
 
 @kernel
-def count_referrals(filled, status, trust, u, referral_prob, n_refer):
-    """``n_refer[b]``: active customers of replication ``b`` whose uniform ``u`` falls below
-    their referral probability ``referral_prob x trust`` (filled slots ``[b, :filled[b]]``)."""
+def count_referrals(keys, period, filled, status, trust, referral_prob, u_prospect, n_refer):
+    """The acquisition draws of ``period`` under ``keys`` (``(batch, 2)``): the prospecting
+    uniform ``u_prospect[b]`` (replication-level draw 0) and ``n_refer[b]``, the active
+    customers of replication ``b`` whose slot's uniform falls below their referral
+    probability ``referral_prob x trust`` (filled slots ``[b, :filled[b]]``; with
+    ``referral_prob`` 0 none is drawn)."""
     for b in range(status.shape[0]):
+        k0, k1 = keys[b, 0], keys[b, 1]
+        u_prospect[b] = uniform(k0, k1, 0, period, 0, REPLICATION_LANE)
         n = 0
-        for i in range(filled[b]):
-            n += (status[b, i] == ACTIVE) & (u[b, i] < referral_prob * trust[b, i])
+        if referral_prob > 0.0:
+            for i in range(filled[b]):
+                if status[b, i] == ACTIVE:
+                    n += uniform(k0, k1, i, period, 0, SLOT_LANE) < referral_prob * trust[b, i]
         n_refer[b] = n
 
 
@@ -150,7 +156,7 @@ class NewRelationships(NamedTuple):
         return cls(
             period=int(period),
             trust=float(p.new_trust),
-            share_of_wallet=float(share_of_wallet(p, np.float64(p.new_trust), np.float64(0.0))),
+            share_of_wallet=float(share_of_wallet(p, np.array([p.new_trust]), np.array([0.0]))[0]),
             referral_churn=float(p.referral_churn_factor),
             cost_referred=float(cac * p.referral_cost_factor),
             cost_prospected=float(cac),

@@ -36,6 +36,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from valuecapture.model import philox
 from valuecapture.model.engine import Component
 from valuecapture.model.portfolio_models import Kraljic, class_labels, get_portfolio_model
 from valuecapture.model.state import ACTIVE, ALIGNMENT_SERIES, AlignmentState, BatchState, PortfolioTrack, rowsum
@@ -48,10 +49,9 @@ def init_alignment(state: BatchState) -> None:
     :class:`~valuecapture.model.state.AlignmentState` (the treatment follows the assignment)."""
     p = state.params
     b, n = state.shape
-    draws = np.empty((2, b, n))
-    for i, gen in enumerate(state.streams("alignment", 0)):
-        gen.random(out=draws[0, i])
-        gen.standard_normal(out=draws[1, i])
+    every = np.full(b, n, dtype=np.int64)
+    keys = state.key("alignment")
+    draws = np.stack([philox.draws(keys, 0, every, n, "uniform", 0), philox.draws(keys, 0, every, n, "normal", 1)])
     a = AlignmentState(
         treatment=np.zeros((b, n)),
         purchase_importance=state.base.wallet / (state.base.wallet + p.wallet_median),
@@ -179,7 +179,7 @@ class Alignment(Component):
         t_ = period - 1
         cols = slice(0, w)
         a = aligned(state)
-        eps = state.keyed(state.streams("alignment", period), "standard_normal")
+        eps = state.draws("alignment", period, "normal")
         risk = a.supply_risk[:, cols]
         risk += p.view_reassess * (a.structural_risk[:, cols] - risk) + p.view_noise * eps
         np.clip(risk, 0.0, 1.0, out=risk)
@@ -225,12 +225,8 @@ class Alignment(Component):
 
     @staticmethod
     def _uniforms(state: BatchState, period: int, spaces: int) -> np.ndarray:
-        """One uniform per filled slot and space: slot i, space j takes number i*spaces + j."""
-        out = np.zeros((state.shape[0], state.width, spaces))
-        for b, gen in enumerate(state.streams("interaction", period)):
-            k = int(state.next_free[b])
-            out[b, :k, :] = gen.random((k, spaces))
-        return out
+        """One uniform per filled slot and space: slot i, space j takes draw j of the period."""
+        return np.stack([state.draws("interaction", period, "uniform", j) for j in range(spaces)], axis=-1)
 
     @staticmethod
     def _participants(state: BatchState, sp: object, alive: np.ndarray, cols: slice) -> np.ndarray:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
-from valuecapture.model.engine import Component
-from valuecapture.model.kernels import exp, kernel
+from valuecapture.model.engine import Part
+from valuecapture.model.philox import REPLICATION_LANE, normal
 from valuecapture.model.state import BatchState
 
 
-class Demand(Component):
+class Demand(Part):
     """Wallet at list price this period.
 
     The log demand shock of customer ``i`` in segment ``s`` is
@@ -25,12 +26,16 @@ class Demand(Component):
     idiosyncratic level at acquisition), so ``Var(x) = sigma^2 / (1 - phi^2)`` and
     the shock enters as ``exp(x - Var(x)/2)``, with mean one.  Wallets grow at
     the customer's growth rate from the start of the horizon.
+
+    Random numbers (``demand`` key): the market's innovation is replication-level draw 0
+    of the period, segment ``s``'s draw ``1 + s``; customer slot ``i``'s innovation is the
+    slot's normal of the period.
     """
 
     name = "demand"
-    phase = 20
     reads = (
         "next_free",
+        "status",
         "idio",
         "market",
         "sector",
@@ -45,14 +50,16 @@ class Demand(Component):
         "demand",
     )
 
-    def step(self, state: BatchState, period: int) -> None:
+    @staticmethod
+    def terms(state: BatchState, period: int) -> tuple[DemandTerms, np.ndarray, np.ndarray]:
+        """Step the market and segment levels; return this period's terms of the slots' step,
+        the first slot acquired this period (``(batch,)``: those from there on start afresh)
+        and the level ``market - Var(x)/2 + segment level`` by replication and segment."""
         p = state.params
         phi = p.persistence
         sd = p.volatility_period
         stat = 1.0 / np.sqrt(1.0 - phi * phi)  # stationary sd per unit innovation sd
-        gens = state.streams("demand", period)
-        common = np.array([g.standard_normal(1 + p.n_segments) for g in gens])  # market, then segments
-        z = state.keyed(gens, "standard_normal")
+        common = common_shocks(state.key("demand"), period, 1 + p.n_segments)  # market, then segments
         s_m = sd * np.sqrt(p.rho_across)
         s_s = sd * np.sqrt(p.rho_within - p.rho_across)
         s_e = sd * np.sqrt(1.0 - p.rho_within)
@@ -62,21 +69,21 @@ class Demand(Component):
         else:
             state.market = phi * state.market + s_m * common[:, 0]
             state.sector = phi * state.sector + s_s * common[:, 1:]
-        # The idiosyncratic level steps as an AR(1) in every filled slot; the
-        # customers acquired this period (the last ``acquired`` filled slots) start
-        # in the stationary law instead, as does everyone at period 1.
+        # The idiosyncratic level steps as an AR(1); the customers acquired this period
+        # (the last ``acquired`` filled slots) start in the stationary law instead, as does
+        # everyone at period 1.
         if period == 1:
             fresh_from = np.zeros(state.shape[0], dtype=np.int64)
         else:
             fresh_from = state.next_free - state.records["acquired"][:, period - 1].astype(np.int64)
         variance = sd * sd * stat * stat
         level = (state.market[:, None] - 0.5 * variance) + state.sector  # (batch x segments)
-        k = DemandTerms(phi=float(phi), s_e=float(s_e), stat=float(stat), years=period * p.dt)
-        step_demand(state.next_free, state.slots(), state.base.segment, z, fresh_from, level, k)
+        terms = DemandTerms(phi=float(phi), s_e=float(s_e), stat=float(stat), years=period * p.dt)
+        return terms, fresh_from, np.ascontiguousarray(level)
 
 
 class DemandTerms(NamedTuple):
-    """This period's constants of the idiosyncratic demand step."""
+    """This period's terms of the idiosyncratic demand step."""
 
     phi: float  # persistence
     s_e: float  # idiosyncratic innovation sd per period
@@ -84,23 +91,24 @@ class DemandTerms(NamedTuple):
     years: float  # time since the start of the horizon
 
 
-@kernel
-def step_demand(filled, s, segment, z, fresh_from, level, k):
-    """Idiosyncratic AR(1) step and this period's wallet of the filled slots
-    (``[b, :filled[b]]``) of the :class:`~valuecapture.model.state.Slots` record ``s``, in
-    place, with the :class:`DemandTerms` ``k``.
+def common_shocks(keys: np.ndarray, period: int, n: int) -> np.ndarray:
+    """``(batch, n)`` standard normals: replication-level draws ``0..n-1`` of ``period``."""
+    out = np.empty((keys.shape[0], n))
+    _common(keys, period, out)
+    return out
 
-    ``z`` is each slot's standard normal innovation, slots from ``fresh_from[b]`` on start
-    in the stationary law, ``level[b, s]`` is ``market - Var(x)/2 + segment level s``.
-    """
-    idio, demand, wallet_dt, log1p_growth = s.idio, s.demand, s.wallet_dt, s.log1p_growth
-    phi, s_e, stat, years = k.phi, k.s_e, k.stat, k.years
-    for b in range(idio.shape[0]):
-        for i in range(filled[b]):
-            start = (s_e * stat) * z[b, i]  # stationary start of a customer new now
-            step = phi * idio[b, i] + s_e * z[b, i]
-            x = start if i >= fresh_from[b] else step
-            idio[b, i] = x
-            demand[b, i] = level[b, segment[b, i]] + x + years * log1p_growth[b, i]  # log of the shock x growth
-        for i in range(filled[b]):  # a separate loop, which the compiler vectorizes
-            demand[b, i] = wallet_dt[b, i] * exp(demand[b, i])
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _common(keys, period, out):
+    for b in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[b, j] = normal(keys[b, 0], keys[b, 1], j, period, 0, REPLICATION_LANE)
+
+
+@njit(inline="always", error_model="numpy")
+def idio_step(idio, z, fresh, k):
+    """A slot's idiosyncratic level after this period: an AR(1) step of ``idio`` with the
+    standard normal innovation ``z``, or (``fresh``: acquired now) a start in the stationary
+    law.  The wallet is then ``wallet_dt exp(level + x + years log(1 + growth))``
+    (:func:`~valuecapture.model.submodels.period.step_period`)."""
+    return (k.s_e * k.stat) * z if fresh else k.phi * idio + k.s_e * z

@@ -5,37 +5,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 from valuecapture.model.business_models import BusinessModelTable, complexity_cost
-from valuecapture.model.engine import Component
+from valuecapture.model.engine import Component, Part
 from valuecapture.model.kernels import NO_SLOTS, kernel
 from valuecapture.model.params import ModelParams
 from valuecapture.model.state import ACTIVE, BatchState, rowsum
 from valuecapture.model.submodels.alignment import aligned, internal_misalignment
-
-
-def alignment_costs(state: BatchState, period: int, w: int) -> np.ndarray:
-    """After-tax per-slot costs of misalignment on the prefix ``[:, :w]`` (zero for slots
-    not active): over-serving waste ``service x waste x max(t - c, 0)`` (``service``
-    already after tax) and, with ``alignment.internal``, friction
-    ``(1 - tax) revenue C internal_cost m_int``."""
-    p = state.params
-    a = aligned(state)
-    alive = state.view("status") == ACTIVE
-    out = np.zeros(alive.shape)
-    if p.align_waste:
-        over = np.maximum(a.treatment[:, :w] - a.customer_level[:, :w], 0.0)
-        out += state.view("service") * p.align_waste * over * alive
-    if p.internal_alignment and p.internal_cost:
-        revenue = state.view("demand") * state.view("share_of_wallet") * alive * state.view("price")
-        out += (
-            (1.0 - p.tax_rate)
-            * revenue
-            * state.view("cost_to_serve")
-            * p.internal_cost
-            * internal_misalignment(state, period)[:, :w]
-        )
-    return out
 
 
 def recurring_capability_spend(state: BatchState) -> np.ndarray:
@@ -49,7 +26,7 @@ def recurring_capability_spend(state: BatchState) -> np.ndarray:
     )
 
 
-class Economics(Component):
+class Economics(Part):
     """Economic profit of every active relationship this period (Storbacka & Nenonen 2009).
 
     ``V = demand * share_of_wallet`` is the list-price value bought from us;
@@ -66,11 +43,12 @@ class Economics(Component):
     business models in use (reduced by the platform); capability spend
     (insight, account managers, platform, reviews); switching costs.  Value
     capture is also accumulated by business model (the model serving the
-    relationship in the period).
+    relationship in the period).  With alignment on, misalignment costs: over-serving
+    waste ``service x waste x max(t - c, 0)`` (``service`` already after tax) and, with
+    ``alignment.internal``, friction ``(1 - tax) revenue C internal_cost m_int``.
     """
 
     name = "economics"
-    phase = 30
     reads = (
         "next_free",
         "status",
@@ -135,19 +113,35 @@ class Economics(Component):
         "alignment.supply_risk",
     )
 
-    def step(self, state: BatchState, period: int) -> None:
+    @staticmethod
+    def terms(state: BatchState, period: int) -> tuple[EconomicsTerms, EconomicsArrays]:
+        """This period's terms of the slots' economics, and the arrays they need besides the slots."""
         p = state.params
-        w = state.width
+        a = state.alignment
+        internal = bool(a is not None and p.internal_alignment and p.internal_cost)
+        terms = EconomicsTerms(
+            df=state.discount(period),
+            aligned=a is not None,
+            waste=float(p.align_waste) if a is not None else 0.0,
+            internal_cost=float(p.internal_cost) if internal else 0.0,
+            tax1=1.0 - p.tax_rate,
+        )
+        arrays = EconomicsArrays(
+            ep_now=state.ep_history[period % state.ep_history.shape[0]],
+            treatment=aligned(state).treatment if a is not None else NO_SLOTS,
+            customer_level=aligned(state).customer_level if a is not None else NO_SLOTS,
+            internal_misalignment=internal_misalignment(state, period) if internal else NO_SLOTS,
+        )
+        return terms, arrays
+
+    @staticmethod
+    def finish(state: BatchState, period: int, counts: np.ndarray, ep_by_model: np.ndarray, sums: np.ndarray) -> None:
+        """The firm-level bookkeeping of the period from the slots' sums: ``counts`` and
+        ``ep_by_model`` by replication and business model, ``sums`` of economic profit,
+        capital, revenue, trust and share of wallet over active relationships."""
+        p = state.params
         bmt = p.business_models
-        n_batch = state.shape[0]
-        extra = alignment_costs(state, period, w) if p.alignment else NO_SLOTS
         df = state.discount(period)
-        counts = np.zeros((n_batch, len(bmt)), dtype=np.int64)
-        ep_by_model = np.zeros((n_batch, len(bmt)))
-        sums = np.zeros((n_batch, 5))  # economic profit, capital, revenue, trust, share of wallet
-        aligned = bool(p.alignment)
-        ep_now = state.ep_history[period % state.ep_history.shape[0]]
-        step_economics(state.next_free, state.slots(), extra, aligned, df, ep_now, counts, ep_by_model, sums)
         rel_ep, capital_sum, revenue_sum, trust_sum, sow_sum = sums.T
         rec = state.records
         t = period - 1
@@ -181,74 +175,43 @@ class Economics(Component):
         rec["mean_share_of_wallet"][~some, t] = np.nan
 
 
-@kernel
-def step_economics(filled, s, extra, aligned, df, ep_now, counts, ep_by_model, sums):
-    """The :class:`Economics` equations for the filled slots (``[b, :filled[b]]``; the
-    others have no customer yet): per slot revenue,
-    economic profit (into ``ep_now``, this period's row of the history), value
-    (discount factor ``df``) and periods active; per replication the active
-    relationships and economic profit by business model and the sums of economic
-    profit, capital, revenue, trust and share of wallet over active relationships
-    (``sums[b]``, in that order).  ``extra`` holds the after-tax misalignment costs
-    when ``aligned``.  Sums run over the slots in order (not over the batch's width):
-    they depend on the replication's own slots only.  ``s`` is the
-    :class:`~valuecapture.model.state.Slots` record."""
-    status, demand, sow, adaptation, trust, price = (
-        s.status,
-        s.demand,
-        s.share_of_wallet,
-        s.adaptation,
-        s.trust,
-        s.price,
-    )
-    margin_base, margin_adaptation, capital_base, capital_adaptation = (
-        s.margin_base,
-        s.margin_adaptation,
-        s.capital_base,
-        s.capital_adaptation,
-    )
-    service, business_model, revenue, value, periods_active = (
-        s.service,
-        s.business_model,
-        s.revenue,
-        s.value,
-        s.periods_active,
-    )
-    for b in range(status.shape[0]):
-        s_ep = 0.0
-        s_capital = 0.0
-        s_revenue = 0.0
-        s_trust = 0.0
-        s_sow = 0.0
-        for i in range(filled[b]):
-            if status[b, i] != ACTIVE:
-                revenue[b, i] = 0.0
-                ep_now[b, i] = 0.0
-                continue
-            a = adaptation[b, i]
-            volume = demand[b, i] * sow[b, i]  # list-price value bought from us
-            rev = volume * price[b, i]
-            ep = (margin_base[b, i] + margin_adaptation[b, i] * a) * volume - service[b, i]
-            if aligned:
-                ep -= extra[b, i]
-            capital = (capital_base[b, i] + capital_adaptation[b, i] * a) * volume
-            revenue[b, i] = rev
-            ep_now[b, i] = ep
-            value[b, i] += ep * df
-            periods_active[b, i] += 1
-            k = business_model[b, i]
-            counts[b, k] += 1
-            ep_by_model[b, k] += ep
-            s_ep += ep
-            s_capital += capital
-            s_revenue += rev
-            s_trust += trust[b, i]
-            s_sow += sow[b, i]
-        sums[b, 0] = s_ep
-        sums[b, 1] = s_capital
-        sums[b, 2] = s_revenue
-        sums[b, 3] = s_trust
-        sums[b, 4] = s_sow
+class EconomicsTerms(NamedTuple):
+    """This period's constants of the slots' economics."""
+
+    df: float  # discount factor of the period's flows
+    aligned: bool  # misalignment costs apply
+    waste: float  # over-serving waste per unit of excess treatment
+    internal_cost: float  # friction per unit of internal misalignment (0: none)
+    tax1: float  # 1 - tax rate
+
+
+class EconomicsArrays(NamedTuple):
+    """The per-slot arrays the slots' economics use besides the slots' own."""
+
+    ep_now: np.ndarray  # (batch, slots): this period's row of the economic-profit history
+    treatment: np.ndarray  # (batch, slots) with alignment, else NO_SLOTS
+    customer_level: np.ndarray
+    internal_misalignment: np.ndarray  # (batch, slots) with internal friction, else NO_SLOTS
+
+
+@njit(inline="always", error_model="numpy")
+def economics_slot(volume, a, price, cost_to_serve, margin_base, margin_adaptation, capital_base, capital_adaptation,
+                   service, over, internal_m, k):  # fmt: skip
+    """One active slot's economics this period with the constants ``k`` (:class:`EconomicsTerms`):
+    its revenue, economic profit and invested capital, from the list-price value it buys from
+    us ``volume`` (demand x share of wallet), its adaptation ``a`` and the per-slot
+    consequences of its business model (:func:`assign_economics`); with alignment, ``over``
+    is the treatment in excess of the customer's level and ``internal_m`` the internal
+    misalignment."""
+    rev = volume * price
+    ep = (margin_base + margin_adaptation * a) * volume - service
+    if k.aligned:
+        if over > 0.0:
+            ep -= service * k.waste * over
+        if k.internal_cost != 0.0:
+            ep -= k.tax1 * rev * cost_to_serve * k.internal_cost * internal_m
+    capital = (capital_base + capital_adaptation * a) * volume
+    return rev, ep, capital
 
 
 def apply_assignment(state: BatchState, assignment: np.ndarray) -> None:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 from numba import njit
 
-from valuecapture.model.engine import Component
-from valuecapture.model.kernels import NO_SLOTS, exp, kernel
+from valuecapture.model.engine import Part
+from valuecapture.model.kernels import kernel, logistic
 from valuecapture.model.params import ModelParams
-from valuecapture.model.state import BatchState
 from valuecapture.model.state import sow_logit as _sow_logit
 
 sow_logit = njit(inline="always", error_model="numpy")(_sow_logit)  # the one equation, compiled
 
 
-class Relationship(Component):
+class Relationship(Part):
     """Trust moves toward experienced quality, faster down than up.
 
     ``Q = clip(quality[bm] + adaptation_quality * A + quality_noise * eta, 0, 1)``;
@@ -24,13 +24,15 @@ class Relationship(Component):
     share of wallet for the next period is ``logistic(a + b T + c A)``.  With
     alignment on, misalignment ``m`` slows trust gains (``trust_up (1 - trust_effect m)``)
     and lowers share of wallet (``- sow_effect m`` on the logit).
-    Age is derived (period minus the slot's origin), never stepped.
+    Age is derived (period minus the slot's origin), never stepped.  The quality noise
+    ``eta`` is the slot's standard normal of the period (``relationship`` key), drawn only
+    while the customer is active.
     """
 
     name = "relationship"
-    phase = 40
     reads = (
         "next_free",
+        "status",
         "trust",
         "adaptation",
         "bm_quality",
@@ -42,13 +44,6 @@ class Relationship(Component):
         "adaptation",
         "share_of_wallet",
     )
-
-    def step(self, state: BatchState, period: int) -> None:
-        p = state.params
-        noise = state.keyed(state.streams("relationship", period), "standard_normal")
-        k = RelationshipCoefficients.of(p)
-        misalignment = state.alignment.misalignment if k.aligned else NO_SLOTS  # type: ignore[union-attr]
-        step_relationship(state.next_free, state.slots(), noise, misalignment, k)
 
 
 class RelationshipCoefficients(NamedTuple):
@@ -83,30 +78,37 @@ class RelationshipCoefficients(NamedTuple):
         )
 
 
-@kernel
-def step_relationship(filled, s, noise, misalignment, k):
-    """One period of the :class:`Relationship` equations, in place, for the filled slots
-    (``[b, :filled[b]]``; the others wait for their customer, who starts afresh) of the
-    :class:`~valuecapture.model.state.Slots` record ``s``, with coefficients ``k``
-    (:class:`RelationshipCoefficients`).
+@njit(inline="always", error_model="numpy")
+def relationship_slot(t, a, bm_quality, bm_adaptation, noise, misalignment, k):
+    """One active slot's :class:`Relationship` step with coefficients ``k``
+    (:class:`RelationshipCoefficients`): trust ``t`` and adaptation ``a`` after this period,
+    and the share of wallet for the next; ``noise`` is the standard normal quality shock,
+    ``misalignment`` is read only when ``k.aligned``."""
+    quality = min(max(bm_quality + k.adaptation_quality * a + k.quality_noise * noise, 0.0), 1.0)
+    gap = quality - t
+    if gap > 0.0:
+        up = k.trust_up * (1.0 - k.trust_effect * misalignment) if k.aligned else k.trust_up
+        t += up * gap
+    else:
+        t += k.trust_down * gap
+    a += k.adaptation_rate * (bm_adaptation - a)
+    logit = sow_logit(k.sow_intercept, k.sow_trust, k.sow_adaptation, t, a)
+    if k.aligned:
+        logit -= k.sow_effect * misalignment
+    return t, a, logistic(logit)
 
-    ``noise`` is the slot's standard normal quality shock.
-    """
-    for b in range(s.trust.shape[0]):
-        for i in range(filled[b]):
-            a = s.adaptation[b, i]
-            t = s.trust[b, i]
-            quality = min(max(s.bm_quality[b, i] + k.adaptation_quality * a + k.quality_noise * noise[b, i], 0.0), 1.0)
-            gap = quality - t
-            if gap > 0.0:
-                up = k.trust_up * (1.0 - k.trust_effect * misalignment[b, i]) if k.aligned else k.trust_up
-                t += up * gap
-            else:
-                t += k.trust_down * gap
-            a += k.adaptation_rate * (s.bm_adaptation[b, i] - a)
-            logit = sow_logit(k.sow_intercept, k.sow_trust, k.sow_adaptation, t, a)
-            if k.aligned:
-                logit -= k.sow_effect * misalignment[b, i]
-            s.trust[b, i] = t
-            s.adaptation[b, i] = a
-            s.share_of_wallet[b, i] = 1.0 / (1.0 + exp(-logit))
+
+@kernel
+def _share_of_wallet(intercept, trust_coef, adaptation_coef, trust, adaptation, out):
+    for j in range(out.size):
+        out.flat[j] = logistic(sow_logit(intercept, trust_coef, adaptation_coef, trust.flat[j], adaptation.flat[j]))
+
+
+def share_of_wallet(p: ModelParams, trust: np.ndarray, adaptation: np.ndarray) -> np.ndarray:
+    """``logistic(sow_logit(T, A))`` of relationships without misalignment (at the start and at
+    acquisition): the very function and ``exp`` of the period step (:func:`relationship_slot`)."""
+    trust = np.ascontiguousarray(trust, dtype=np.float64)
+    adaptation = np.ascontiguousarray(np.broadcast_to(adaptation, trust.shape), dtype=np.float64)
+    out = np.empty(trust.shape)
+    _share_of_wallet(float(p.sow_intercept), float(p.sow_trust), float(p.sow_adaptation), trust, adaptation, out)
+    return out

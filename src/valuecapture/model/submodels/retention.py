@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
-from valuecapture.model.engine import Component
-from valuecapture.model.kernels import NO_SLOTS, exp, expm1, kernel
+from valuecapture.model.engine import Part
+from valuecapture.model.kernels import exp, expm1
 from valuecapture.model.params import ModelParams
-from valuecapture.model.state import ACTIVE, LOST, BatchState
+from valuecapture.model.state import BatchState
 
 
-class Retention(Component):
+class Retention(Part):
     """Churn at the end of the period.
 
     ``h = 1 - exp(-exp(eta))`` (complementary log-log) with
@@ -21,11 +22,12 @@ class Retention(Component):
     ``p_i`` is the customer's annual churn probability, ``C_i`` the decayed
     count of recently defected neighbours (each multiplies the hazard by
     ``m_c``).  With alignment on, ``+ churn_effect x misalignment`` on ``eta``.
-    One uniform per filled slot per period.
+    One uniform per filled slot and period (``retention`` key): an active customer churns
+    when it falls below ``h``.  Every slot's count of defected neighbours, filled or not, then
+    decays by ``contagion_decay`` and gains 1 per neighbour that churned now.
     """
 
     name = "retention"
-    phase = 50
     reads = (
         "next_free",
         "status",
@@ -42,15 +44,8 @@ class Retention(Component):
         "records.customers_active",
     )
 
-    def step(self, state: BatchState, period: int) -> None:
-        p = state.params
-        u = state.keyed(state.streams("retention", period), "random")
-        k = RetentionCoefficients.of(p)
-        misalignment = state.alignment.misalignment if k.aligned else NO_SLOTS  # type: ignore[union-attr]
-        churned = np.zeros(state.shape[0], dtype=np.int64)
-        active = np.zeros(state.shape[0], dtype=np.int64)
-        net = state.network
-        step_retention(state.next_free, state.slots(), misalignment, u, k, net.indptr, net.indices, churned, active)
+    @staticmethod
+    def finish(state: BatchState, period: int, churned: np.ndarray, active: np.ndarray) -> None:
         state.records["churned"][:, period - 1] = churned
         state.records["customers_active"][:, period - 1] = active
 
@@ -75,47 +70,31 @@ class RetentionCoefficients(NamedTuple):
         )
 
 
-@kernel
-def step_retention(filled, s, misalignment, u, k, indptr, indices, churned, active):
-    """Hazard and churn of the filled slots (``[b, :filled[b]]``) of the
-    :class:`~valuecapture.model.state.Slots` record ``s``, in place, with coefficients ``k``
-    (:class:`RetentionCoefficients`); then, with contagion on,
-    every slot's count of defected neighbours decays and gains 1 per neighbour that
-    churned now (the network's adjacency lists ``indptr``/``indices`` over flat nodes
-    ``b * slots + i``).  ``u`` is the slot's uniform;
-    ``churned[b]`` and ``active[b]`` (active after churn) are filled in."""
-    status, trust, contagion, log_survival, hazard = s.status, s.trust, s.contagion, s.log_survival, s.hazard
-    trust_effect, log_contagion, aligned, churn_effect = k.trust_effect, k.log_contagion, k.aligned, k.churn_effect
-    contagion_decay = k.contagion_decay
-    n_batch, n_slots = status.shape
-    churners = np.empty(filled.sum(), dtype=np.int64)  # flat nodes that churned now
-    n_churners = 0
-    for b in range(n_batch):
-        for i in range(filled[b]):  # the hazard of every slot, in two loops the compiler vectorizes
-            eta = trust_effect * (trust[b, i] - 0.5) + log_contagion * contagion[b, i]
-            if aligned:
-                eta += churn_effect * misalignment[b, i]
-            hazard[b, i] = log_survival[b, i] * exp(eta)
-        for i in range(filled[b]):
-            hazard[b, i] = -expm1(hazard[b, i])
-        n_active = 0
-        n_churned = 0
-        for i in range(filled[b]):  # churn of the active ones (no branch on the status: lost
-            alive = status[b, i] == ACTIVE  # customers are scattered among active ones)
-            churn = alive & (u[b, i] < hazard[b, i])
-            n_active += alive
-            n_churned += churn
-            if churn:  # rare
-                status[b, i] = LOST
-                churners[n_churners] = b * n_slots + i
-                n_churners += 1
-        churned[b] = n_churned
-        active[b] = n_active - n_churned
-    if log_contagion > 0.0:
-        flat = contagion.reshape(-1)
-        for v in range(flat.size):  # also slots not yet filled
-            flat[v] *= contagion_decay
-        for c in range(n_churners):
-            node = churners[c]
-            for e in range(indptr[node], indptr[node + 1]):
-                flat[indices[e]] += 1.0
+@njit(inline="always", error_model="numpy")
+def hazard_exponent(trust, contagion, log_survival, misalignment, k):
+    """``dt log(1 - p) m_ref^referred exp(eta)`` of a slot, with coefficients ``k``
+    (:class:`RetentionCoefficients`); ``misalignment`` is read only when ``k.aligned``."""
+    eta = k.trust_effect * (trust - 0.5) + k.log_contagion * contagion
+    if k.aligned:
+        eta += k.churn_effect * misalignment
+    return log_survival * exp(eta)
+
+
+@njit(inline="always", error_model="numpy")
+def churn_probability(x):
+    """The hazard ``h = 1 - exp(x) = -expm1(x)`` of the :func:`hazard_exponent` ``x``."""
+    return -expm1(x)
+
+
+@njit(inline="always", error_model="numpy")
+def spread_contagion(contagion, b, n_slots, churners, n_churners, indptr, indices, decay):
+    """Replication ``b``'s counts of defected neighbours after this period: every slot's
+    decays, then each of the ``n_churners`` flat nodes in ``churners`` adds 1 to its
+    neighbours' (adjacency lists ``indptr``/``indices`` over flat nodes ``b * slots + i``)."""
+    for i in range(n_slots):  # also slots not yet filled
+        contagion[b, i] *= decay
+    flat = contagion.reshape(-1)
+    for c in range(n_churners):
+        node = churners[c]
+        for e in range(indptr[node], indptr[node + 1]):
+            flat[indices[e]] += 1.0

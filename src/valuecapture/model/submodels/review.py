@@ -16,13 +16,11 @@ def observed_profit(state: BatchState, period: int) -> None:
     """Economic profit per slot as the firm sees it before ``period``, into ``state.observed``.
 
     Customer insight level ``L`` sets the delay ``round(insight_lag (1 - L))``
-    periods and the relative noise ``insight_noise (1 - L)`` (one normal per
-    filled slot from the ``insight`` stream of the period, drawn whatever the
-    level).  Before any profit has been observed the firm sees zero.
+    periods and the relative noise ``insight_noise (1 - L)`` (the slot's standard
+    normal of the period, ``insight`` key, whatever the level).  Before any profit has been observed the firm sees zero.
     """
     p = state.params
-    gens = state.streams("insight", period)
-    eps = state.keyed(gens, "standard_normal")
+    eps = state.draws("insight", period, "normal")
     lag = np.rint(p.insight_lag * (1.0 - state.insight_level)).astype(np.int64)
     seen = period - 1 - lag  # the period whose profit is seen
     rows = np.where(seen >= 1, seen % state.ep_history.shape[0], -1)  # -1: nothing seen yet
