@@ -48,14 +48,14 @@ def _normals(k0, k1, period, n):
 def _normals_into(k0, k1, period, n):
     out = np.empty(n)
     work = np.empty(n, dtype=np.uint64)
-    philox.normals_into(k0, k1, period, 0, philox.SLOT_LANE, n, out, work)
+    philox.normals_into(k0, k1, period, 0, philox.SLOT_LANE, 0, n, out, work)
     return out
 
 
 @njit
 def _uniforms(k0, k1, period, n):
     out = np.empty(n)
-    philox.uniforms_into(k0, k1, period, 0, philox.SLOT_LANE, n, out)
+    philox.uniforms_into(k0, k1, period, 0, philox.SLOT_LANE, 0, n, out)
     return out
 
 

@@ -219,13 +219,13 @@ def normal(k0, k1, index, period, draw, lane):
 
 
 @_inline
-def normals_into(k0, k1, period, draw, lane, n, out, work):
-    """``out[i]``, ``i < n``: the standard normal of draw ``draw`` at ``(i, period)`` in ``lane``
+def normals_into(k0, k1, period, draw, lane, lo, n, out, work):
+    """``out[i]``, ``i < n``: the standard normal of draw ``draw`` at ``(lo + i, period)`` in ``lane``
     (``work``: ``n`` uint64 of scratch).  In three loops: the Philox words, then the
     ziggurat's fast path for every ``i``, both without a branch (the compiler vectorizes
     them: about 2.5 ns a normal), then the rare rest (0.7% of draws)."""
     for i in range(n):
-        w0, _ = block_words(k0, k1, i, period, draw, lane)
+        w0, _ = block_words(k0, k1, lo + i, period, draw, lane)
         work[i] = w0
     for i in range(n):
         w0 = work[i]
@@ -235,15 +235,15 @@ def normals_into(k0, k1, period, draw, lane, n, out, work):
     for i in range(n):
         w0 = work[i]
         if (w0 >> _S9) & _MASK52 >= _KI[np.intp(w0 & _BYTE)]:
-            w0, w1 = block_words(k0, k1, i, period, draw, lane)
-            out[i] = _ziggurat_rest(w0, w1, k0, k1, i, period, draw, lane)
+            w0, w1 = block_words(k0, k1, lo + i, period, draw, lane)
+            out[i] = _ziggurat_rest(w0, w1, k0, k1, lo + i, period, draw, lane)
 
 
 @_inline
-def uniforms_into(k0, k1, period, draw, lane, n, out):
-    """``out[i]``, ``i < n``: the uniform of draw ``draw`` at ``(i, period)`` in ``lane``."""
+def uniforms_into(k0, k1, period, draw, lane, lo, n, out):
+    """``out[i]``, ``i < n``: the uniform of draw ``draw`` at ``(lo + i, period)`` in ``lane``."""
     for i in range(n):
-        out[i] = uniform(k0, k1, i, period, draw, lane)
+        out[i] = uniform(k0, k1, lo + i, period, draw, lane)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -8,6 +8,7 @@ import numpy as np
 from numba import njit
 
 from valuecapture.model.engine import Part
+from valuecapture.model.kernels import exp
 from valuecapture.model.philox import REPLICATION_LANE, normal
 from valuecapture.model.state import BatchState
 
@@ -106,9 +107,22 @@ def _common(keys, period, out):
 
 
 @njit(inline="always", error_model="numpy")
+def demand_block(n, z, fresh_from, idio, demand, wallet_dt, log1p_growth, segment, level, k):
+    """The demand step of ``n`` consecutive slots of one replication (1-d views of its arrays):
+    each slot's idiosyncratic level steps with its normal ``z`` (slots from ``fresh_from`` on
+    start afresh), and its wallet this period is ``wallet_dt exp(level[segment] + x + years
+    log(1 + growth))``.  Two loops without a branch, which the compiler vectorizes."""
+    for j in range(n):
+        x = idio_step(idio[j], z[j], j >= fresh_from, k)
+        idio[j] = x
+        demand[j] = level[segment[j]] + x + k.years * log1p_growth[j]  # the log of the shock x growth
+    for j in range(n):  # a separate loop: the exp after the gather of the segment level
+        demand[j] = wallet_dt[j] * exp(demand[j])
+
+
+@njit(inline="always", error_model="numpy")
 def idio_step(idio, z, fresh, k):
     """A slot's idiosyncratic level after this period: an AR(1) step of ``idio`` with the
     standard normal innovation ``z``, or (``fresh``: acquired now) a start in the stationary
-    law.  The wallet is then ``wallet_dt exp(level + x + years log(1 + growth))``
-    (:func:`~valuecapture.model.submodels.period.step_period`)."""
+    law."""
     return (k.s_e * k.stat) * z if fresh else k.phi * idio + k.s_e * z

@@ -195,6 +195,45 @@ class EconomicsArrays(NamedTuple):
 
 
 @njit(inline="always", error_model="numpy")
+def economics_block(n, status, demand, sow, adaptation, trust, price, cost_to_serve, margin_base, margin_adaptation,
+                    capital_base, capital_adaptation, service, business_model, revenue, value, periods_active, ep_now,
+                    treatment, customer_level, internal_m, counts, ep_by_model, sums, k):  # fmt: skip
+    """The :class:`Economics` equations of ``n`` consecutive slots of one replication (1-d
+    views): revenue, economic profit (into ``ep_now``), value and periods active of the active
+    ones (the others get zero revenue and economic profit); their count and economic profit
+    by business model are added to ``counts`` and ``ep_by_model``, and their economic profit,
+    capital, revenue, trust and share of wallet to ``sums`` (the replication's rows), slot by
+    slot in order.  ``treatment``, ``customer_level`` and ``internal_m`` are read only with
+    alignment (``k``)."""
+    s_ep, s_capital, s_revenue, s_trust, s_sow = sums[0], sums[1], sums[2], sums[3], sums[4]
+    internal = k.internal_cost != 0.0
+    for j in range(n):
+        if status[j] != ACTIVE:
+            revenue[j] = 0.0
+            ep_now[j] = 0.0
+            continue
+        over = treatment[j] - customer_level[j] if k.aligned else 0.0
+        m_int = internal_m[j] if internal else 0.0
+        rev, ep, capital = economics_slot(
+            demand[j] * sow[j], adaptation[j], price[j], cost_to_serve[j], margin_base[j], margin_adaptation[j],
+            capital_base[j], capital_adaptation[j], service[j], over, m_int, k,
+        )  # fmt: skip
+        revenue[j] = rev
+        ep_now[j] = ep
+        value[j] += ep * k.df
+        periods_active[j] += 1
+        model = business_model[j]
+        counts[model] += 1
+        ep_by_model[model] += ep
+        s_ep += ep
+        s_capital += capital
+        s_revenue += rev
+        s_trust += trust[j]
+        s_sow += sow[j]
+    sums[0], sums[1], sums[2], sums[3], sums[4] = s_ep, s_capital, s_revenue, s_trust, s_sow
+
+
+@njit(inline="always", error_model="numpy")
 def economics_slot(volume, a, price, cost_to_serve, margin_base, margin_adaptation, capital_base, capital_adaptation,
                    service, over, internal_m, k):  # fmt: skip
     """One active slot's economics this period with the constants ``k`` (:class:`EconomicsTerms`):

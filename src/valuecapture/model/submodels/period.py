@@ -27,23 +27,25 @@ from typing import NamedTuple
 import numpy as np
 
 from valuecapture.model.engine import Component, Part, fused_declarations
-from valuecapture.model.kernels import NO_SLOTS, exp, kernel
+from valuecapture.model.kernels import NO_SLOTS, kernel
 from valuecapture.model.philox import MECHANISM_INDEX, SLOT_LANE, normals_into, uniforms_into
-from valuecapture.model.state import ACTIVE, LOST, BatchState
-from valuecapture.model.submodels.demand import Demand, DemandTerms, idio_step
-from valuecapture.model.submodels.economics import Economics, EconomicsArrays, EconomicsTerms, economics_slot
-from valuecapture.model.submodels.relationship import Relationship, RelationshipCoefficients, relationship_slot
+from valuecapture.model.state import BatchState
+from valuecapture.model.submodels.demand import Demand, DemandTerms, demand_block
+from valuecapture.model.submodels.economics import Economics, EconomicsArrays, EconomicsTerms, economics_block
+from valuecapture.model.submodels.relationship import Relationship, RelationshipCoefficients, relationship_block
 from valuecapture.model.submodels.retention import (
     Retention,
     RetentionCoefficients,
-    churn_probability,
-    hazard_exponent,
+    retention_block,
     spread_contagion,
 )
 
 _DEMAND = MECHANISM_INDEX["demand"]
 _RELATIONSHIP = MECHANISM_INDEX["relationship"]
 _RETENTION = MECHANISM_INDEX["retention"]
+
+#: Slots of one replication that the four parts run over in turn (docs/performance.md).
+SLOT_BLOCK = 1024
 
 #: The parts in the order of a period's equations.
 ORDER = ("demand", "economics", "relationship", "retention")
@@ -112,26 +114,26 @@ _NO_ECONOMICS = (EconomicsTerms(0.0, False, 0.0, 0.0, 0.0), EconomicsArrays(NO_S
 def step_period(w, filled, s, segment, period, keys, dk, fresh_from, level, ek, ea, rk, tk, misalignment, indptr,
                 indices, counts, ep_by_model, sums, churned, active):  # fmt: skip
     """One period of the parts ``w`` (:class:`Which`) for the filled slots (``[b, :filled[b]]``)
-    of the :class:`~valuecapture.model.state.Slots` record ``s``, in place, one replication
-    at a time: demand (terms ``dk``, ``fresh_from``, ``level`` by segment), economics (``ek``,
-    ``ea``), relationship (``rk``) and retention (``tk``), in that order, with the slots'
-    standard normals (demand, quality noise) and uniforms (churn) of ``period`` under the
-    replication's ``keys``.  Per replication: the active relationships and economic profit by
-    business model (``counts``, ``ep_by_model``), the sums of economic profit, capital,
-    revenue, trust and share of wallet over active relationships (``sums[b]``), and after the
-    churn ``churned[b]``, ``active[b]`` and the spread of contagion over the network
-    (``indptr``/``indices``).  Sums run over the slots in order: they depend on the
-    replication's own slots only.
+    of the :class:`~valuecapture.model.state.Slots` record ``s``, in place: demand (terms
+    ``dk``, ``fresh_from``, ``level`` by segment), economics (``ek``, ``ea``), relationship
+    (``rk``) and retention (``tk``), in that order, with the slots' standard normals (demand,
+    quality noise) and uniforms (churn) of ``period`` under the replication's ``keys``.  Per
+    replication: the active relationships and economic profit by business model (``counts``,
+    ``ep_by_model``), the sums of economic profit, capital, revenue, trust and share of
+    wallet over active relationships (``sums[b]``, slot by slot in order: they depend on the
+    replication's own slots only), and after the churn ``churned[b]``, ``active[b]`` and the
+    spread of contagion over the network (``indptr``/``indices``).
 
-    Why it is laid out so (docs/performance.md): a replication's slots (about 200 bytes
-    each) stay in the core's second-level cache while its four parts run over them, one
-    after the other; each part is one or two loops without branches that the compiler
-    vectorizes (one loop over all four parts per slot is about three times slower: the
-    chained ``exp`` of demand, share of wallet and hazard then run one slot at a time);
-    the random numbers of a part are computed just before it, into a buffer that stays in
-    the first-level cache.  The arrays are taken out of their records once, before the
-    loops (taking an array out of a record inside a loop costs a reference count each
-    time)."""
+    Why it is laid out so (docs/performance.md): the four parts run over a block of
+    :data:`SLOT_BLOCK` slots of one replication, one part after the other, then over the
+    next block, so the block's state (about 200 bytes a slot) stays in the core's
+    second-level cache and comes from memory once per period; each part is a loop or two
+    without branches over 1-d views of the block, which the compiler vectorizes (one loop
+    over all four parts per slot is about three times slower: the chained ``exp`` of demand,
+    share of wallet and hazard then run one slot at a time); a part's random numbers are
+    computed just before it, into a buffer in the first-level cache.  The arrays are taken
+    out of their records once, before the loops (taking an array out of a record inside a
+    loop costs a reference count each time)."""
     status, idio, demand, wallet_dt, log1p_growth = s.status, s.idio, s.demand, s.wallet_dt, s.log1p_growth
     revenue, value, periods_active, business_model = s.revenue, s.value, s.periods_active, s.business_model
     trust, adaptation, sow, bm_quality, bm_adaptation = (
@@ -142,83 +144,49 @@ def step_period(w, filled, s, segment, period, keys, dk, fresh_from, level, ek, 
     capital_base, capital_adaptation = s.capital_base, s.capital_adaptation
     log_survival, contagion, hazard = s.log_survival, s.contagion, s.hazard
     ep_now, treatment, customer_level, internal_m = ea.ep_now, ea.treatment, ea.customer_level, ea.internal_misalignment
-    internal = ek.internal_cost != 0.0
     n_batch, n_slots = status.shape
     churners = np.empty(n_slots, dtype=np.int64)
-    draws = np.empty(n_slots)  # one part's random numbers of the replication
-    work = np.empty(n_slots, dtype=np.uint64)
+    draws = np.empty(SLOT_BLOCK)  # one part's random numbers of the block
+    work = np.empty(SLOT_BLOCK, dtype=np.uint64)
     for b in range(n_batch):
-        n = filled[b]
-        if w.demand:
-            normals_into(keys[b, _DEMAND, 0], keys[b, _DEMAND, 1], period, 0, SLOT_LANE, n, draws, work)
-            for i in range(n):
-                x = idio_step(idio[b, i], draws[i], i >= fresh_from[b], dk)
-                idio[b, i] = x
-                demand[b, i] = level[b, segment[b, i]] + x + dk.years * log1p_growth[b, i]  # log of shock x growth
-            for i in range(n):  # a separate loop, which the compiler vectorizes
-                demand[b, i] = wallet_dt[b, i] * exp(demand[b, i])
-        if w.economics:
-            s_ep = 0.0
-            s_capital = 0.0
-            s_revenue = 0.0
-            s_trust = 0.0
-            s_sow = 0.0
-            for i in range(n):
-                if status[b, i] != ACTIVE:
-                    revenue[b, i] = 0.0
-                    ep_now[b, i] = 0.0
-                    continue
-                over = treatment[b, i] - customer_level[b, i] if ek.aligned else 0.0
-                m_int = internal_m[b, i] if internal else 0.0
-                rev, ep, capital = economics_slot(
-                    demand[b, i] * sow[b, i], adaptation[b, i], price[b, i], cost_to_serve[b, i], margin_base[b, i],
-                    margin_adaptation[b, i], capital_base[b, i], capital_adaptation[b, i], service[b, i], over, m_int,
-                    ek,
+        ab = b if ek.aligned else 0  # the alignment arrays' row (NO_SLOTS without alignment)
+        mb = b if (rk.aligned or tk.aligned) else 0
+        n_active = 0
+        n_churners = 0
+        for lo in range(0, filled[b], SLOT_BLOCK):
+            hi = min(lo + SLOT_BLOCK, filled[b])
+            n = hi - lo
+            m = misalignment[mb, lo:hi]
+            if w.demand:
+                normals_into(keys[b, _DEMAND, 0], keys[b, _DEMAND, 1], period, 0, SLOT_LANE, lo, n, draws, work)
+                demand_block(
+                    n, draws, fresh_from[b] - lo, idio[b, lo:hi], demand[b, lo:hi], wallet_dt[b, lo:hi],
+                    log1p_growth[b, lo:hi], segment[b, lo:hi], level[b], dk,
                 )  # fmt: skip
-                revenue[b, i] = rev
-                ep_now[b, i] = ep
-                value[b, i] += ep * ek.df
-                periods_active[b, i] += 1
-                k = business_model[b, i]
-                counts[b, k] += 1
-                ep_by_model[b, k] += ep
-                s_ep += ep
-                s_capital += capital
-                s_revenue += rev
-                s_trust += trust[b, i]
-                s_sow += sow[b, i]
-            sums[b, 0] = s_ep
-            sums[b, 1] = s_capital
-            sums[b, 2] = s_revenue
-            sums[b, 3] = s_trust
-            sums[b, 4] = s_sow
-        if w.relationship:
-            normals_into(keys[b, _RELATIONSHIP, 0], keys[b, _RELATIONSHIP, 1], period, 0, SLOT_LANE, n, draws, work)
-            for i in range(n):
-                m = misalignment[b, i] if rk.aligned else 0.0
-                t, a, share = relationship_slot(
-                    trust[b, i], adaptation[b, i], bm_quality[b, i], bm_adaptation[b, i], draws[i], m, rk
-                )
-                trust[b, i] = t
-                adaptation[b, i] = a
-                sow[b, i] = share
+            if w.economics:
+                economics_block(
+                    n, status[b, lo:hi], demand[b, lo:hi], sow[b, lo:hi], adaptation[b, lo:hi], trust[b, lo:hi],
+                    price[b, lo:hi], cost_to_serve[b, lo:hi], margin_base[b, lo:hi], margin_adaptation[b, lo:hi],
+                    capital_base[b, lo:hi], capital_adaptation[b, lo:hi], service[b, lo:hi],
+                    business_model[b, lo:hi], revenue[b, lo:hi], value[b, lo:hi], periods_active[b, lo:hi],
+                    ep_now[b, lo:hi], treatment[ab, lo:hi], customer_level[ab, lo:hi], internal_m[ab, lo:hi],
+                    counts[b], ep_by_model[b], sums[b], ek,
+                )  # fmt: skip
+            if w.relationship:
+                normals_into(keys[b, _RELATIONSHIP, 0], keys[b, _RELATIONSHIP, 1], period, 0, SLOT_LANE, lo, n, draws,
+                             work)  # fmt: skip
+                relationship_block(
+                    n, draws, trust[b, lo:hi], adaptation[b, lo:hi], sow[b, lo:hi], bm_quality[b, lo:hi],
+                    bm_adaptation[b, lo:hi], m, rk,
+                )  # fmt: skip
+            if w.retention:
+                uniforms_into(keys[b, _RETENTION, 0], keys[b, _RETENTION, 1], period, 0, SLOT_LANE, lo, n, draws)
+                block_active, n_churners = retention_block(
+                    n, draws, status[b, lo:hi], trust[b, lo:hi], contagion[b, lo:hi], log_survival[b, lo:hi],
+                    hazard[b, lo:hi], m, tk, churners, n_churners, b * n_slots + lo,
+                )  # fmt: skip
+                n_active += block_active
         if w.retention:
-            for i in range(n):  # the hazard, in two loops the compiler vectorizes
-                m = misalignment[b, i] if tk.aligned else 0.0
-                hazard[b, i] = hazard_exponent(trust[b, i], contagion[b, i], log_survival[b, i], m, tk)
-            for i in range(n):
-                hazard[b, i] = churn_probability(hazard[b, i])
-            uniforms_into(keys[b, _RETENTION, 0], keys[b, _RETENTION, 1], period, 0, SLOT_LANE, n, draws)
-            n_active = 0
-            n_churners = 0
-            for i in range(n):  # no branch on the status: lost customers are scattered among active ones
-                alive = status[b, i] == ACTIVE
-                churn = alive & (draws[i] < hazard[b, i])
-                n_active += alive
-                if churn:  # rare
-                    status[b, i] = LOST
-                    churners[n_churners] = b * n_slots + i
-                    n_churners += 1
             churned[b] = n_churners
             active[b] = n_active - n_churners
             if tk.log_contagion > 0.0:

@@ -79,6 +79,18 @@ class RelationshipCoefficients(NamedTuple):
 
 
 @njit(inline="always", error_model="numpy")
+def relationship_block(n, noise, trust, adaptation, sow, bm_quality, bm_adaptation, misalignment, k):
+    """The :class:`Relationship` step of ``n`` consecutive slots of one replication (1-d views),
+    with their quality noise ``noise``; ``misalignment`` is read only when ``k.aligned``."""
+    for j in range(n):
+        m = misalignment[j] if k.aligned else 0.0
+        t, a, share = relationship_slot(trust[j], adaptation[j], bm_quality[j], bm_adaptation[j], noise[j], m, k)
+        trust[j] = t
+        adaptation[j] = a
+        sow[j] = share
+
+
+@njit(inline="always", error_model="numpy")
 def relationship_slot(t, a, bm_quality, bm_adaptation, noise, misalignment, k):
     """One active slot's :class:`Relationship` step with coefficients ``k``
     (:class:`RelationshipCoefficients`): trust ``t`` and adaptation ``a`` after this period,

@@ -10,7 +10,7 @@ from numba import njit
 from valuecapture.model.engine import Part
 from valuecapture.model.kernels import exp, expm1
 from valuecapture.model.params import ModelParams
-from valuecapture.model.state import BatchState
+from valuecapture.model.state import ACTIVE, LOST, BatchState
 
 
 class Retention(Part):
@@ -68,6 +68,28 @@ class RetentionCoefficients(NamedTuple):
             aligned=bool(p.alignment and p.align_churn_effect),
             churn_effect=float(p.align_churn_effect),
         )
+
+
+@njit(inline="always", error_model="numpy")
+def retention_block(n, u, status, trust, contagion, log_survival, hazard, misalignment, k, churners, n_churners, node):
+    """Hazard and churn of ``n`` consecutive slots of one replication (1-d views), whose first
+    is the flat node ``node`` (``b * slots + lo``), with their uniforms ``u``: each churner's node
+    is appended to ``churners`` after the ``n_churners`` there.  Returns the block's active
+    customers (before churn) and the new count of churners."""
+    for j in range(n):  # the hazard, in two loops the compiler vectorizes
+        m = misalignment[j] if k.aligned else 0.0
+        hazard[j] = hazard_exponent(trust[j], contagion[j], log_survival[j], m, k)
+    for j in range(n):
+        hazard[j] = churn_probability(hazard[j])
+    n_active = 0
+    for j in range(n):  # no branch on the status: lost customers are scattered among active ones
+        alive = status[j] == ACTIVE
+        n_active += alive
+        if alive & (u[j] < hazard[j]):  # rare
+            status[j] = LOST
+            churners[n_churners] = node + j
+            n_churners += 1
+    return n_active, n_churners
 
 
 @njit(inline="always", error_model="numpy")
