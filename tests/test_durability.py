@@ -16,6 +16,7 @@ from conftest import SCENARIOS, tiny
 import valuecapture as vc
 from valuecapture.report.files import run_to_folder
 from valuecapture.run.folder import Interrupted
+from valuecapture.run.results import as_stored
 from valuecapture.run.simulate import open_store
 from valuecapture.run.store import StoreError, store_dir
 
@@ -104,7 +105,7 @@ def test_a_killed_run_keeps_its_batches_and_resumes_to_the_identical_result(
     )
     assert again.returncode == 0, again.stderr
     final = vc.open_run(out / "classroom")
-    assert _same_data(final, reference)
+    assert _same_data(final, as_stored(reference))  # type: ignore[arg-type]
     assert not store.exists()
 
 
@@ -252,7 +253,7 @@ def test_cli_sends_batches_to_an_existing_dask_scheduler(tmp_path: Path) -> None
         )
     assert r.returncode == 0, r.stderr
     sc = vc.load_scenario(CLASSROOM).with_values({"customers.count": 60})
-    assert _same_data(vc.open_run(tmp_path / "classroom"), vc.simulate(sc, 12, sc.get("run.seed")))
+    assert _same_data(vc.open_run(tmp_path / "classroom"), as_stored(vc.simulate(sc, 12, sc.get("run.seed"))))
     bad = subprocess.run(
         [
             PY,

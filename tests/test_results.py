@@ -12,6 +12,7 @@ from conftest import tiny
 import valuecapture as vc
 from valuecapture.report.files import write_run
 from valuecapture.run.load import open_run
+from valuecapture.run.results import as_stored
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def test_schema(ds: xr.Dataset) -> None:
 def test_result_file_alone_reproduces_the_run(tmp_path: Path, ds: xr.Dataset) -> None:
     write_run(ds, tmp_path / "run", figures=False)
     back = open_run(tmp_path / "run")
-    assert back.identical(ds)
+    assert back.identical(as_stored(ds))  # the float32 variables rounded, nothing else changed
     again = vc.simulate(
         vc.scenario_of(back), replications=int(back.attrs["replications"]), seed=int(back.attrs["seed"])
     )

@@ -22,6 +22,7 @@ from valuecapture.analysis.compare import compare
 from valuecapture.analysis.decompose import decompose
 from valuecapture.analysis.experiments import loads_experiment, sweep
 from valuecapture.run.precision import StoppingRule, simulate_to_precision
+from valuecapture.run.results import as_stored
 from valuecapture.run.simulate import Plan, Runner, open_store
 from valuecapture.run.store import StoreError
 
@@ -190,4 +191,4 @@ def test_compare_and_decompose_resume_after_an_interrupt(tmp_path: Path) -> None
             if command == "compare"
             else decompose(sc, 120, batch_size=50)
         )
-        assert _same(vc.open_run(tmp_path / "out" / name), reference), command
+        assert _same(vc.open_run(tmp_path / "out" / name), as_stored(reference)), command

@@ -21,6 +21,7 @@ from conftest import SCENARIOS, inproc
 
 import valuecapture as vc
 from valuecapture.run.outputs import OutputError, RunLock
+from valuecapture.run.results import as_stored
 
 PY = sys.executable
 CLASSROOM = str(SCENARIOS / "classroom.toml")
@@ -197,7 +198,7 @@ def test_a_live_run_cannot_be_restarted_resumed_or_joined(tmp_path: Path) -> Non
     assert proc.returncode == 0, err
     sc = vc.load_scenario(CLASSROOM).with_values({"customers.count": 100, "horizon.periods": 12})
     ds = vc.open_run(out / "classroom")
-    assert ds.identical(vc.simulate(sc, 3000, sc.get("run.seed"), batch_size=100).assign_attrs(ds.attrs))
+    assert ds.identical(as_stored(vc.simulate(sc, 3000, sc.get("run.seed"), batch_size=100)).assign_attrs(ds.attrs))
     assert sorted(p.name for p in out.iterdir()) == ["classroom"]  # no lock file, no store left
 
 

@@ -11,7 +11,7 @@ import xarray as xr
 
 from valuecapture.run.budget import available_memory
 from valuecapture.run.outputs import MANIFEST, damaged_files
-from valuecapture.run.results import RESULT_FILE
+from valuecapture.run.results import RESULT_FILE, open_netcdf
 from valuecapture.run.simulate import open_store
 from valuecapture.scenario.load import Scenario, loads
 
@@ -63,13 +63,16 @@ def open_run(path: str | Path) -> xr.Dataset:
     if damaged_files(f.parent, (f.name,)):
         raise ResultError(f"{f}: is damaged (its SHA-256 differs from the one in {f.parent / MANIFEST}); run it again")
     avail = available_memory()
-    if avail is not None and f.stat().st_size > avail:
-        raise ResultError(
-            f"{f}: is {f.stat().st_size / 2**30:.1f} GiB, more than the memory available ({avail / 2**30:.1f} GiB)"
-        )
     try:
-        with xr.open_dataset(f, engine="h5netcdf") as ds:
+        with open_netcdf(f) as ds:  # lazily: the variables' sizes are known before anything is read
+            if avail is not None and ds.nbytes > avail:
+                raise ResultError(
+                    f"{f}: needs {ds.nbytes / 2**30:.1f} GiB in memory (uncompressed), more than the memory available "
+                    f"({avail / 2**30:.1f} GiB)"
+                )
             loaded = ds.load()
+    except ResultError:
+        raise
     except (
         Exception
     ) as exc:  # h5py/h5netcdf raise OSError, ValueError, KeyError, RuntimeError... for foreign or damaged files

@@ -15,6 +15,7 @@ evaluated or imported.
 from __future__ import annotations
 
 import copy
+import datetime
 import math
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -34,6 +35,7 @@ from valuecapture.scenario.schema import (
     BUSINESS_MODEL_FIELDS,
     CORRELATED,
     CORRELATION_FIELDS,
+    CURRENCY_PATTERN,
     DEFAULT_BUSINESS_MODELS,
     ESTIMATE_FIELDS,
     ESTIMATED,
@@ -402,9 +404,13 @@ def _validate_value(f: Field, path: str, value: Any, source: str) -> tuple[Any, 
         if not is_safe_name(value):
             raise bad(f"must be {NAME_RULE} (it names the result folder), got {value!r}")
         return value, None
+    if f.format == "date" and isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        value = value.isoformat()  # a TOML date (start = 2026-01-01, or --set horizon.start=2026-01-01)
     if f.type in ("str", "enum"):
         if not isinstance(value, str):
-            raise bad(f"must be text, got {_type_name(value)} {value!r}")
+            raise bad(f"must be {f.allowed() if f.format else 'text'}, got {_type_name(value)} {value!r}")
+        if f.format and not _formatted(f.format, value):
+            raise bad(f"must be {f.allowed()}, got {value!r}")
         if f.type == "enum" and value not in f.choices:
             raise bad(f"unknown value {value!r}" + hint(value, f.choices))
         return value, None
@@ -422,6 +428,20 @@ def _validate_value(f: Field, path: str, value: Any, source: str) -> tuple[Any, 
             out.append(_check_number(f, f"{path}[{i}]", v, source, integer=False))
         return out, None
     return _check_number(f, path, value, source, integer=f.type == "int"), None
+
+
+def _formatted(fmt: str, value: str) -> bool:
+    """Whether ``value`` has the format ``fmt`` of :data:`valuecapture.scenario.schema.FORMATS`."""
+    if fmt == "iso4217":
+        return CURRENCY_PATTERN.fullmatch(value) is not None
+    if fmt == "date":
+        if value == "":
+            return True
+        try:
+            return len(value) == 10 and datetime.date.fromisoformat(value).isoformat() == value
+        except ValueError:
+            return False
+    raise AssertionError(f"unknown field format {fmt!r}")
 
 
 def _check_number(f: Field, path: str, value: Any, source: str, integer: bool) -> Any:
@@ -522,6 +542,14 @@ def _cross_checks(data: dict[str, Any], parsed: dict[str, Any], source: str) -> 
             source,
             "customers.max_slots",
             f"must be 0 (automatic) or at least customers.count ({data['customers']['count']}), got {slots}",
+        )
+    start, cust = data["horizon"]["start"], data["customers"]
+    if start and cust["source"] and start != cust["as_of"]:
+        raise ScenarioError(
+            source,
+            "horizon.start",
+            f"must be empty or equal customers.as_of ({cust['as_of'] or 'empty'}) when customers.source is given: the "
+            f"horizon starts at the customers' as-of date, got {start!r}",
         )
     corr = correlation_matrix(data["correlations"], source)
     parsed["_correlation_matrix"] = corr

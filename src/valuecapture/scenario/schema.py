@@ -35,8 +35,11 @@ class Field:
     hi_open: bool = False
     choices: tuple[str, ...] = ()
     money: bool = False
+    format: str = ""  # text fields: "iso4217" (a currency code) or "date" (an ISO date, or empty)
 
     def allowed(self) -> str:
+        if self.format in FORMATS:
+            return FORMATS[self.format]
         if self.type == "enum":
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.type == "bool":
@@ -58,6 +61,14 @@ class Field:
         rng = _range_text(self)
         base = {"int": "an integer", "float": "a number", "list[float]": "a list of numbers"}[self.type]
         return f"{base} in {rng}" if rng else base
+
+
+#: What a text field with a ``format`` must hold.
+FORMATS = {
+    "iso4217": "an ISO 4217 currency code: three upper-case letters such as EUR, USD or CHF",
+    "date": "an ISO date YYYY-MM-DD (e.g. 2026-01-01), or empty",
+}
+CURRENCY_PATTERN = re.compile(r"[A-Z]{3}")
 
 
 def _range_text(f: Field) -> str:
@@ -122,6 +133,26 @@ FIELDS: tuple[Field, ...] = (
     Field("horizon.periods", "int", 40, "Number of simulated periods.", "periods", lo=1, hi=2400),
     Field(
         "horizon.periods_per_year", "int", 4, "Periods per year (4 = quarterly, 12 = monthly).", "1/year", lo=1, hi=52
+    ),
+    Field(
+        "horizon.start",
+        "str",
+        "",
+        "Valuation date: the start of the horizon (t = 0), as an ISO date. It only dates the result's time axis "
+        "(each period's end, docs/results.md); no number depends on it. Empty: customers.as_of when the customers "
+        "come from customers.source, else 2000-01-01.",
+        "date",
+        "meta",
+        format="date",
+    ),
+    Field(
+        "economics.currency",
+        "str",
+        "EUR",
+        "Currency of every money amount of the scenario and its results, as its ISO 4217 code. It names the unit "
+        "of money in the result's units, tables and figures; it converts nothing.",
+        kind="meta",
+        format="iso4217",
     ),
     Field(
         "economics.wacc",
@@ -916,9 +947,11 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "outputs.relationship_detail",
         "int",
-        200,
-        "Number of replications (the first ones) whose per-relationship value capture is kept in the result "
-        "(replication x customer). Per-replication summaries (Stobachoff, Gini, top-20% share) are kept for all.",
+        50,
+        "Number of replications (the first ones) whose per-relationship detail (value capture, wallet, price, cost "
+        "to serve...) is kept in the result (detail_replication x customer), at about 14 bytes per relationship on "
+        "disk: 50 replications of 10,000 customers take about 11 MB (docs/results.md). Per-replication summaries "
+        "(Stobachoff, Gini, top-20% share) are kept for all.",
         "replications",
         "output",
         lo=0,
