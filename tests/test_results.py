@@ -83,3 +83,41 @@ def test_summary_table(ds: xr.Dataset) -> None:
     assert st.p5 <= st.p50 <= st.p95
     text = vc.summary_text(ds)
     assert "Firm value" in text and "P(firm value < 0)" in text
+
+
+def test_stored_compressed_with_float32_detail(tmp_path: Path, ds: xr.Dataset) -> None:
+    """Every variable above SMALL_BYTES is deflated with the shuffle filter in chunks of whole replications;
+    per-relationship detail and series of 0-1 means are float32, money totals and series float64."""
+    import h5py
+
+    from valuecapture.run.results import FLOAT32, SMALL_BYTES, chunk_shape
+
+    write_run(ds, tmp_path / "run", figures=False)
+    with h5py.File(tmp_path / "run" / "result.nc", "r") as f:
+        for name in ("relationship_value", "wallet", "revenue", "firm_value", "mean_trust"):
+            d = f[name]
+            assert d.dtype == (np.float32 if name in FLOAT32 else np.float64), name
+            if d.size * d.dtype.itemsize > SMALL_BYTES:
+                assert (d.compression, d.shuffle, d.chunks) == ("gzip", True, chunk_shape(d.shape, d.dtype.itemsize))
+        assert f["relationship_value"].chunks[1] == ds.sizes["customer"]  # a replication's customers in one chunk
+
+
+def test_chunks_keep_inner_dimensions_whole() -> None:
+    from valuecapture.run.results import chunk_shape
+
+    assert chunk_shape((1000, 40), 8) == (1000, 40)  # 320 kB: one chunk
+    assert chunk_shape((100_000, 40), 8) == (3276, 40)  # cut along replications to 1 MiB
+    assert chunk_shape((5, 50, 21504), 4) == (1, 12, 21504)  # policy, then detail replications
+    assert chunk_shape((2, 1_000_000), 4) == (1, 262144)  # one replication's customers, too long: cut too
+
+
+def test_summaries_from_the_file_print_as_from_memory(tmp_path: Path) -> None:
+    """float32 on disk changes no printed digit: the summary, and a comparison's, read back equal the in-memory ones."""
+    from valuecapture.analysis.compare import compare, comparison_text
+
+    run = vc.simulate(tiny(**{"outputs.relationship_detail": 6}), replications=30, seed=4)
+    write_run(run, tmp_path / "run", figures=False)
+    assert vc.summary_text(open_run(tmp_path / "run")) == vc.summary_text(run)
+    cmp = compare(tiny(), ["single", "tiered"], 20, 4)
+    write_run(cmp, tmp_path / "cmp", figures=False, summary="")
+    assert comparison_text(open_run(tmp_path / "cmp")) == comparison_text(cmp)

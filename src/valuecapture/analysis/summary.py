@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 
 from valuecapture.analysis.stats import expected_shortfall, value_at_risk, variance_split
+from valuecapture.run.results import currency_of, is_money
 
 
 @dataclass(frozen=True)
@@ -98,18 +99,27 @@ def header_lines(attrs: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def money_text(v: float, currency: str = "") -> str:
+    """An amount of money as the summaries print it: ``EUR 723.38m`` (no code for results without one)."""
+    text = _fmt(v, True)
+    return f"{currency} {text}" if currency and text != "nan" else text
+
+
 def summary_text(ds: xr.Dataset) -> str:
-    """The summary table `valuecapture run` and `show` print."""
+    """The summary table `valuecapture run` and `show` print; money in the result's currency
+    (``attrs["currency"]``), named above the table and before each amount in the text."""
     st = summary(ds)
+    cur = currency_of(ds)
     lines = header_lines(ds.attrs)
-    head = f"{'':30s}{'mean':>12s}{'± MC s.e.':>12s}{'sd':>12s}{'p5':>12s}{'p50':>12s}{'p95':>12s}"
+    corner = f"money in {cur}" if cur else ""
+    head = f"{corner:30s}{'mean':>12s}{'± MC s.e.':>12s}{'sd':>12s}{'p5':>12s}{'p50':>12s}{'p95':>12s}"
     lines += ["", head, "-" * len(head)]
     rows = list(SUMMARY_ROWS) + [("customers_active_end", "Customers active at horizon")]
     for key, label in rows:
         if key not in st:
             continue
         s = st[key]
-        money = ds[key].attrs.get("units") == "currency" if key in ds else False
+        money = is_money(ds[key], cur) if key in ds else False
         vals = [s.mean, s.mcse, s.sd, s.p5, s.p50, s.p95]
         lines.append(f"{label:30s}" + "".join(f"{_fmt(v, money):>12s}" for v in vals))
     fv = st["firm_value"]
@@ -119,8 +129,8 @@ def summary_text(ds: xr.Dataset) -> str:
         x = ds["firm_value"].values.astype(float)
         x = x[np.isfinite(x)]
         lines.append(
-            f"Value at risk (5% quantile of firm value) = {_fmt(float(value_at_risk(x)), True)}; "
-            f"expected shortfall (mean of the worst 5%) = {_fmt(float(expected_shortfall(x)), True)}"
+            f"Value at risk (5% quantile of firm value) = {money_text(float(value_at_risk(x)), cur)}; "
+            f"expected shortfall (mean of the worst 5%) = {money_text(float(expected_shortfall(x)), cur)}"
         )
     if "estimated_parameters" in ds:
         lines += _parameter_uncertainty_lines(ds)
@@ -143,12 +153,14 @@ def _parameter_uncertainty_lines(ds: xr.Dataset) -> list[str]:
     except ValueError:
         return ["", head + "; set parameter_uncertainty.per_draw >= 2 to split the variance of firm value"]
     sd_b = math.copysign(math.sqrt(abs(split.between)), split.between)
+    cur = currency_of(ds)
     share = split.parameter_share
     lines = [
         "",
         head + f" ({split.groups} draws)",
         f"  variance of firm value: parameter uncertainty {share:.1%} ± {split.between_se / split.total:.1%} "
-        f"(sd {_fmt(sd_b, True)}), stochastic variation {1 - share:.1%} (sd {_fmt(math.sqrt(split.within), True)})",
+        f"(sd {money_text(sd_b, cur)}), stochastic variation {1 - share:.1%} (sd "
+        f"{money_text(math.sqrt(split.within), cur)})",
     ]
     if split.between < 0:
         lines.append(

@@ -271,7 +271,10 @@ def money_units(units: str, currency: str) -> str:
         "currency": currency,
         "currency/period": currency,
         "currency/customer": currency,
+        "currency/contact": currency,
+        "currency/review": currency,
         "currency/year": f"{currency} year-1",
+        "currency/year/customer": f"{currency} year-1",
         "currency^2": f"{currency}2",
     }
     return spelled.get(units, units)
@@ -624,6 +627,25 @@ UDUNITS = {
     "years": "year",
     "1/year": "year-1",
     "%": "percent",
+    # the scenario schema's units (docs/scenarios.md), as sweeps and optimisations copy them onto their levers
+    "-": "1",
+    "1/period": "1",
+    "1/sqrt(year)": "year^-0.5",
+    "correlation": "1",
+    "customers/manager": "1",
+    "customers/year": "year-1",
+    "factor": "1",
+    "factor/period": "1",
+    "fraction/index": "1",
+    "index/index": "1",
+    "log-hazard/index": "1",
+    "logit": "1",
+    "logit/index": "1",
+    "managers": "1",
+    "probability": "1",
+    "probability/year": "year-1",
+    "ties": "1",
+    "weight": "1",
 }
 
 
@@ -649,7 +671,9 @@ def _cf_attrs(ds: xr.Dataset) -> xr.Dataset:
     cur = currency_of(ds)
     for name, var in out.variables.items():
         attrs = dict(var.attrs)
-        if "units" in attrs and isinstance(attrs["units"], str):
+        if "units" in attrs and var.dtype.kind in "OUS":
+            del attrs["units"]  # text has no units (a date lever: its values say it)
+        elif "units" in attrs and isinstance(attrs["units"], str):
             attrs["units"] = UDUNITS.get(attrs["units"], money_units(attrs["units"], cur))
         if not attrs.get("long_name") and name not in ("time_bounds",):
             attrs["long_name"] = str(name).replace("_", " ")
