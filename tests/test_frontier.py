@@ -155,7 +155,7 @@ def test_frontier_structure_with_three_segments() -> None:
         assert f.band_sd_low[col] <= f.band_sd_high[col]
         assert f.band_mean_low[col] == pytest.approx(np.quantile(f.resampled_mean[:, j], 0.025))
     ds = frontier_dataset(f)
-    assert ds["frontier_sd"].attrs["units"] == "currency units per customer"
+    assert ds["frontier_sd"].attrs["units"] == "currency" and "per customer" in ds["frontier_sd"].attrs["long_name"]
     assert all("long_name" in ds[v].attrs for v in ds.data_vars)
     text = frontier_text(f)
     assert "same risk, most value" in text and "at today's risk the frontier adds" in text
@@ -275,7 +275,8 @@ def test_frontier_command_end_to_end(small_run: Path) -> None:
         currency = result.attrs["currency"]
     with xr.open_dataset(out / "frontier.nc", engine="h5netcdf") as ds:
         assert ds.attrs["detail_replications"] == 12 and ds.attrs["bootstrap_resamples"] == 50
-        assert ds["frontier_sd"].attrs["units"] == f"{currency} per customer"
+        assert ds["frontier_sd"].attrs["units"] == currency  # the result's ISO code, per customer in the long name
+        assert ds["segment_covariance"].attrs["units"] == f"{currency}2"
         labels = ds["segment_label"] if "segment_label" in ds.variables else ds["segment"]  # CF-1.10: text as labels
         assert [str(x) for x in labels.values] == ["industry_a", "industry_b"]
         np.testing.assert_allclose(ds["frontier_weight"].sum("segment"), 1.0, atol=1e-9)

@@ -47,6 +47,7 @@ from scipy.optimize import minimize
 
 from valuecapture.analysis.summary import money_scale
 from valuecapture.run.load import ResultError
+from valuecapture.run.results import CF_CONVENTIONS
 from valuecapture.version import __version__
 
 #: Fewer detail replications than this give a frontier the text warns about.
@@ -785,10 +786,11 @@ def frontier_text(f: Frontier, rows: int = 9) -> str:
 
 
 def frontier_dataset(f: Frontier) -> xr.Dataset:
-    """The frontier as a small Dataset with CF attributes (``units``, ``long_name``): dimensions
+    """The frontier as a small Dataset with CF attributes (``units``: money as ``currency``, per customer
+    in the long name, ``long_name``): dimensions
     ``point`` (along the frontier), ``segment`` (and ``segment_j`` for the covariance), ``portfolio``
     and ``long_only_point``."""
-    unit = f"{f.currency} per customer"
+    unit = "currency"  # the placeholder write_netcdf turns into the result's ISO code (docs/results.md)
     k = len(f.names)
     pw = np.full((len(PORTFOLIOS), k), np.nan)
     stats = {n: np.full(len(PORTFOLIOS), np.nan) for n in ("mean", "sd", "mean_lo", "mean_hi", "sd_lo", "sd_hi")}
@@ -828,7 +830,7 @@ def frontier_dataset(f: Frontier) -> xr.Dataset:
         "segment_covariance": var(
             ("segment", "segment_j"),
             f.cov,
-            f"({f.currency} per customer)^2",
+            "currency^2",
             "Covariance of the segments' values per customer across replications",
         ),
         "lower_bound": var(("segment",), f.lower, "1", "Lowest customer share of the segment a mix may have"),
@@ -863,7 +865,7 @@ def frontier_dataset(f: Frontier) -> xr.Dataset:
     }
     attrs = {
         "title": f"Segment risk-return frontier of {f.source}",
-        "Conventions": "CF-1.8",
+        "Conventions": CF_CONVENTIONS,
         "source": f.source,
         "references": "Tarasi, Bolton, Hutt & Walker 2011, Journal of Marketing 75(3); Markowitz 1952",
         "currency": f.currency,
