@@ -15,6 +15,7 @@ def test_identical_for_workers_and_batch_sizes() -> None:
         {"workers": 1, "batch_size": 1},
         {"workers": 1, "batch_size": 5},
         {"workers": 2, "batch_size": 4, "executor": "process"},
+        {"workers": 2, "batch_size": 3, "executor": "threads"},
     ):
         other = vc.simulate(sc, replications=12, seed=42, **kwargs)
         assert ref.identical(other), kwargs
@@ -26,7 +27,11 @@ def test_identical_for_workers_with_several_business_models_and_capacity() -> No
     sc = three_models(**{"choices.policy": "adaptive", "outputs.relationship_detail": 3})
     ref = vc.simulate(sc, replications=9, seed=5, workers=1, batch_size=9)
     assert int(ref["customers_by_model"].sel(business_model="key_account").max()) > 0
-    for kwargs in ({"workers": 1, "batch_size": 2}, {"workers": 2, "batch_size": 4, "executor": "process"}):
+    for kwargs in (
+        {"workers": 1, "batch_size": 2},
+        {"workers": 2, "batch_size": 4, "executor": "process"},
+        {"workers": 2, "batch_size": 2, "executor": "threads"},
+    ):
         assert ref.identical(vc.simulate(sc, replications=9, seed=5, **kwargs)), kwargs
 
 

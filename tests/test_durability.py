@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -159,6 +160,14 @@ def test_resume_refuses_a_different_scenario_or_seed(tmp_path: Path, monkeypatch
         run_to_folder(sc.with_values({"customers.count": 61}), tmp_path, 8, 3, resume=True, figures=False)
     with pytest.raises(StoreError, match="seed 3"):
         run_to_folder(sc, tmp_path, 8, 4, resume=True, figures=False)
+    meta_path = next(tmp_path.rglob("run.json"))
+    meta = json.loads(meta_path.read_text())
+    stored, meta["valuecapture_version"] = meta["valuecapture_version"], "0.1.0"  # before the counter-based numbers
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(StoreError, match="started with valuecapture 0.1.0"):
+        run_to_folder(sc, tmp_path, 8, 3, resume=True, figures=False)
+    meta["valuecapture_version"] = stored
+    meta_path.write_text(json.dumps(meta))
     ds, _ = run_to_folder(sc, tmp_path, 8, 3, resume=True, figures=False, batch_size=5)  # the stored batch size wins
     assert _same_data(ds, vc.simulate(sc, 8, 3))
 

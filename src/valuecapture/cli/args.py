@@ -112,8 +112,8 @@ def run_options(
         "--executor",
         choices=EXECUTORS,
         default=None,
-        help="serial, a local process pool, or Dask (a LocalCluster, or the cluster at --scheduler); default: process "
-        "pool when workers > 1. Never changes results.",
+        help="serial, a local process pool, threads of this process (one copy of the package in memory), or Dask (a "
+        "LocalCluster, or the cluster at --scheduler); default: process pool when workers > 1. Never changes results.",
     )
     p.add_argument(
         "--scheduler",

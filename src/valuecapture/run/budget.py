@@ -126,13 +126,22 @@ def result_bytes(scenario: Scenario, replications: int, detail: bool = True) -> 
 
 
 def memory_plan(
-    scenario: Scenario, replications: int, workers: int, batch_size: int, variants: int = 1, detail: bool = True
+    scenario: Scenario,
+    replications: int,
+    workers: int,
+    batch_size: int,
+    variants: int = 1,
+    detail: bool = True,
+    threads: bool = False,
 ) -> MemoryPlan:
-    """The estimated peak of ``variants`` runs of ``scenario`` joined into one result."""
+    """The estimated peak of ``variants`` runs of ``scenario`` joined into one result (``threads``:
+    the workers are threads of this process, each with a batch, instead of processes)."""
     batch = batch_bytes(scenario, batch_size)
     result = variants * result_bytes(scenario, replications, detail)
     in_flight = 2 * workers * batch_size * replication_bytes(scenario)
-    if workers > 1:
+    if threads:
+        total = PROCESS_BYTES + 2 * result + in_flight + workers * batch
+    elif workers > 1:
         total = PROCESS_BYTES + 2 * result + in_flight + workers * (PROCESS_BYTES + batch)
     else:
         total = PROCESS_BYTES + 2 * result + batch

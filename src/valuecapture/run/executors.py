@@ -1,15 +1,15 @@
-"""Where batches run: in this process, in a local process pool, or on a Dask cluster.
+"""Where batches run: in this process, in a local process pool, in threads, or on a Dask cluster.
 
 Every executor runs the same pure function, :func:`~valuecapture.run.batch.run_job`, whose
 result depends only on its job, and :func:`run_jobs` yields results as they complete (in
 any order).  The caller places each batch at its replication rows, so the assembled result
 is bit-identical whatever the executor, the number of workers or the order of completion.
 
-There is one submission loop for all three (:func:`run_jobs`): at most two jobs per worker
+There is one submission loop for all four (:func:`run_jobs`): at most two jobs per worker
 are in flight, so memory stays bounded by the batch size whatever the number of jobs, and
 jobs are taken from the (lazy) job iterator only as slots free up.  The executors differ
 only in how a job is submitted and how the loop waits for one to finish (:class:`_Serial`,
-:class:`_Pool`, :class:`_Dask`).
+:class:`_Pool`, :class:`_Threads`, :class:`_Dask`).
 
 ``dask`` uses ``dask.distributed``: with ``scheduler=None`` it starts a ``LocalCluster``
 (``workers`` single-threaded worker processes on 127.0.0.1, serving nothing over HTTP);
@@ -28,14 +28,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
 
 from valuecapture.run.batch import Job, run_job
 
-EXECUTORS = ("serial", "process", "dask")
+EXECUTORS = ("serial", "process", "threads", "dask")
 #: Seconds the loop waits for a job before it looks at ``stop`` again.
 POLL = 0.2
 
@@ -59,9 +59,15 @@ def run_jobs(
         raise ValueError(f"unknown executor {executor!r}; allowed: {', '.join(EXECUTORS)}")
     if scheduler is not None and executor != "dask":
         raise ValueError("a scheduler address needs the dask executor (--executor dask)")
-    backend: _Backend = (
-        _Serial() if executor == "serial" else _Pool(workers) if executor == "process" else _Dask(workers, scheduler)
-    )
+    backend: _Backend
+    if executor == "serial":
+        backend = _Serial()
+    elif executor == "process":
+        backend = _Pool(workers)
+    elif executor == "threads":
+        backend = _Threads(workers)
+    else:
+        backend = _Dask(workers, scheduler)
     finished = False
     try:
         queue = iter(jobs)
@@ -149,6 +155,31 @@ class _Pool(_Backend):
             self.pool.shutdown(wait=True)
         else:  # interrupted or failed: drop queued batches and stop the running ones
             stop_pool(self.pool)
+
+
+class _Threads(_Backend):
+    """Threads of this process: the compiled sub-models release the GIL (``nogil``), so
+    batches run side by side on several cores without a second copy of the interpreter,
+    numba and the package in memory (one process instead of one per worker; the Python
+    parts of a period take the GIL in turn).  A stop lets the running batches finish and
+    drops the queued ones."""
+
+    def __init__(self, workers: int):
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="valuecapture")
+        self.in_flight = 2 * workers
+
+    def submit(self, job: Job) -> Any:
+        return self.pool.submit(run_job, job)
+
+    def wait(self, pending: set[Any], timeout: float) -> set[Any]:
+        done, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+        return done
+
+    def result(self, fut: Any) -> Result:
+        return fut.result()  # type: ignore[no-any-return]
+
+    def close(self, finished: bool) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=not finished)
 
 
 class _Dask(_Backend):

@@ -43,6 +43,7 @@ from valuecapture.run.outputs import WriteFailure
 from valuecapture.run.results import build_dataset
 from valuecapture.run.store import RunStore, StoreError, scenario_sha256
 from valuecapture.scenario.load import Scenario, field_by_path
+from valuecapture.version import __version__
 
 #: Elements (batch x slots) a batch aims at: one batch's state is then about 70 MB
 #: (docs/performance.md: speed is flat from about 4 to 16 replications per batch).
@@ -142,9 +143,17 @@ def check_run(
     if scheduler is not None and executor not in (None, "dask"):
         raise ValueError("a scheduler address needs the dask executor (--executor dask)")
     check_scenario(scenario)  # every plugin it names exists
-    local_workers = workers if executor in (None, "process", "dask") and not scheduler and workers > 1 else 1
+    local_workers = workers if executor in (None, "process", "threads", "dask") and not scheduler and workers > 1 else 1
     bs = batch_size if batch_size is not None else default_batch_size(slot_count(scenario), replications, workers)
-    memory_plan(scenario, replications, local_workers, min(bs, replications), variants=variants, detail=detail).check()
+    memory_plan(
+        scenario,
+        replications,
+        local_workers,
+        min(bs, replications),
+        variants=variants,
+        detail=detail,
+        threads=executor == "threads",
+    ).check()
 
 
 def executor_for(executor: str | None, workers: int, scheduler: str | None) -> str:
@@ -263,6 +272,11 @@ def _open_store(path: Path, plan: Plan) -> RunStore:
         raise StoreError(
             f"--resume: the interrupted run in {path} was started with a different scenario (or --set overrides); "
             "rerun with the same ones, or use --fresh to start over"
+        )
+    if m.get("valuecapture_version") != __version__:
+        raise StoreError(
+            f"--resume: the interrupted run in {path} was started with valuecapture {m.get('valuecapture_version')}, "
+            f"this is {__version__} (its numbers can differ); use --fresh to start over"
         )
     if m["seed"] != plan.seed or m["replications"] != plan.replications:
         raise StoreError(
