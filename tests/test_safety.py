@@ -462,7 +462,7 @@ def test_a_full_disk_exits_1_with_the_resume_command_and_resume_finishes_identic
         "--no-figures",
         "-q",
     ]
-    r = cli(*args, cwd=tmp_path, preexec_fn=_limit_file_size(400_000))
+    r = cli(*args, cwd=tmp_path, preexec_fn=_limit_file_size(200_000))  # batches ~100 kB, result.nc ~390 kB
     err = one_line_error(r, code=1)
     assert (
         "cannot write the result to out/classroom" in err

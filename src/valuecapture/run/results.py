@@ -224,7 +224,8 @@ SERIES_CF: dict[str, tuple[str, str]] = {
 
 #: Variables stored as float32 (docs/results.md): per-relationship detail, whose 7 significant digits are far finer
 #: than any use of one relationship's numbers, and series of means and shares of 0-1 quantities.  Money totals,
-#: money series and counts stay float64: sums and the common-random-number differences between policies need it.
+#: money series and counts stay float64: sums and the common-random-number differences between policies need it;
+#: so does ``relationship_revenue``, the books that ``export-customers`` writes to the cent.
 FLOAT32 = frozenset(
     {
         "relationship_value",
@@ -233,7 +234,6 @@ FLOAT32 = frozenset(
         "cost_to_serve",
         "final_misalignment",
         "initial_age",
-        "relationship_revenue",
         "mean_trust",
         "mean_share_of_wallet",
         "aligned_share",
