@@ -240,3 +240,24 @@ def test_every_unit_of_the_scenario_schema_has_a_udunits_form() -> None:
     units = {f.unit for table in (FIELDS, BUSINESS_MODEL_FIELDS, INTERACTION_FIELDS, CORRELATION_FIELDS) for f in table}
     for u in sorted(units - {"date"}):  # a date field is text: no units
         assert _udunits(UDUNITS.get(u, money_units(u, "EUR")), "EUR") is None, u
+
+
+def test_a_run_from_actual_customers_starts_at_their_as_of_date(tmp_path: Path) -> None:
+    import shutil
+
+    import pandas as pd
+
+    data = SCENARIOS.parent / "examples" / "data" / "customers.csv"
+    shutil.copy(data, tmp_path / "customers.csv")
+    n = int(pd.read_csv(data)["churned"].isna().sum())
+    text = (
+        f'[scenario]\nname = "firm"\n[horizon]\nperiods = 4\n[customers]\nsource = "customers.csv"\ncount = {n}\n'
+        'segments = ["machinery", "process", "construction"]\nsegment_weights = [0.5, 0.3, 0.2]\n'
+    )
+    (tmp_path / "firm.toml").write_text(text)
+    ds = vc.simulate(vc.load_scenario(tmp_path / "firm.toml"), 2, 3)
+    as_of = ds.attrs["customers_as_of"]
+    assert ds.attrs["valuation_date"] == as_of and str(ds["time_bounds"].values[0, 0])[:10] == as_of
+    (tmp_path / "other.toml").write_text(text.replace("[horizon]\n", '[horizon]\nstart = "1999-01-01"\n'))
+    with pytest.raises(vc.ScenarioError, match="horizon.start: must be empty or equal customers.as_of"):
+        vc.load_scenario(tmp_path / "other.toml")

@@ -643,6 +643,7 @@ UDUNITS = {
     "logit/index": "1",
     "managers": "1",
     "probability": "1",
+    "probability/period": "1",
     "probability/year": "year-1",
     "ties": "1",
     "weight": "1",
