@@ -81,7 +81,7 @@ def test_a_result_that_does_not_reproduce_lists_its_variables_and_exits_1(origin
     lines = r.stdout.strip().splitlines()
     assert lines[0].startswith(f"differs: {tmp_path / 'changed-reproduced'}/ differs from {folder} in 2 of ")
     (fv,) = [line for line in lines if line.split()[0] == "firm_value"]
-    assert "1 of 3 values differ, max |difference| 250 currency" in fv
+    assert f"1 of 3 values differ, max |difference| 250 {ds['firm_value'].attrs['units']}" in fv
     (trust,) = [line for line in lines if line.split()[0] == "mean_trust"]
     assert "NaN in only one of them at 1 place" in trust
 
