@@ -25,6 +25,7 @@ import xarray as xr
 from valuecapture.analysis.calibration import FitChecks, SurvivalMatch
 from valuecapture.analysis.summary import money_scale
 from valuecapture.report.html import Column, Report, Table, _render
+from valuecapture.report.money import currency_of, unit
 from valuecapture.report.plots import _plt
 from valuecapture.run.outputs import OutputError, atomic_dir, check_target, umask, write_file
 
@@ -81,13 +82,17 @@ def check_report_targets(out: str | Path, overwrite: bool) -> tuple[Path, Path]:
 # ---------------------------------------------------------------------------
 
 
-def qq_figure(checks: FitChecks):  # type: ignore[no-untyped-def]
-    """QQ plots: the fitted distribution's quantiles against the data's, one panel per marginal."""
+def qq_figure(checks: FitChecks, currency: str = ""):  # type: ignore[no-untyped-def]
+    """QQ plots: the fitted distribution's quantiles against the data's, one panel per marginal
+    (the wallet in ``currency``, an ISO 4217 code or none)."""
     plt = _plt()
     names = list(checks.qq)
-    cols = max(1, min(len(names), 4))
-    fig, axes = plt.subplots(1, cols, figsize=(3.6 * cols + 0.4, 3.9), constrained_layout=True, squeeze=False)
-    for ax, name in zip(axes[0], names, strict=False):
+    cols = max(1, min(len(names), 2))
+    rows = max(1, -(-len(names) // cols))
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.6 * cols + 0.4, 3.6 * rows + 0.5), layout="constrained", squeeze=False
+    )
+    for ax, name in zip(axes.flat, names, strict=False):
         q = checks.qq[name]
         emp, fit = np.asarray(q["empirical"]), np.asarray(q["fitted"])
         div, suf = money_scale(emp) if name == "wallet" else (1.0, "")
@@ -99,15 +104,15 @@ def qq_figure(checks: FitChecks):  # type: ignore[no-untyped-def]
         if log:
             ax.set_xscale("log")
             ax.set_yscale("log")
-        unit = LABELS.get(name, name)
-        if suf:
-            unit = unit.replace("currency/year", f"currency/year, {suf.strip()}")
+        label = LABELS.get(name, name)
+        if name == "wallet":
+            label = label.replace("currency/year", f"{unit(suf, currency)}/year")
         ax.set_title(f"{name}: {q['family']}", fontsize=10)
         ax.set_xlabel("fitted quantile", fontsize=9)
-        ax.set_ylabel(f"data: {unit}", fontsize=8)
+        ax.set_ylabel(f"data: {label}", fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(frameon=False, fontsize=8, loc="upper left")
-    for ax in axes[0][len(names) :]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.set_axis_off()
     fig.suptitle("Fitted vs empirical marginals (QQ)", fontsize=11)
     return fig
@@ -192,8 +197,11 @@ Z = 1.959963984540054
 # ---------------------------------------------------------------------------
 
 
-def build_check_report(checks: FitChecks, match: SurvivalMatch | None, name: str, toml_name: str) -> Report:
-    """The report's content (the blocks :func:`~valuecapture.report.html._render` draws)."""
+def build_check_report(
+    checks: FitChecks, match: SurvivalMatch | None, name: str, toml_name: str, currency: str = ""
+) -> Report:
+    """The report's content (the blocks :func:`~valuecapture.report.html._render` draws); money in
+    ``currency`` (an ISO 4217 code, or none)."""
     rep = Report(f"Fit check of {name}", "calibration")
     failed = checks.failed
     rep.p(
@@ -247,7 +255,9 @@ def build_check_report(checks: FitChecks, match: SurvivalMatch | None, name: str
         rep.table(mt)
     if checks.qq:
         rep.h("Marginals")
-        rep.figure("qq", "QQ plots: data against the fitted distribution's quantiles", lambda: qq_figure(checks))
+        rep.figure(
+            "qq", "QQ plots: data against the fitted distribution's quantiles", lambda: qq_figure(checks, currency)
+        )
     rep.h("Survival")
     rep.figure(
         "survival",
@@ -276,9 +286,10 @@ def write_check_report(
     overwrite: bool = False,
 ) -> tuple[Path, Path]:
     """Write ``NEW.check.html`` and ``NEW.check/`` (figures) for the scenario ``out``; returns both.
-    ``meta``: the result-like attributes the report's header shows (version, seed, replications)."""
+    ``meta``: the result-like attributes the report's header shows (version, seed, replications) and
+    the scenario's ``currency``, when it has one."""
     html_path, folder = check_report_targets(out, overwrite)
-    rep = build_check_report(checks, match, name, Path(out).name)
+    rep = build_check_report(checks, match, name, Path(out).name, currency_of(meta))
     ds = xr.Dataset(attrs=meta)
     with atomic_dir(folder, "the fit check's figures", overwrite=overwrite) as tmp:
         html_text, _ = _render(rep, tmp, ds)

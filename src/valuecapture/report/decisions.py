@@ -19,8 +19,8 @@ import numpy as np
 
 from valuecapture.analysis.discovery import Discovery, discovery_text
 from valuecapture.analysis.robustness import Robustness, robustness_dataset, robustness_text
-from valuecapture.analysis.summary import money_scale
-from valuecapture.report.plots import PALETTE, _plt
+from valuecapture.report.money import money, scaled
+from valuecapture.report.plots import PALETTE, _plt, suptitle
 from valuecapture.report.research_plots import save
 from valuecapture.run.outputs import OutputError, WriteFailure, atomic_dir, check_target, claimed, write_file
 
@@ -142,15 +142,16 @@ def box_figure(d: Discovery):  # type: ignore[no-untyped-def]
     return fig
 
 
-def regret_figure(r: Robustness):  # type: ignore[no-untyped-def]
+def regret_figure(r: Robustness, currency: str = ""):  # type: ignore[no-untyped-def]
     """Regret of every policy across the scenarios (box plots, max regret marked) and, with a threshold,
-    each policy's satisficing share (else its share of scenarios where it is best)."""
+    each policy's satisficing share (else its share of scenarios where it is best); money in ``currency``
+    (an ISO 4217 code, or none)."""
     plt = _plt()
     t = r.table
-    div, suf = money_scale(r.regret)
+    div, unit_text = scaled(r.regret, currency)
     n = len(t.policies)
     fig, (ax1, ax2) = plt.subplots(
-        1, 2, figsize=(12, 1.6 + 0.7 * n), gridspec_kw={"width_ratios": [2.2, 1]}, constrained_layout=True
+        1, 2, figsize=(10.8, 1.8 + 0.7 * n), gridspec_kw={"width_ratios": [2.1, 1]}, constrained_layout=True
     )
     pos = np.arange(n)[::-1]
     data = [r.regret[:, p] / div for p in range(n)]
@@ -163,11 +164,11 @@ def regret_figure(r: Robustness):  # type: ignore[no-untyped-def]
         ax1.scatter(vals, y + jit, s=9, color=PALETTE[p % len(PALETTE)], alpha=0.6, edgecolor="none", zorder=3)
         ax1.scatter(vals.max(), y, marker="D", s=40, color="#C44E52", zorder=4)
     ax1.set_yticks(pos, [f"{p}{'  (minimax)' if p == r.minimax else ''}" for p in t.policies])
-    ax1.set_xlabel(f"regret: best mean firm value minus the policy's ({suf or 'currency'})")
+    ax1.set_xlabel(f"regret: best mean firm value minus the policy's ({unit_text})")
     ax1.set_title("Regret across scenarios (each dot a scenario; red diamond: max regret)", fontsize=10)
     ax1.grid(alpha=0.3, axis="x")
     if r.satisficing is not None and r.threshold is not None:
-        share, what = r.satisficing, f"meeting mean firm value >= {r.threshold / div:,.3g}{suf}"
+        share, what = r.satisficing, f"meeting mean firm value >= {money(r.threshold, currency)}"
     else:
         share, what = r.best_share, "where it is the best policy"
     ax2.barh(pos, share * 100, color=[PALETTE[p % len(PALETTE)] for p in range(n)], height=0.55)
@@ -178,9 +179,8 @@ def regret_figure(r: Robustness):  # type: ignore[no-untyped-def]
     ax2.set_xlabel("% of scenarios")
     ax2.set_title(textwrap.fill(f"Share of scenarios {what}", 38), fontsize=10)
     ax2.grid(alpha=0.3, axis="x")
-    fig.suptitle(
-        f"Robustness over {len(r.best)} scenarios ({', '.join(t.factors)}), {t.values.shape[2]} replications each",
-        fontsize=10,
+    suptitle(
+        fig, f"Robustness over {len(r.best)} scenarios ({', '.join(t.factors)}), {t.values.shape[2]} replications each"
     )
     return fig
 
@@ -266,14 +266,16 @@ def write_discovery(d: Discovery, target: str | Path, *, overwrite: bool = False
     return _write_folder(target, "a scenario discovery", overwrite, fill)
 
 
-def write_robustness(r: Robustness, target: str | Path, *, overwrite: bool = False, figures: bool = True) -> Path:
-    """``target/``: robustness.txt, policies.csv, scenarios.csv and figures/regret.*."""
+def write_robustness(
+    r: Robustness, target: str | Path, *, overwrite: bool = False, figures: bool = True, currency: str = ""
+) -> Path:
+    """``target/``: robustness.txt, policies.csv, scenarios.csv and figures/regret.* (money in ``currency``)."""
 
     def fill(tmp: Path) -> None:
         write_file(tmp / "robustness.txt", robustness_text(r, rows=len(r.best)) + "\n")
         write_file(tmp / "policies.csv", policies_csv(r))
         write_file(tmp / "scenarios.csv", robustness_csv(r))
         if figures:
-            save(regret_figure(r), tmp / "figures", "regret")
+            save(regret_figure(r, currency), tmp / "figures", "regret")
 
     return _write_folder(target, "a robustness analysis", overwrite, fill)

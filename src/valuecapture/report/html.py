@@ -56,7 +56,7 @@ from valuecapture.analysis.experiments import (
 from valuecapture.analysis.experiments.spec import show_value
 from valuecapture.analysis.heterogeneity import RELATIONSHIP_STATS, relationship_stats, relationship_stats_dataset
 from valuecapture.analysis.stats import PERCENTILES, describe
-from valuecapture.analysis.summary import _fmt
+from valuecapture.report.money import currency_of, money, units_text
 from valuecapture.report.plots import (
     fan_chart_figure,
     firm_value_figure,
@@ -77,7 +77,7 @@ from valuecapture.report.research_plots import (
     tornado_figure,
 )
 from valuecapture.run.outputs import OutputError, WriteFailure, atomic_dir, check_target, claimed, write_file
-from valuecapture.run.results import write_netcdf
+from valuecapture.run.results import is_money, write_netcdf
 
 REPORT_DIR = "report"
 
@@ -99,7 +99,12 @@ class Column:
 
 @dataclass
 class Table:
-    """A summary table: the first column labels the rows.  Raw values go to CSV/NetCDF."""
+    """A summary table: the first column labels the rows.  Raw values go to CSV/NetCDF.
+
+    Money cells are written by :func:`~valuecapture.report.money.money` in ``currency`` (the
+    result's ISO 4217 code, ``""`` when unknown), the same way in every table.  A row added with
+    ``fmt`` ("money" or "num") shows its money and number columns in that format: a table of
+    quantities in different units formats each row by its own."""
 
     name: str
     title: str
@@ -107,31 +112,38 @@ class Table:
     rows: list[list[Any]] = field(default_factory=list)
     note: str = ""
     max_rows_shown: int | None = None
+    row_fmt: list[str | None] = field(default_factory=list)
+    currency: str = ""
 
-    def add(self, *values: Any) -> None:
+    def add(self, *values: Any, fmt: str | None = None) -> None:
         if len(values) != len(self.columns):
             raise ValueError(f"table {self.name}: {len(values)} values for {len(self.columns)} columns")
+        if fmt not in (None, "money", "num"):
+            raise ValueError(f"table {self.name}: row format {fmt!r}; allowed: money, num")
         self.rows.append(list(values))
+        self.row_fmt.append(fmt)
 
-    def cell(self, v: Any, col: Column) -> str:
+    def cell(self, v: Any, col: Column, fmt: str | None = None) -> str:
+        """The text of value ``v`` in column ``col`` (``fmt``: its row's format, see the class)."""
+        kind = fmt if fmt is not None and col.fmt in ("money", "num") else col.fmt
         if v is None:
             return ""
         if isinstance(v, (bool, np.bool_)):
             return "true" if v else "false"
-        if isinstance(v, str) or col.fmt == "text":
+        if isinstance(v, str) or kind == "text":
             return str(v)
         v = float(v)
         if not math.isfinite(v):
             return "n/a"
-        if col.fmt == "money":
-            return _fmt(v, True)
-        if col.fmt == "pct":
+        if kind == "money":
+            return money(v, self.currency)
+        if kind == "pct":
             return f"{100 * v:.1f}%"
-        if col.fmt == "int":
+        if kind == "int":
             return f"{int(round(v)):,}"
-        if col.fmt == "sci":
+        if kind == "sci":
             return f"{v:.3g}"
-        if col.fmt == "p":
+        if kind == "p":
             return f"{v:.3g}" if v >= 1e-4 else "<1e-4"
         if v != 0 and abs(v) < 0.01:
             return f"{v:.3g}"
@@ -139,6 +151,18 @@ class Table:
 
     def shown(self) -> list[list[Any]]:
         return self.rows if self.max_rows_shown is None else self.rows[: self.max_rows_shown]
+
+    def shown_cells(self) -> list[list[str]]:
+        """The text of every cell of the rows shown."""
+        fmts = self.row_fmt + [None] * (len(self.rows) - len(self.row_fmt))
+        return [
+            [self.cell(v, c, f) for v, c in zip(r, self.columns, strict=True)]
+            for r, f in zip(self.shown(), fmts, strict=False)
+        ]
+
+    def units(self, col: Column) -> str:
+        """``col``'s units with the currency's code for the word ``currency`` (``EUR^2``)."""
+        return units_text(col.units, self.currency)
 
     def truncated_note(self) -> str:
         if self.max_rows_shown is not None and len(self.rows) > self.max_rows_shown:
@@ -148,7 +172,7 @@ class Table:
     def write_csv(self, path: Path) -> None:
         with open(path, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
-            w.writerow([c.label + (f" [{c.units}]" if c.units else "") for c in self.columns])
+            w.writerow([c.label + (f" [{self.units(c)}]" if c.units else "") for c in self.columns])
             for row in self.rows:
                 w.writerow(
                     ["" if v is None else (repr(float(v)) if isinstance(v, (float, np.floating)) else v) for v in row]
@@ -173,10 +197,11 @@ class Table:
             )
             key = _safe_name(c.key, data)
             data[key] = xr.Variable(
-                (dim,), arr, {"long_name": c.label, "units": c.units or "-", "description": c.label}
+                (dim,), arr, {"long_name": c.label, "units": self.units(c) or "-", "description": c.label}
             )
         coords = {dim: (dim, np.array(labels, dtype=object), {"description": self.columns[0].label})}
-        return xr.Dataset(data, coords=coords, attrs={"title": self.title, "note": self.note})
+        attrs = {"title": self.title, "note": self.note, **({"currency": self.currency} if self.currency else {})}
+        return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
 def _safe_name(key: str, taken: dict[str, Any]) -> str:
@@ -343,9 +368,10 @@ def _describe_table(
         if var not in ds:
             continue
         units = ds[var].attrs.get("units", "")
+        cash = is_money(ds[var], currency_of(ds))
         d = describe(ds[var].values, var, units, seed=seed, n_resamples=n_resamples)
         t.add(
-            label + ("" if units == "currency" else f" [{units}]"),
+            label + ("" if cash else f" [{units}]"),
             d.n,
             d.mean.value,
             d.mean.se,
@@ -357,12 +383,8 @@ def _describe_table(
             d.percentiles[5].value,
             d.percentiles[50].value,
             d.percentiles[95].value,
+            fmt=None if cash else "num",  # a row in other units: plain numbers
         )
-    money = {label for var, label in variables if var in ds and ds[var].attrs.get("units") == "currency"}
-    if len(money) != len(t.rows):  # mixed units: show non-money rows as plain numbers
-        t.columns = [c if c.fmt != "money" else Column(c.key, c.label, "num", c.units) for c in t.columns]
-        if money:
-            t.note = "Money in scenario currency units."
     return t
 
 
@@ -431,8 +453,7 @@ def _heterogeneity_table(ds: xr.Dataset, seed: int, n_resamples: int) -> Table:
             Column("p95", "p95", "num"),
             Column("units", "units", "text"),
         ],
-        note="Money rows in scenario currency units. Rows from per-relationship detail use the first "
-        "outputs.relationship_detail replications.",
+        note="Rows from per-relationship detail use the first outputs.relationship_detail replications.",
     )
     for var, label in HETEROGENEITY_ROWS:
         if var in ds:
@@ -447,7 +468,8 @@ def _heterogeneity_table(ds: xr.Dataset, seed: int, n_resamples: int) -> Table:
                 d.percentiles[5].value,
                 d.percentiles[50].value,
                 d.percentiles[95].value,
-                ds[var].attrs.get("units", ""),
+                units_text(ds[var].attrs.get("units", ""), currency_of(ds)),
+                fmt="money" if is_money(ds[var], currency_of(ds)) else None,
             )
     if "relationship_value" in ds:
         st = relationship_stats_dataset(ds)
@@ -478,7 +500,8 @@ def _heterogeneity_table(ds: xr.Dataset, seed: int, n_resamples: int) -> Table:
                 d.percentiles[5].value,
                 d.percentiles[50].value,
                 d.percentiles[95].value,
-                RELATIONSHIP_STATS[name][0],
+                units_text(RELATIONSHIP_STATS[name][0], currency_of(ds)),
+                fmt="money" if RELATIONSHIP_STATS[name][0] == "currency" else None,
             )
     return t
 
@@ -667,7 +690,7 @@ def _decomposition_report(ds: xr.Dataset, result_path: str | Path | None, n_resa
         fmt = "sci" if att.metric.units == "currency^2" else ("money" if att.metric.units == "currency" else "num")
         t = Table(
             f"attribution_{m}",
-            f"{att.metric.title} [{att.metric.units}]",
+            f"{att.metric.title} [{units_text(att.metric.units, currency_of(ds))}]",
             [
                 Column("source", "source", "text"),
                 Column("value", "Shapley value", fmt, att.metric.units),
@@ -929,7 +952,8 @@ def _screening_section(rep: Report, ds: xr.Dataset, resp: list[str], n_resamples
         fmt = "money" if RESPONSES[r].units == "currency" else "num"
         t = Table(
             f"tornado_{r}",
-            f"Swings of {r} ({RESPONSES[r].title}), widest first; base scenario {_fmt(tr.base, fmt == 'money')}",
+            f"Swings of {r} ({RESPONSES[r].title}), widest first; base scenario "
+            + (money(tr.base, currency_of(ds)) if fmt == "money" else f"{tr.base:,.4g}"),
             [
                 Column("factor", "factor", "text"),
                 Column("low_value", "low", "text"),
@@ -972,7 +996,10 @@ BUILDERS: dict[str, Callable[[xr.Dataset, Any, int], Report]] = {
 
 def build_report(ds: xr.Dataset, result_path: str | Path | None = None, *, n_resamples: int = 2000) -> Report:
     """The content of the report of ``ds`` (nothing is drawn or written yet)."""
-    return BUILDERS[kind_of(ds)](ds, result_path, n_resamples)
+    rep = BUILDERS[kind_of(ds)](ds, result_path, n_resamples)
+    for t in rep.tables:
+        t.currency = currency_of(ds)
+    return rep
 
 
 # ---------------------------------------------------------------------------
@@ -987,6 +1014,7 @@ h2{font-size:1.25em;margin-top:1.8em;color:#1f3b66}
 table{border-collapse:collapse;margin:.6em 0 .3em;font-size:.86em}\
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#eef2f8}td:first-child,th:first-child{text-align:left}\
+tbody th{background:none;font-weight:normal}\
 caption{text-align:left;font-weight:600;padding:.3em 0}
 .note{color:#555;font-size:.85em;margin:.2em 0 1em}figure{margin:1.2em 0}img{max-width:100%;border:1px solid #eee}
 figcaption{color:#444;font-size:.9em}pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:.85em}\
@@ -1056,16 +1084,17 @@ def _render(rep: Report, figdir: Path, ds: xr.Dataset) -> tuple[str, str]:
             m += [f"- **{_md_escape(k)}**: {_md_escape(v)}" if k else f"- {_md_escape(v)}" for k, v in b] + [""]
         elif kind == "table":
             t: Table = b
-            rows = t.shown()
+            cells = t.shown_cells()
             h.append(
                 f"<table><caption>{html.escape(t.title)}</caption><thead><tr>"
-                + "".join(f"<th>{html.escape(c.label)}</th>" for c in t.columns)
+                + "".join(f'<th scope="col">{html.escape(c.label)}</th>' for c in t.columns)
                 + "</tr></thead><tbody>"
             )
-            for r in rows:
+            for texts in cells:
+                first, *rest = texts
                 h.append(
-                    "<tr>"
-                    + "".join(f"<td>{html.escape(t.cell(v, c))}</td>" for v, c in zip(r, t.columns, strict=True))
+                    f'<tr><th scope="row">{html.escape(first)}</th>'
+                    + "".join(f"<td>{html.escape(x)}</td>" for x in rest)
                     + "</tr>"
                 )
             h.append("</tbody></table>")
@@ -1081,10 +1110,7 @@ def _render(rep: Report, figdir: Path, ds: xr.Dataset) -> tuple[str, str]:
                 "| " + " | ".join(_md_escape(c.label) for c in t.columns) + " |",
                 "|" + "|".join("---" if i == 0 else "---:" for i in range(len(t.columns))) + "|",
             ]
-            m += [
-                "| " + " | ".join(_md_escape(t.cell(v, c)) for v, c in zip(r, t.columns, strict=True)) + " |"
-                for r in rows
-            ]
+            m += ["| " + " | ".join(_md_escape(x) for x in texts) + " |" for texts in cells]
             m += ["", f"*{_md_escape(notes)}*", ""]
         elif kind == "figure":
             f: Figure = b

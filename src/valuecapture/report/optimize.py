@@ -35,7 +35,8 @@ from valuecapture.analysis.optimize import (
     optimization_text,
     optimize,
 )
-from valuecapture.analysis.summary import money_scale
+from valuecapture.report.money import currency_of, scaled
+from valuecapture.report.plots import _plt
 from valuecapture.report.research_plots import save
 from valuecapture.run.folder import run_in_folder
 from valuecapture.run.results import write_result
@@ -90,25 +91,24 @@ def chosen_toml(res: Optimization, trial: Trial, chosen: bool) -> str:
     return "\n".join(lines) + "\n" + sc.to_toml()
 
 
-def _scale(values: np.ndarray, money: bool) -> tuple[float, str]:
+def _scale(values: np.ndarray, money: bool, currency: str) -> tuple[float, str]:
+    """Divisor and axis unit of an objective: money in k/m/bn and the currency, else none."""
     if not money or not values.size:
         return 1.0, ""
-    div, suf = money_scale(float(np.nanmax(np.abs(values))))
-    return div, suf
+    return scaled(values, currency)
 
 
 def objective_figure(res: Optimization):  # type: ignore[no-untyped-def]
     """The objective of every trial with the running best, the current setting (dashed) and the
     validated candidates' out-of-sample values with their 95% CIs."""
-    import matplotlib.pyplot as plt
-
+    plt = _plt()
     s, ds = res.settings, res.validation
     o = s.objectives[0]
     done = [t for t in res.trials if t.values is not None]
     x = np.array([t.number for t in done])
     y = np.array([t.values[0] for t in done if t.values is not None])
-    div, suf = _scale(np.append(y, float(ds[f"{o.key}_out_of_sample"][0])), o.money)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    div, unit = _scale(np.append(y, float(ds[f"{o.key}_out_of_sample"][0])), o.money, currency_of(ds))
+    fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
     ax.scatter(x, y / div, s=18, color="tab:blue", alpha=0.7, label="trial (in sample: search seed)")
     best = np.minimum.accumulate(y) if o.direction == "minimize" else np.maximum.accumulate(y)
     ax.step(x, best / div, where="post", color="tab:blue", lw=1.5, label="running best")
@@ -125,27 +125,25 @@ def objective_figure(res: Optimization):  # type: ignore[no-untyped-def]
             label="validated: out of sample (fresh seed), 95% CI" if i == 1 else None,
         )  # fmt: skip
     ax.set_xlabel("trial")
-    unit = ds["firm_value"].attrs.get("units", "") if o.money else ""
-    ax.set_ylabel(f"{o.describe}" + (f" ({suf} {unit})".replace("( ", "(") if o.money else ""))
+    ax.set_ylabel(o.describe + (f" ({unit})" if unit else ""))
     ax.set_title(f"{ds.attrs.get('scenario_name', '')}: objective by trial ({ds.attrs.get('optimizer', '')})")
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
     return fig
 
 
 def pareto_figure(res: Optimization):  # type: ignore[no-untyped-def]
     """Two objectives: every trial, the Pareto front, the current setting, and the validated
     front members' out-of-sample values (arrows from in sample to out of sample)."""
-    import matplotlib.pyplot as plt
-
+    plt = _plt()
     s, ds = res.settings, res.validation
     o1, o2 = s.objectives
     done = [t for t in res.trials if t.values is not None]
     v = np.array([t.values for t in done], dtype=float).reshape(-1, 2)
-    d1, s1 = _scale(v[:, 0], o1.money)
-    d2, s2 = _scale(v[:, 1], o2.money)
-    fig, ax = plt.subplots(figsize=(7, 5.5))
+    cur = currency_of(ds)
+    d1, s1 = _scale(v[:, 0], o1.money, cur)
+    d2, s2 = _scale(v[:, 1], o2.money, cur)
+    fig, ax = plt.subplots(figsize=(8.5, 5.5), layout="constrained")
     ax.scatter(v[:, 0] / d1, v[:, 1] / d2, s=16, color="tab:blue", alpha=0.45, label="trial (in sample)")
     sign = np.array([1.0 if o.direction == "maximize" else -1.0 for o in (o1, o2)])
     front = [
@@ -166,9 +164,8 @@ def pareto_figure(res: Optimization):  # type: ignore[no-untyped-def]
     ax.set_xlabel(o1.describe + (f" ({s1})" if s1 else ""))
     ax.set_ylabel(o2.describe + (f" ({s2})" if s2 else ""))
     ax.set_title(f"{ds.attrs.get('scenario_name', '')}: Pareto front ({ds.attrs.get('optimizer', '')})")
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
     return fig
 
 

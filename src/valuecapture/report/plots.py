@@ -1,9 +1,13 @@
-"""Figures of a run: firm-value distribution, economic-profit fan chart, Stobachoff curve."""
+"""Figures of a run (firm-value distribution, economic-profit fan chart, Stobachoff curve, portfolio
+matrix, alignment, class transitions) and of a policy comparison, and the helpers every figure of
+:mod:`valuecapture.report` shares: the backend, the palette, money axes (:mod:`~valuecapture.report.money`),
+legends beside the data and plain tick labels on log axes."""
 
 from __future__ import annotations
 
 import functools
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +17,7 @@ import xarray as xr
 
 from valuecapture.analysis.compare import PairedDifference, ranking
 from valuecapture.analysis.summary import money_scale
+from valuecapture.report.money import currency_of, money, scaled, unit
 
 
 def _plt():  # type: ignore[no-untyped-def]
@@ -27,6 +32,50 @@ def _plt():  # type: ignore[no-untyped-def]
     return plt
 
 
+def legend_beside(ax, **kw) -> None:  # type: ignore[no-untyped-def]
+    """The legend of ``ax`` outside it, on its right (never on the data); ``kw``: legend keywords."""
+    ax.legend(**{"frameon": False, "fontsize": 8, "loc": "upper left", "bbox_to_anchor": (1.01, 1.0), **kw})
+
+
+def legend_below(fig, handles, labels, ncols: int | None = None, **kw) -> None:  # type: ignore[no-untyped-def]
+    """One legend for the whole figure, under its panels (constrained layout makes room for it)."""
+    n = ncols or min(len(labels), 4)
+    fig.legend(handles, labels, **{"loc": "outside lower center", "ncols": n, "frameon": False, "fontsize": 8, **kw})
+
+
+def plain_log_ticks(ax, axis: str = "both") -> None:  # type: ignore[no-untyped-def]
+    """Ticks at 1, 2, 5 x 10^k labelled as plain numbers on a log axis (no crowded 2x10^0 3x10^0 labels)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # lazy: see _plt
+
+    fmt = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:.2g}")
+    for a in [ax.xaxis, ax.yaxis] if axis == "both" else [ax.xaxis if axis == "x" else ax.yaxis]:
+        a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        a.set_major_formatter(fmt)
+        a.set_minor_formatter(NullFormatter())
+
+
+def wrapped(text: str, width_in: float, fontsize: float = 10) -> str:
+    """``text`` broken into lines that fit ``width_in`` inches at ``fontsize`` points (each line of
+    ``text`` on its own; words are never split)."""
+    chars = max(20, int(width_in * 72 / (0.58 * fontsize)))
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+
+
+def suptitle(fig, text: str, fontsize: float = 10) -> None:  # type: ignore[no-untyped-def]
+    """The figure's title, wrapped to its width."""
+    fig.suptitle(wrapped(text, fig.get_figwidth() - 0.3, fontsize), fontsize=fontsize)
+
+
+#: Display names of portfolio classes whose identifiers cannot hold an apostrophe.
+CLASS_NAMES = {"tomorrows": "tomorrow's", "todays": "today's", "yesterdays": "yesterday's"}
+
+
+def class_name(label: str) -> str:
+    """The display name of a portfolio class ``model:class_id`` (or ``class_id``): spaces, apostrophes."""
+    ident = label.split(":", 1)[-1]
+    return CLASS_NAMES.get(ident, ident.replace("_", " "))
+
+
 def no_detail(ax) -> None:  # type: ignore[no-untyped-def]
     """Say on an empty panel that the run kept no per-relationship detail."""
     ax.text(0.5, 0.5, "no per-relationship detail kept\n(outputs.relationship_detail = 0)", ha="center", va="center")
@@ -39,44 +88,52 @@ def ecdf(ax, x: np.ndarray, **style) -> None:  # type: ignore[no-untyped-def]
     ax.step(s, np.arange(1, s.size + 1) / s.size, where="post", **style)
 
 
-def value_axes(axes, lo: float, hi: float, suffix: str) -> None:  # type: ignore[no-untyped-def]
+def value_axes(axes, lo: float, hi: float, suffix: str, currency: str = "") -> None:  # type: ignore[no-untyped-def]
     """x-axes of firm-value panels spanning ``lo``..``hi``: zero marked when inside, label, grid."""
     for ax in axes:
         if lo < 0 < hi:
             ax.axvline(0, color="black", lw=0.8, ls=":")
-        ax.set_xlabel(f"firm value ({suffix or 'currency'})")
+        ax.set_xlabel(f"firm value ({unit(suffix, currency)})")
         ax.grid(alpha=0.3)
 
 
 def firm_value_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     """Histogram and ECDF of firm value, with mean, 5/95% and zero marked."""
     plt = _plt()
+    cur = currency_of(ds)
     x = ds["firm_value"].values
     div, suf = money_scale(x)
     xs = x / div
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     bins = min(60, max(10, int(np.sqrt(x.size))))
-    ax1.hist(xs, bins=bins, color="#4C72B0", alpha=0.85, edgecolor="white", linewidth=0.5)
-    mean, p5, p95 = xs.mean(), *np.percentile(xs, [5, 95])
-    ax1.axvline(mean, color="black", lw=1.5, label=f"mean {mean:,.1f}{suf}")
-    ax1.axvspan(p5, p95, color="#DD8452", alpha=0.15, zorder=0, label=f"5-95%: {p5:,.1f} to {p95:,.1f}{suf}")
+    counts, _, _ = ax1.hist(xs, bins=bins, color="#4C72B0", alpha=0.85, edgecolor="white", linewidth=0.5)
+    mean = float(x.mean())
+    p5, p95 = (float(q) for q in np.percentile(x, [5, 95]))
+    ax1.axvline(mean / div, color="black", lw=1.5, label=f"mean {money(mean, cur)}")
+    ax1.axvspan(
+        p5 / div,
+        p95 / div,
+        color="#DD8452",
+        alpha=0.15,
+        zorder=0,
+        label=f"5-95%: {money(p5, cur)} to {money(p95, cur)}",
+    )
     if xs.min() < 0 < xs.max():
         ax1.axvline(0, color="#C44E52", lw=1, ls="--", label="zero")
-    ax1.set_xlabel(f"firm value ({suf or 'currency'})")
+    ax1.set_ylim(0, max(1.0, float(np.max(counts))) * 1.32)  # headroom: the legend sits above the bars
+    ax1.set_xlabel(f"firm value ({unit(suf, cur)})")
     ax1.set_ylabel("replications")
     ax1.set_title("Distribution of firm value")
-    ax1.legend(frameon=False, fontsize=8)
+    ax1.legend(frameon=False, fontsize=8, loc="upper left", ncols=2)
     ecdf(ax2, xs, color="#4C72B0")
     ax2.axhline(0.05, color="grey", lw=0.6, ls=":")
     ax2.axhline(0.95, color="grey", lw=0.6, ls=":")
     p_neg = float((x < 0).mean())
     ax2.set_title(f"ECDF  (P(value < 0) = {p_neg:.3f})")
-    ax2.set_xlabel(f"firm value ({suf or 'currency'})")
+    ax2.set_xlabel(f"firm value ({unit(suf, cur)})")
     ax2.set_ylabel("cumulative probability")
     ax2.grid(alpha=0.3)
-    fig.suptitle(
-        f"{ds.attrs.get('scenario_name', '')}: {x.size} replications, seed {ds.attrs.get('seed')}", fontsize=10
-    )
+    suptitle(fig, f"{ds.attrs.get('scenario_name', '')}: {x.size} replications, seed {ds.attrs.get('seed')}")
     return fig
 
 
@@ -85,20 +142,20 @@ def fan_chart_figure(ds: xr.Dataset, var: str = "economic_profit"):  # type: ign
     plt = _plt()
     ppy = int(ds.attrs.get("periods_per_year", 1))
     y = ds[var].values * ppy
-    div, suf = money_scale(y)
+    div, unit_text = scaled(y, currency_of(ds))
     y = y / div
     t = ds["year"].values
     q = np.nanpercentile(y, [5, 25, 50, 75, 95], axis=0)
-    fig, ax = plt.subplots(figsize=(9, 4.5), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
     ax.fill_between(t, q[0], q[4], color="#4C72B0", alpha=0.18, label="5-95%")
     ax.fill_between(t, q[1], q[3], color="#4C72B0", alpha=0.35, label="25-75%")
     ax.plot(t, q[2], color="#1f3b66", lw=2, label="median")
     ax.plot(t, np.nanmean(y, axis=0), color="black", lw=1, ls="--", label="mean")
     ax.axhline(0, color="#C44E52", lw=0.8)
     ax.set_xlabel("year")
-    ax.set_ylabel(f"{var.replace('_', ' ')} ({suf or 'currency'} per year, annualised)")
-    ax.set_title(f"Fan chart of firm {var.replace('_', ' ')}")
-    ax.legend(frameon=False, loc="best")
+    ax.set_ylabel(f"{var.replace('_', ' ')} ({unit_text} per year, annualised)")
+    ax.set_title(f"{ds.attrs.get('scenario_name', '')}: fan chart of the firm's {var.replace('_', ' ')}")
+    legend_beside(ax, title="across replications", title_fontsize=8)
     ax.grid(alpha=0.3)
     return fig
 
@@ -123,7 +180,7 @@ def stobachoff_curves(values: np.ndarray, grid: int = 201) -> tuple[np.ndarray, 
 def stobachoff_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     """Stobachoff curve: cumulative relationship value, most valuable first, % of total."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7.5, 5), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
     if "relationship_value" not in ds:
         no_detail(ax)
         return fig
@@ -135,16 +192,19 @@ def stobachoff_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     ax.axhline(100, color="grey", lw=0.8, ls="--")
     k = int(np.nanargmax(mid))
     ax.plot(x[k] * 100, mid[k], "o", color="#C44E52")
+    right = x[k] > 0.55  # the label on the side with room
     ax.annotate(
         f"peak {mid[k]:.0f}% at {x[k] * 100:.0f}% of customers",
         (x[k] * 100, mid[k]),
         textcoords="offset points",
-        xytext=(8, 8),
+        xytext=(-8, 8) if right else (8, 8),
+        ha="right" if right else "left",
         fontsize=9,
     )
+    ax.set_ylim(top=max(float(np.nanmax(hi)), 100.0) * 1.1)
     ax.set_xlabel("customers, most valuable first (% of all relationships)")
     ax.set_ylabel("cumulative value capture (% of total)")
-    ax.set_title(f"Stobachoff curve ({curves.shape[0]} replications)")
+    ax.set_title(f"{ds.attrs.get('scenario_name', '')}: Stobachoff curve ({curves.shape[0]} replications)")
     ax.legend(frameon=False, loc="lower right")
     ax.grid(alpha=0.3)
     return fig
@@ -190,29 +250,33 @@ PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#D
 def policy_distributions_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     """Overlaid firm-value distributions (density outlines and ECDFs) of the policies compared."""
     plt = _plt()
+    cur = currency_of(ds)
     labels = [str(p) for p in ds["policy"].values]
     fv = ds["firm_value"].values
     div, suf = money_scale(fv)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.8), layout="constrained")
     lo, hi = np.nanpercentile(fv / div, [0.5, 99.5])
     bins = np.linspace(lo, hi, min(60, max(12, int(np.sqrt(fv.shape[1])))))
+    handles = []
     for i, p in enumerate(labels):
-        x = ds["firm_value"].sel(policy=p).values / div
+        raw = ds["firm_value"].sel(policy=p).values
+        x = raw / div
         c = PALETTE[i % len(PALETTE)]
-        ax1.hist(x, bins=bins, histtype="step", lw=1.8, color=c, density=True, label=f"{p} (mean {x.mean():,.1f}{suf})")
+        ax1.hist(x, bins=bins, histtype="step", lw=1.8, color=c, density=True)
         ax1.axvline(x.mean(), color=c, lw=1, ls="--")
-        ecdf(ax2, x, color=c, lw=1.5, label=p)
-    value_axes((ax1, ax2), lo, hi, suf)
+        (line,) = ax2.step([], [], color=c, lw=1.5, label=f"{p} (mean {money(raw.mean(), cur)})")
+        handles.append(line)
+        ecdf(ax2, x, color=c, lw=1.5)
+    value_axes((ax1, ax2), lo, hi, suf, cur)
     ax1.set_ylabel("density")
     ax1.set_title("Firm value by policy (dashed: means)")
-    ax1.legend(frameon=False, fontsize=8)
     ax2.set_ylabel("cumulative probability")
     ax2.set_title("ECDF: further right is better")
-    ax2.legend(frameon=False, fontsize=8, loc="lower right")
-    fig.suptitle(
+    legend_below(fig, handles, [h.get_label() for h in handles])
+    suptitle(
+        fig,
         f"{ds.attrs.get('scenario_name', '')}: {fv.shape[1]} replications per policy, common random numbers, seed "
         f"{ds.attrs.get('seed')}",
-        fontsize=10,
     )
     return fig
 
@@ -220,17 +284,19 @@ def policy_distributions_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
 def paired_differences_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     """Distributions of paired firm-value differences against the best policy, with 95% CIs of the mean."""
     plt = _plt()
+    cur = currency_of(ds)
     rank = [p for p, _ in ranking(ds)]
     best = rank[0]
     others = rank[1:]
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.9 * max(1, len(others))), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(9, 1.4 + 0.9 * max(1, len(others))), layout="constrained")
     if not others:
         ax.text(0.5, 0.5, "only one policy", ha="center", va="center")
         ax.set_axis_off()
         return fig
     diffs = [ds["firm_value"].sel(policy=best).values - ds["firm_value"].sel(policy=p).values for p in others]
-    div, suf = money_scale(np.concatenate(diffs))
+    div, unit_text = scaled(np.concatenate(diffs), cur)
     pos = np.arange(len(others))[::-1]
+    ticks = []
     for y, p, d in zip(pos, others, diffs, strict=True):
         pd_ = PairedDifference.of(
             best, p, ds["firm_value"].sel(policy=best).values, ds["firm_value"].sel(policy=p).values
@@ -255,17 +321,10 @@ def paired_differences_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
             capsize=4,
             ms=5,
         )
-        ax.annotate(
-            f"mean {pd_.mean / div:,.2f}{suf}, P(better) {pd_.p_a_beats_b:.2f}",
-            (pd_.mean / div, y),
-            textcoords="offset points",
-            xytext=(0, 12),
-            ha="center",
-            fontsize=8,
-        )
+        ticks.append(f"{best} - {p}\nmean {money(pd_.mean, cur)}, P(better) {pd_.p_a_beats_b:.2f}")
     ax.axvline(0, color="black", lw=0.8, ls=":")
-    ax.set_yticks(pos, [f"{best} - {p}" for p in others])
-    ax.set_xlabel(f"paired difference of firm value ({suf or 'currency'}); red: mean with 95% CI, blue line: 5-95%")
+    ax.set_yticks(pos, ticks, fontsize=9)
+    ax.set_xlabel(f"paired difference of firm value ({unit_text}); red: mean with 95% CI, blue line: 5-95%")
     ax.set_title(f"How much better is {best}? Paired differences, replication by replication")
     ax.grid(alpha=0.3, axis="x")
     return fig
@@ -282,20 +341,25 @@ def model_shares_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     cols = min(3, len(labels))
     rows = -(-len(labels) // cols)
     fig, axes = plt.subplots(
-        rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, sharey=True, constrained_layout=True
+        rows, cols, figsize=(3.6 * cols, 2.9 * rows + 0.7), squeeze=False, sharey=True, layout="constrained"
     )
     t = ds["year"].values
     for ax, p in zip(axes.flat, labels, strict=False):
         ys = [share.sel(policy=p, business_model=m).values for m in ds["business_model"].values]
         ax.stackplot(t, np.nan_to_num(np.array(ys)), labels=models, colors=PALETTE[: len(models)], alpha=0.85)
-        ax.set_title(p)
+        ax.set_title(p, fontsize=10)
         ax.set_xlabel("year")
+        ax.set_xlim(float(t[0]), float(t[-1]))
         ax.set_ylim(0, 1)
     for ax in list(axes.flat)[len(labels) :]:
         ax.set_axis_off()
-    axes[0, 0].set_ylabel("share of active relationships")
-    axes[0, -1].legend(frameon=False, fontsize=8, loc="lower right")
-    fig.suptitle("Business-model mix over time (mean over replications)", fontsize=10)
+    for row in axes:
+        row[0].set_ylabel("share of active relationships")
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    legend_below(fig, handles, names, ncols=min(len(models), 5), title="business model", title_fontsize=8)
+    suptitle(
+        fig, f"{ds.attrs.get('scenario_name', '')}: business-model mix over time (mean over replications)", fontsize=10
+    )
     return fig
 
 
@@ -309,12 +373,26 @@ def comparison_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
     return save_figures(ds, makers, folder)
 
 
+#: Marker of each business model in the portfolio matrix (colour is the sign of the value).
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+CREATES, DESTROYS = "#4C72B0", "#C44E52"
+#: The portfolio matrix's axes span these quantiles of each axis (a note counts the points beyond).
+MATRIX_QUANTILES = (0.005, 0.995)
+
+
 def portfolio_matrix_figure(ds: xr.Dataset, replication: int = 0):  # type: ignore[no-untyped-def]
-    """Shapiro et al. (1987) portfolio matrix: net price x cost to serve, one dot per
-    relationship of one replication, area proportional to |value capture|, colour = business model,
-    hollow = value-destroying."""
+    """Shapiro et al. (1987) portfolio matrix: net price x cost to serve, one dot per relationship of
+    one detail replication; colour = sign of its value (blue creates, red destroys), dot area
+    proportional to |value| (capped at its 99th percentile), marker = final business model,
+    transparency scaled to the number of dots.  The axes span the 0.5-99.5% quantiles of each axis;
+    a note counts the relationships outside them.  Each quadrant (split at the medians) is labelled
+    with its share of the relationships and their summed value."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(8.5, 6.2), constrained_layout=True)
+    from matplotlib.colors import to_rgba  # lazy: see _plt
+    from matplotlib.lines import Line2D  # lazy: see _plt
+
+    cur = currency_of(ds)
+    fig, ax = plt.subplots(figsize=(9, 6.4), layout="constrained")
     if "net_price" not in ds:
         no_detail(ax)
         return fig
@@ -323,53 +401,84 @@ def portfolio_matrix_figure(ds: xr.Dataset, replication: int = 0):  # type: igno
     cost = sel["cost_to_serve"].values * 100
     value = sel["relationship_value"].values
     bm = sel["final_business_model"].values
-    ok = np.isfinite(price) & np.isfinite(value)
-    scale = np.nanmax(np.abs(value[ok])) if ok.any() else 1.0
-    size = 4 + 400 * np.abs(value) / scale
+    ok = np.isfinite(price) & np.isfinite(cost) & np.isfinite(value)
+    n = int(ok.sum())
+    name = ds.attrs.get("scenario_name", "")
+    ax.set_title(
+        f"{name}: portfolio matrix (Shapiro et al. 1987)\nreplication {int(sel['detail_replication'])}, {n:,} "
+        "relationships; dot area proportional to |relationship value|",
+    )
+    if n == 0:
+        ax.text(0.5, 0.5, "no relationships with a price and a value", ha="center", va="center", transform=ax.transAxes)
+        return fig
+    big = float(np.percentile(np.abs(value[ok]), 99)) or 1.0
+    size = 3 + 110 * np.minimum(np.abs(value) / big, 1.0)
+    alpha = float(np.clip(1000 / n, 0.25, 0.8))
     models = [str(m) for m in ds["business_model"].values]
-    for k, name in enumerate(models):
-        for positive in (True, False):
-            m = ok & (bm == k) & ((value >= 0) == positive)
-            if not m.any():
-                continue
-            c = PALETTE[k % len(PALETTE)]
-            ax.scatter(
-                price[m],
-                cost[m],
-                s=size[m],
-                facecolors=c if positive else "none",
-                edgecolors=c,
-                alpha=0.55 if positive else 0.9,
-                lw=0.8,
-                label=f"{name}" + ("" if positive else " (destroys value)"),
-            )
-    mp, mc = np.nanmedian(price[ok]), np.nanmedian(cost[ok])
+    present = [k for k in range(len(models)) if (ok & (bm == k)).any()]
+    present.sort(key=lambda k: -int((ok & (bm == k)).sum()))  # the largest group first, the smaller ones on top
+    for k in present:
+        idx = np.flatnonzero(ok & (bm == k))
+        idx = idx[np.argsort(-np.abs(value[idx]), kind="stable")]  # small dots drawn over large ones
+        colours = np.array([to_rgba(CREATES if v >= 0 else DESTROYS, alpha) for v in value[idx]])
+        ax.scatter(price[idx], cost[idx], s=size[idx], c=colours, marker=MARKERS[k % len(MARKERS)], lw=0)
+    (x0, x1), (y0, y1) = (np.quantile(a[ok], MATRIX_QUANTILES) for a in (price, cost))
+    px, py = 0.04 * (x1 - x0 or 1.0), 0.04 * (y1 - y0 or 1.0)
+    ax.set_xlim(x0 - px, x1 + px)
+    ax.set_ylim(min(0.0, y0 - py), y1 + py)
+    xl, yl = ax.get_xlim(), ax.get_ylim()
+    outside = int((ok & ((price < xl[0]) | (price > xl[1]) | (cost < yl[0]) | (cost > yl[1]))).sum())
+    mp, mc = np.median(price[ok]), np.median(cost[ok])
     ax.axvline(mp, color="grey", lw=0.8, ls="--")
     ax.axhline(mc, color="grey", lw=0.8, ls="--")
-    for x, y, text in (
-        (0.98, 0.98, "carriage trade"),
-        (0.02, 0.98, "aggressive"),
-        (0.98, 0.02, "passive"),
-        (0.02, 0.02, "bargain basement"),
+    for x, y, text, hp, hc in (
+        (0.98, 0.98, "carriage trade", True, True),
+        (0.02, 0.98, "aggressive", False, True),
+        (0.98, 0.02, "passive", True, False),
+        (0.02, 0.02, "bargain basement", False, False),
     ):
+        q = ok & ((price > mp) == hp) & ((cost > mc) == hc)
         ax.text(
             x,
             y,
-            text,
+            f"{text}\n{q.sum() / n:.0%} of relationships, {money(float(value[q].sum()), cur)}",
             transform=ax.transAxes,
             ha="right" if x > 0.5 else "left",
             va="top" if y > 0.5 else "bottom",
-            fontsize=10,
-            color="#444444",
+            fontsize=8.5,
+            color="#333333",
             style="italic",
+            bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.5},
+            zorder=5,
         )
     ax.set_xlabel("net price (fraction of list price)")
     ax.set_ylabel("cost to serve (% of revenue)")
-    ax.set_title(
-        f"Portfolio matrix (Shapiro et al. 1987), replication {int(sel['detail_replication'])}: dot area = "
-        "|relationship value|"
+    handles = [
+        Line2D([], [], ls="", marker="o", ms=7, color=CREATES, label="creates value"),
+        Line2D([], [], ls="", marker="o", ms=7, color=DESTROYS, label="destroys value"),
+    ]
+    if len(present) > 1:
+        handles += [
+            Line2D([], [], ls="", marker=MARKERS[k % len(MARKERS)], ms=7, color="#666666", label=models[k])
+            for k in sorted(present)
+        ]
+    legend_beside(
+        ax,
+        handles=handles,
+        title="colour: value\nmarker: business model" if len(present) > 1 else None,
+        title_fontsize=8,
     )
-    ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=0.6)
+    if outside:
+        ax.text(
+            1.01,
+            0.0,
+            f"{outside:,} of {n:,} relationships\noutside the axes\n(0.5-99.5% quantiles\nof each axis)",
+            transform=ax.transAxes,
+            ha="left",
+            va="bottom",
+            fontsize=8,
+            color="#555555",
+        )
     ax.grid(alpha=0.25)
     return fig
 
@@ -377,7 +486,7 @@ def portfolio_matrix_figure(ds: xr.Dataset, replication: int = 0):  # type: igno
 def alignment_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
     """Share of aligned relationships and mean misalignment over time (median and 5-95% band)."""
     plt = _plt()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.6), layout="constrained")
     t = ds["year"].values
     for ax, var, label, colour in (
         (ax1, "aligned_share", "share of aligned relationships", "#55A868"),
@@ -390,14 +499,23 @@ def alignment_figure(ds: xr.Dataset):  # type: ignore[no-untyped-def]
         ax.set_xlabel("year")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend(frameon=False, fontsize=8)
-    ax1.set_ylim(0, 1)
-    ax1.set_title("Alignment of the firm's and the customers' views")
+        top, bottom = float(np.nanmax(hi)), float(np.nanmin(lo))
+        if ax is ax2:
+            ax.set_ylim(
+                bottom - 0.05 * (top - bottom or 1.0), top + 0.45 * (top - bottom or 1.0)
+            )  # room for the legend
+        ax.legend(frameon=False, fontsize=8, loc="upper left", ncols=2)
+    ax1.set_ylim(0, 1.22)  # a share is at most 1: the legend sits above it
+    ax1.set_yticks(np.linspace(0, 1, 6))
+    ax1.set_title("Alignment of the firm's and the customers' views", fontsize=10)
     spaces = ds.attrs.get("interaction_spaces", "")
     ax2.set_title(
         "Misalignment |treatment - expected treatment|"
         + (f"\ninteraction spaces: {spaces}" if spaces else "\nno interaction spaces"),
         fontsize=10,
+    )
+    suptitle(
+        fig, f"{ds.attrs.get('scenario_name', '')}: alignment over time, {ds.sizes.get('replication', 0)} replications"
     )
     return fig
 
@@ -416,11 +534,12 @@ def transition_figure(ds: xr.Dataset, model: str | None = None):  # type: ignore
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         probs = counts / counts.sum(axis=1, keepdims=True)
-    names = [c.split(":", 1)[1].replace("_", " ") for c in labels]
-    fig, ax = plt.subplots(figsize=(1.6 + 1.0 * len(labels), 1.2 + 0.8 * len(labels)), constrained_layout=True)
+    names = [class_name(c) for c in labels]
+    k = len(labels)
+    fig, ax = plt.subplots(figsize=(max(5.6, 2.4 + 1.0 * k), 1.9 + 0.8 * k), layout="constrained")
     im = ax.imshow(np.nan_to_num(probs), cmap="Blues", vmin=0, vmax=1)
-    for i in range(len(labels)):
-        for j in range(len(labels)):
+    for i in range(k):
+        for j in range(k):
             if np.isfinite(probs[i, j]):
                 ax.text(
                     j,
@@ -431,10 +550,12 @@ def transition_figure(ds: xr.Dataset, model: str | None = None):  # type: ignore
                     fontsize=8,
                     color="white" if probs[i, j] > 0.55 else "black",
                 )
-    ax.set_xticks(range(len(labels)), names, rotation=35, ha="right", fontsize=8)
-    ax.set_yticks(range(len(labels)), names, fontsize=8)
+    ax.set_xticks(range(k), names, rotation=35, ha="right", fontsize=8)
+    ax.set_yticks(range(k), names, fontsize=8)
     ax.set_xlabel("class one year later")
     ax.set_ylabel("class at the end of a year")
-    ax.set_title(f"{model}: year-to-year transitions ({int(counts.sum()):,} relationship-years)", fontsize=10)
+    ax.set_title(
+        f"{model}: year-to-year transitions\n({int(counts.sum()):,} relationship-years, rows sum to 1)", fontsize=10
+    )
     fig.colorbar(im, ax=ax, shrink=0.8, label="probability")
     return fig
