@@ -39,9 +39,11 @@ CASES = {
     "baseline": ("baseline.toml", SMALL),
     # the revenue panel (outputs.revenue_panel) on top of the baseline's sub-models
     "revenue_panel": ("classroom.toml", ["outputs.revenue_panel=true", "horizon.periods=12"]),
+    # relationship stages with every effect and shift, on the alignment scenario (the split period step)
+    "stages": ("classroom_stages.toml", ["horizon.periods=12", "alignment.enabled=true"]),
 }
 #: Fields that are not state: the run's parameters and inputs, and the prefix width (derived from next_free).
-CONTEXT = {"params", "base", "network", "keys", "policy", "width", "alignment", "portfolio", "records"}
+CONTEXT = {"params", "base", "network", "keys", "policy", "width", "alignment", "portfolio", "stages", "records"}
 PERIODS_CHECKED = (1, 4, 5, 8, 12)
 
 
@@ -49,7 +51,7 @@ def _names(state: BatchState) -> dict[str, Any]:
     """Every declarable field of ``state`` by its declared name."""
     out = {f.name: getattr(state, f.name) for f in fields(state) if f.name not in CONTEXT}
     out.update({f"records.{k}": v for k, v in state.records.items()})
-    for rec in ("alignment", "portfolio"):
+    for rec in ("alignment", "portfolio", "stages"):
         sub = getattr(state, rec)
         if sub is not None:
             out.update({f"{rec}.{f.name}": getattr(sub, f.name) for f in fields(sub)})

@@ -22,6 +22,7 @@ from valuecapture.model.submodels.economics import EconomicsArrays, EconomicsTer
 from valuecapture.model.submodels.period import Which, step_period
 from valuecapture.model.submodels.relationship import RelationshipCoefficients
 from valuecapture.model.submodels.retention import RetentionCoefficients
+from valuecapture.model.submodels.stages import NO_STAGES
 
 
 @kernel
@@ -115,7 +116,7 @@ def _step(which: Which, slots: Slots, **given) -> dict[str, np.ndarray]:
         given.get("tk", no_ret), given.get("misalignment", NO_SLOTS),
         given.get("indptr", np.zeros(B * N + 1, np.int64)),
         given.get("indices", np.zeros(0, np.int64)), out["counts"], out["ep_by_model"], out["sums"], out["churned"],
-        out["active"],
+        out["active"], given.get("gk", NO_STAGES),
     )  # fmt: skip
     return out
 

@@ -40,6 +40,8 @@ DETAIL_NAMES = (
     "relationship_revenue",
     "initial_age",
     "active_at_horizon",
+    "initial_stage",
+    "final_stage",
 )
 
 #: The detail outputs that only ``outputs.revenue_panel`` adds.
@@ -68,7 +70,7 @@ def simulate_batch(
 def components(p: ModelParams) -> list[Component]:
     """The engine's components for ``p``: the sub-models, and the revenue panel with
     ``outputs.revenue_panel``."""
-    comps = default_components(p.review_interval, p.periods, p.alignment, p.portfolio_models)
+    comps = default_components(p.review_interval, p.periods, p.alignment, p.portfolio_models, p.stages is not None)
     if p.revenue_panel:
         comps.append(RevenuePanel())
     return comps
@@ -90,6 +92,7 @@ def initial_state(
     from valuecapture.model.submodels.alignment import init_alignment
     from valuecapture.model.submodels.economics import apply_assignment
     from valuecapture.model.submodels.relationship import share_of_wallet
+    from valuecapture.model.submodels.stages import init_stages
 
     b = base.wallet.shape[0]
     n = p.n_slots
@@ -149,6 +152,8 @@ def initial_state(
     state.update_width()
     if p.alignment:
         init_alignment(state)
+    if p.stages is not None:
+        init_stages(state)
     apply_assignment(state, state.business_model)
     return state
 
@@ -200,6 +205,12 @@ def batch_outputs(state: BatchState, detail_rows: int) -> dict[str, np.ndarray]:
     if state.portfolio is not None:
         out["portfolio_class_count"] = state.portfolio.class_counts
         out["portfolio_transitions"] = state.portfolio.transitions
+    if state.stages is not None:
+        counts = state.stages.counts
+        total = counts.sum(axis=2, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["stage_share"] = np.where(total > 0, counts / np.maximum(total, 1), np.nan)
+        out["stage_transitions"] = state.stages.transitions
     n_detail = max(0, min(state.shape[0], detail_rows))
     if n_detail:
         out["relationship_value"] = np.where(ever, rel_value, np.nan)[:n_detail]
@@ -212,6 +223,9 @@ def batch_outputs(state: BatchState, detail_rows: int) -> dict[str, np.ndarray]:
         out["cost_to_serve"] = np.where(ever, state.cost_to_serve, np.nan)[:n_detail]
         if state.alignment is not None:
             out["final_misalignment"] = np.where(ever, state.alignment.misalignment, np.nan)[:n_detail]
+        if state.stages is not None:
+            out["initial_stage"] = np.where(ever, state.stages.initial, -1)[:n_detail].astype(np.int8)
+            out["final_stage"] = np.where(ever, state.stages.stage, -1)[:n_detail].astype(np.int8)
         if state.relationship_revenue is not None:
             panel = state.relationship_revenue[:n_detail]
             out["relationship_revenue"] = np.where(ever[:n_detail, :, None], panel, np.nan)

@@ -89,6 +89,82 @@ def psd_cholesky(c: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class StageParams:
+    """The ``[stages]`` table, resolved (docs/model.md, "Relationship stages"): ``K`` stages, a
+    ``K x C`` transition matrix whose rows sum to 1 (``C = K + 1``: the last column is the
+    probability that the relationship ends), per-stage effects and the shifts."""
+
+    names: tuple[str, ...]
+    transitions: np.ndarray  # (K, C), rows normalised to sum to 1
+    cumulative: np.ndarray  # (K, C) running sums of the rows, exactly 1.0 from each row's last positive entry on
+    ends: bool  # C == K + 1: the last column ends the relationship
+    initial: np.ndarray  # (K,) shares of the initial customers, summing to 1
+    margin_factor: np.ndarray  # (K,)
+    margin_period: np.ndarray  # (K,) economic profit added per period, after tax (currency)
+    cost_to_serve_factor: np.ndarray  # (K,)
+    churn_multiplier: np.ndarray  # (K,)
+    closeness: np.ndarray  # (C,) of the destinations; the end column 0
+    trust_shift: float
+    adaptation_shift: float
+    model_shift: np.ndarray  # (business models,)
+
+    @property
+    def n(self) -> int:
+        return len(self.names)
+
+    @property
+    def economic(self) -> bool:
+        """Whether a stage changes economic profit (a margin factor, a margin or a cost-to-serve factor)."""
+        return bool(
+            np.any(self.margin_factor != 1.0) or np.any(self.margin_period != 0.0)
+            or np.any(self.cost_to_serve_factor != 1.0)
+        )  # fmt: skip
+
+    @property
+    def shifted(self) -> bool:
+        """Whether the transitions depend on trust, adaptation or the business model."""
+        return bool(self.trust_shift or self.adaptation_shift or np.any(self.model_shift != 0.0))
+
+    @classmethod
+    def from_scenario(cls, sc: Scenario, dt: float) -> StageParams:
+        g = sc.get
+        names = tuple(g("stages.names"))
+        k = len(names)
+        rows = np.asarray(g("stages.transitions"), dtype=float)
+        rows = rows / rows.sum(axis=1, keepdims=True)
+        cumulative = np.cumsum(rows, axis=1)
+        for i in range(k):  # u < 1 always finds a column with positive probability
+            cumulative[i, int(np.flatnonzero(rows[i] > 0)[-1]) :] = 1.0
+
+        def per_stage(key: str, default: float) -> np.ndarray:
+            values = g(f"stages.{key}")
+            return np.asarray(values, dtype=float) if values else np.full(k, default)
+
+        initial = per_stage("initial", 0.0)
+        if not g("stages.initial"):
+            initial[0] = 1.0
+        closeness = np.asarray(g("stages.closeness"), dtype=float) if g("stages.closeness") else np.linspace(0, 1, k)
+        ends = rows.shape[1] == k + 1
+        models = [bm["name"] for bm in sc.business_models]
+        shifts = g("stages.model_shift")
+        return cls(
+            names=names,
+            transitions=rows,
+            cumulative=cumulative,
+            ends=ends,
+            initial=initial / initial.sum(),
+            margin_factor=per_stage("margin_factor", 1.0),
+            margin_period=(1.0 - g("economics.tax_rate")) * dt * per_stage("margin", 0.0),
+            cost_to_serve_factor=per_stage("cost_to_serve_factor", 1.0),
+            churn_multiplier=per_stage("churn_multiplier", 1.0),
+            closeness=np.append(closeness, 0.0) if ends else closeness,
+            trust_shift=float(g("stages.trust_shift")),
+            adaptation_shift=float(g("stages.adaptation_shift")),
+            model_shift=np.array([float(shifts.get(m, 0.0)) for m in models]),
+        )
+
+
+@dataclass(frozen=True)
 class ModelParams:
     """Everything the sub-models need, in per-period units where that matters."""
 
@@ -181,6 +257,7 @@ class ModelParams:
     estimates: tuple[EstimateBlock, ...] = ()  # drawn per group of replications when parameter_uncertainty
     parameter_per_draw: int = 1
     initial_customers: InitialCustomers | None = None  # the firm's actual customers (customers.source)
+    stages: StageParams | None = None  # relationship stages (stages.enabled), else None
 
     @classmethod
     def from_scenario(cls, sc: Scenario) -> ModelParams:
@@ -285,6 +362,7 @@ class ModelParams:
             else (),
             parameter_per_draw=g("parameter_uncertainty.per_draw"),
             initial_customers=initial_customers(sc) if g("customers.source") else None,
+            stages=StageParams.from_scenario(sc, dt) if g("stages.enabled") else None,
         )
 
 

@@ -61,6 +61,7 @@ MECHANISMS: tuple[str, ...] = (
     "alignment",  # the customer's view of the supplier (set-up in period 0, drift each period)
     "interaction",  # success of interaction-space contacts
     "parameters",  # a draw of the estimated parameters (parameter_uncertainty), by the group's first replication
+    "stages",  # relationship stages: the initial customers' stage (set-up, period 0), the transition each period
 )
 
 #: Where each mechanism's key sits in a batch's ``keys`` array (``keys[b, m]``).

@@ -81,6 +81,11 @@ class PortfolioView:
         Relationships the account managers can hold.
     insight_level, platform_level : float arrays (replications,)
     account_managers : int array (replications,)
+    stage : int8 array or None
+        The relationship's stage (an index into ``stage_names``) with ``stages.enabled``,
+        else None.
+    stage_names : tuple of str
+        The stages of ``stages.names`` in order (empty without stages).
     """
 
     period: int
@@ -103,6 +108,8 @@ class PortfolioView:
     insight_level: np.ndarray
     platform_level: np.ndarray
     account_managers: np.ndarray
+    stage: np.ndarray | None = None
+    stage_names: tuple[str, ...] = ()
 
     @property
     def n_business_models(self) -> int:
@@ -142,6 +149,15 @@ class PortfolioView:
 
     def leanest_without_manager(self) -> int:
         return [k for k in self.richest_to_leanest() if not self.business_models[k]["needs_manager"]][-1]
+
+    def in_stage(self, name: str) -> np.ndarray:
+        """Active relationships in the stage ``name`` (all False without stages); an unknown
+        name raises ValueError naming the stages."""
+        if not self.stage_names or self.stage is None:
+            return np.zeros(self.shape, dtype=bool)
+        if name not in self.stage_names:
+            raise ValueError(f"unknown stage {name!r}; stages: {', '.join(self.stage_names)}")
+        return self.active & (self.stage == self.stage_names.index(name))
 
 
 def make_view(**fields: Any) -> PortfolioView:
@@ -455,6 +471,56 @@ class PortfolioPolicy(BasePolicy):
         return Decision(out, caps)
 
 
+class PartnersPolicy(TieredPolicy):
+    """Partners first: relationships in the stage ``partner_stage`` get ``partner_model``, the rest are tiered.
+
+    With ``stages.enabled``, every active relationship in the stage ``partner_stage`` (e.g.
+    ``commitment``, or ``partner`` in Johnson & Selnes's stages) is served by
+    ``partner_model`` (default: the richest business model) whatever its observed profit;
+    the others are assigned as by ``tiered`` with its parameters.  Without stages nobody is a
+    partner and it is ``tiered``.  A stage name the scenario does not declare stops the run
+    with the declared names.
+
+    Parameters
+    ----------
+    partner_stage : str
+    partner_model : int or str or None
+    top_share, middle_share, top_model, middle_model, lean_model
+        As for ``tiered``.
+    """
+
+    ranges: ClassVar[dict[str, tuple[float, float]]] = TieredPolicy.ranges
+
+    def __init__(
+        self,
+        partner_stage: str = "commitment",
+        partner_model: int | str | None = None,
+        top_share: float = 0.1,
+        middle_share: float = 0.5,
+        top_model: int | str | None = None,
+        middle_model: int | str | None = None,
+        lean_model: int | str | None = None,
+    ):
+        self.partner_stage = partner_stage
+        self.partner_model = partner_model
+        self.top_share = top_share
+        self.middle_share = middle_share
+        self.top_model = top_model
+        self.middle_model = middle_model
+        self.lean_model = lean_model
+
+    def decide(self, view: PortfolioView) -> np.ndarray:
+        out = super().decide(view)
+        partners = view.in_stage(self.partner_stage)
+        if not partners.any():
+            return out
+        if self.partner_model is None:
+            model = view.richest_to_leanest()[0]
+        else:
+            model = _by_name_or_index(view, self.partner_model)
+        return np.where(partners, model, out).astype(np.int16)
+
+
 BUILTIN: dict[str, type] = {
     "single": SinglePolicy,
     "tiered": TieredPolicy,
@@ -462,6 +528,7 @@ BUILTIN: dict[str, type] = {
     "adaptive": AdaptivePolicy,
     "harvest": HarvestPolicy,
     "portfolio": PortfolioPolicy,
+    "partners": PartnersPolicy,
 }
 ENTRY_POINT_GROUP = "valuecapture.model.policies"
 

@@ -175,6 +175,17 @@ class PortfolioTrack:
 
 
 @dataclass
+class StageState:
+    """The relationship stages of a batch (``stages.enabled`` only;
+    :mod:`valuecapture.model.submodels.stages`)."""
+
+    stage: np.ndarray  # (batch, slots) int8: the stage during the period (0, the first, until a slot is filled)
+    initial: np.ndarray  # (batch, slots) int8: the stage the relationship started in
+    counts: np.ndarray  # (batch, periods, stages) int32: active relationships by stage at the end of the period
+    transitions: np.ndarray  # (batch, stages, stages [+ 1: ended]) int64: end-of-period moves, summed over periods
+
+
+@dataclass
 class BatchState:
     params: ModelParams
     base: CustomerBase
@@ -223,6 +234,7 @@ class BatchState:
     width: int = 0
     alignment: AlignmentState | None = None  # two-sided portfolios, only when params.alignment
     portfolio: PortfolioTrack | None = None  # class tracking, only when portfolio.track
+    stages: StageState | None = None  # relationship stages, only when stages.enabled
     records: dict[str, np.ndarray] = field(default_factory=dict)
     terminal_relationship: np.ndarray | None = None  # (batch, slots)
     terminal_fixed: np.ndarray | None = None  # (batch,)

@@ -162,6 +162,18 @@ DETAIL_VARS: dict[str, Output] = {
         "active at the horizon",
         "1: the relationship is active at the horizon; 0: lost; -1: slot never filled (with outputs.revenue_panel).",
     ),
+    "initial_stage": Output(
+        "1",
+        "initial relationship stage",
+        "Stage the relationship started in (index into the stage coordinate; -1: slot never filled; only with "
+        "stages.enabled).",
+    ),
+    "final_stage": Output(
+        "1",
+        "final relationship stage",
+        "Stage of the relationship at its end or at the horizon (index into the stage coordinate; -1: slot never "
+        "filled; only with stages.enabled).",
+    ),
 }
 
 #: Per-relationship revenue by year of the horizon (``outputs.revenue_panel``).
@@ -239,6 +251,7 @@ FLOAT32 = frozenset(
         "aligned_share",
         "mean_misalignment",
         "mean_internal_misalignment",
+        "stage_share",
     }
 )
 
@@ -324,6 +337,59 @@ def valuation_date(scenario: Scenario, p: ModelParams) -> str:
     return start or DEFAULT_START
 
 
+def _stage_coords(p: ModelParams) -> dict[str, Any]:
+    """The ``stage`` and ``stage_to`` coordinates of the relationship stages (``stage_to`` ends with
+    ``ended`` when the transition matrix has an end column)."""
+    assert p.stages is not None
+    names = list(p.stages.names)
+    to = names + (["ended"] if p.stages.ends else [])
+    return {
+        "stage": (
+            "stage",
+            np.array(names, dtype=object),
+            {"long_name": "relationship stage", "description": "Relationship stages of stages.names, in order."},
+        ),
+        "stage_to": (
+            "stage_to",
+            np.array(to, dtype=object),
+            {
+                "long_name": "relationship stage after the move",
+                "description": "Stage after the end-of-period move ('ended': the relationship ended).",
+            },
+        ),
+    }
+
+
+def _stage_variables(p: ModelParams, arrays: dict[str, np.ndarray], currency: str) -> dict[str, xr.Variable]:
+    """Stage shares by period and transition counts (docs/model.md, "Relationship stages")."""
+    return {
+        "stage_share": _variable(
+            ("replication", "period", "stage"),
+            arrays["stage_share"],
+            Output(
+                "1",
+                "share of active relationships in the stage",
+                "Share of the relationships active at the end of the period that are in each stage after the "
+                "period's move (NaN: none active).",
+                "time: point",
+            ),
+            currency,
+        ),
+        "stage_transitions": _variable(
+            ("replication", "stage", "stage_to"),
+            arrays["stage_transitions"],
+            Output(
+                "1",
+                "stage transitions",
+                "End-of-period moves summed over the horizon: relationships active after retention in the stage "
+                "(row) that moved to the stage (column) or ended; a row divided by its sum estimates the "
+                "transition probabilities.",
+            ),
+            currency,
+        ),
+    }
+
+
 def _variable(dims: tuple[str, ...], values: np.ndarray, out: Output, currency: str) -> xr.Variable:
     attrs = {"long_name": out.long_name, "units": money_units(out.units, currency), "description": out.description}
     if out.cell_methods:
@@ -395,6 +461,9 @@ def build_dataset(
         )
     else:
         coords_pc = {}
+    if p.stages is not None and "stage_share" in arrays:
+        data_vars.update(_stage_variables(p, arrays, cur))
+        coords_pc.update(_stage_coords(p))
     for name, (dims, out) in MODEL_VARS.items():
         data_vars[name] = _variable(("replication",) + dims, arrays[name], out, cur)
     if "estimated_parameters" in arrays:

@@ -153,6 +153,8 @@ class Scenario:
                 node = _walk(raw, section)
                 if f.type == "dist":
                     node[key] = dists.parse(node[key]).scaled(k).to_table()
+                elif f.type == "list[float]":
+                    node[key] = [v * k for v in node[key]]
                 else:
                     node[key] = node[key] * k
         for table, fields in (("choices.business_models", BUSINESS_MODEL_FIELDS), ("interactions", INTERACTION_FIELDS)):
@@ -327,6 +329,7 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", overrides: tuple[s
     data["estimates"] = _validate_array(raw.get("estimates", []), "estimates", ESTIMATE_FIELDS, source)
     _cross_checks(data, parsed, source)
     _check_estimates(data, parsed, source)
+    _check_stages(data, source)
     return Scenario(data=data, source=source, overrides=tuple(overrides), _parsed=parsed)
 
 
@@ -421,12 +424,20 @@ def _validate_value(f: Field, path: str, value: Any, source: str) -> tuple[Any, 
             raise bad(f"names must be distinct, got {value!r}")
         return list(value), None
     if f.type == "list[float]":
-        if not isinstance(value, list) or not value:
-            raise bad(f"must be a non-empty list of numbers, got {value!r}")
+        may_be_empty = f.default == []
+        if not isinstance(value, list) or not (value or may_be_empty):
+            raise bad(f"must be a {'' if may_be_empty else 'non-empty '}list of numbers, got {value!r}")
         out = []
         for i, v in enumerate(value):
             out.append(_check_number(f, f"{path}[{i}]", v, source, integer=False))
         return out, None
+    if f.type == "matrix":
+        if not isinstance(value, list) or not value or not all(isinstance(row, list) and row for row in value):
+            raise bad(f"must be a non-empty list of rows, each a non-empty list of numbers, got {value!r}")
+        rows = []
+        for i, row in enumerate(value):
+            rows.append([_check_number(f, f"{path}[{i}][{j}]", v, source, integer=False) for j, v in enumerate(row)])
+        return rows, None
     return _check_number(f, path, value, source, integer=f.type == "int"), None
 
 
@@ -553,6 +564,56 @@ def _cross_checks(data: dict[str, Any], parsed: dict[str, Any], source: str) -> 
         )
     corr = correlation_matrix(data["correlations"], source)
     parsed["_correlation_matrix"] = corr
+
+
+#: The fields of ``[stages]`` with one number per stage (or none: the default for every stage).
+STAGE_LISTS = ("initial", "margin_factor", "margin", "cost_to_serve_factor", "churn_multiplier", "closeness")
+MAX_STAGES = 32
+#: How far a row of ``stages.transitions`` may sum from 1 (decimal fractions rarely add up to 1 exactly).
+ROW_SUM_TOLERANCE = 1e-6
+
+
+def _check_stages(data: dict[str, Any], source: str) -> None:
+    """``[stages]``: 2 to 32 names; one row of transitions per stage, all with one column per stage and
+    optionally one more (the relationship ends), each summing to 1; per-stage lists empty or one number
+    per stage; initial weights with a positive sum; shifts named by declared business models."""
+    st = data["stages"]
+    names = st["names"]
+    k = len(names)
+    if not 2 <= k <= MAX_STAGES:
+        raise ScenarioError(source, "stages.names", f"must name 2 to {MAX_STAGES} stages, got {k}")
+    rows = st["transitions"]
+    if len(rows) != k:
+        raise ScenarioError(
+            source, "stages.transitions", f"must have one row per stage ({k}: {', '.join(names)}), got {len(rows)}"
+        )
+    width = len(rows[0])
+    for i, row in enumerate(rows):
+        if len(row) not in (k, k + 1) or len(row) != width:
+            raise ScenarioError(
+                source,
+                f"stages.transitions[{i}]",
+                f"every row must have {k} numbers (one per stage) or {k + 1} (and the probability that the "
+                f"relationship ends), the same in every row; got {len(row)}" + (f" after {width}" if i else ""),
+            )
+        if abs(math.fsum(row) - 1.0) > ROW_SUM_TOLERANCE:
+            raise ScenarioError(
+                source, f"stages.transitions[{i}]", f"must sum to 1 (stage {names[i]!r}), got {math.fsum(row):.9g}"
+            )
+    for key in STAGE_LISTS:
+        values = st[key]
+        if values and len(values) != k:
+            raise ScenarioError(
+                source, f"stages.{key}", f"must be empty or have one number per stage ({k}), got {len(values)}"
+            )
+    if st["initial"] and math.fsum(st["initial"]) <= 0:
+        raise ScenarioError(source, "stages.initial", "must have a positive sum (or be empty: all in the first stage)")
+    models = [bm["name"] for bm in data["choices"]["business_models"]]
+    for name, shift in st["model_shift"].items():
+        if name not in models:
+            raise ScenarioError(source, f"stages.model_shift.{name}", "unknown business model" + hint(name, models))
+        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not -50 <= shift <= 50:
+            raise ScenarioError(source, f"stages.model_shift.{name}", f"must be a number in [-50, 50], got {shift!r}")
 
 
 def _check_estimates(data: dict[str, Any], parsed: dict[str, Any], source: str) -> None:

@@ -24,7 +24,7 @@ class Field:
     """One scenario field: its type, default, allowed range, unit and meaning."""
 
     path: str
-    type: str  # int | float | bool | str | enum | dist | list[str] | list[float] | table
+    type: str  # int | float | bool | str | enum | dist | list[str] | list[float] | matrix | table
     default: Any
     doc: str
     unit: str = "-"
@@ -59,7 +59,12 @@ class Field:
         if self.type in ("str", "list[str]"):
             return "text" if self.type == "str" else "a list of distinct names"
         rng = _range_text(self)
-        base = {"int": "an integer", "float": "a number", "list[float]": "a list of numbers"}[self.type]
+        base = {
+            "int": "an integer",
+            "float": "a number",
+            "list[float]": "a list of numbers" + (" (or empty)" if self.default == [] else ""),
+            "matrix": "a list of rows, each a list of numbers",
+        }[self.type]
         return f"{base} in {rng}" if rng else base
 
 
@@ -942,6 +947,120 @@ FIELDS: tuple[Field, ...] = (
         "Portfolio models to track (built-ins: shapiro, krapfel, turnbull, fiocca, campbell, kraljic; kraljic needs "
         "alignment.enabled).",
         kind="output",
+    ),
+    # -- relationship stages (docs/model.md, "Relationship stages") ------------------
+    Field(
+        "stages.enabled",
+        "bool",
+        False,
+        "Give every relationship a stage of a Markov chain of relationship development (Dwyer, Schurr & Oh 1987; "
+        "Pfeifer & Carraway 2000) with its own margin, cost to serve and churn; results get stage shares and "
+        "transition counts. Off: none of it runs.",
+        kind="switch",
+    ),
+    Field(
+        "stages.names",
+        "list[str]",
+        ["exploration", "expansion", "commitment", "dissolution"],
+        "The stages, in order (2 to 32). New customers start in the first.",
+    ),
+    Field(
+        "stages.transitions",
+        "matrix",
+        [
+            [0.70, 0.20, 0.00, 0.05, 0.05],
+            [0.05, 0.75, 0.15, 0.05, 0.00],
+            [0.00, 0.03, 0.94, 0.03, 0.00],
+            [0.00, 0.05, 0.00, 0.55, 0.40],
+        ],
+        "One row per stage: the probabilities of being in each stage next period and, in an optional last column, "
+        "of the relationship ending (the customer is lost). Each row sums to 1. Drawn at the end of each period "
+        "for the relationships still active.",
+        "probability/period",
+        lo=0,
+        hi=1,
+    ),
+    Field(
+        "stages.initial",
+        "list[float]",
+        [],
+        "Weights of the stages among the initial customers, one per stage (normalised); empty: all in the first.",
+        "weight",
+        lo=0,
+    ),
+    Field(
+        "stages.margin_factor",
+        "list[float]",
+        [],
+        "Per stage: factor on the relationship's economic profit per unit of volume (its margin after cost of "
+        "goods, cost to serve and capital charge); empty: 1.",
+        "factor",
+        lo=0,
+        hi=100,
+    ),
+    Field(
+        "stages.margin",
+        "list[float]",
+        [],
+        "Per stage: economic profit per relationship and year added in the stage, before tax (negative: a cost); "
+        "empty: 0.",
+        "currency/year",
+        money=True,
+    ),
+    Field(
+        "stages.cost_to_serve_factor",
+        "list[float]",
+        [],
+        "Per stage: factor on the relationship's cost to serve; empty: 1.",
+        "factor",
+        lo=0,
+        hi=100,
+    ),
+    Field(
+        "stages.churn_multiplier",
+        "list[float]",
+        [],
+        "Per stage: factor on the churn hazard's rate (proportional hazards: h = 1 - (1 - h0)^multiplier); empty: 1.",
+        "factor",
+        lo=0,
+        hi=100,
+    ),
+    Field(
+        "stages.closeness",
+        "list[float]",
+        [],
+        "Per stage: how close the relationship is (0 to 1), the direction the shifts push it; the end column counts "
+        "0. Empty: evenly spaced from 0 (first stage) to 1 (last).",
+        "index 0-1",
+        lo=0,
+        hi=1,
+    ),
+    Field(
+        "stages.trust_shift",
+        "float",
+        0.0,
+        "Shift of the transitions per unit of trust above 0.5: entry (i, j) is multiplied by exp(x closeness_j) "
+        "and the row renormalised, x = trust_shift (T - 0.5) + adaptation_shift A + model_shift[business model].",
+        "logit/index",
+        lo=-50,
+        hi=50,
+    ),
+    Field(
+        "stages.adaptation_shift",
+        "float",
+        0.0,
+        "Shift of the transitions per unit of adaptation (see stages.trust_shift).",
+        "logit/index",
+        lo=-50,
+        hi=50,
+    ),
+    Field(
+        "stages.model_shift",
+        "table",
+        {},
+        "Shift of the transitions by the business model serving the relationship: business-model name = shift "
+        "(models not named: 0; see stages.trust_shift).",
+        "logit",
     ),
     # -- outputs ------------------------------------------------------------------
     Field(

@@ -29,6 +29,7 @@ _WHERE = {
     "Relationship": "relationship",
     "Retention": "retention",
     "Review": "review",
+    "Stages": "stages",
 }
 
 
@@ -39,11 +40,16 @@ def __getattr__(name: str) -> Any:
 
 
 def default_components(
-    review_interval: int, periods: int, alignment: bool = False, portfolio_models: tuple[str, ...] = ()
+    review_interval: int,
+    periods: int,
+    alignment: bool = False,
+    portfolio_models: tuple[str, ...] = (),
+    stages: bool = False,
 ) -> list[Component]:
     """The sub-models, ordered by phase within a period: demand, economics, relationship
     and retention run fused in one compiled loop (:class:`PeriodStep`), split in two around
-    the alignment sub-model when ``alignment.enabled``; the portfolio tracker runs only
+    the alignment sub-model when ``alignment.enabled``, with the relationship stages' move
+    after retention in the same loop when ``stages.enabled``; the portfolio tracker runs only
     when ``portfolio.track``."""
     # compiled with numba: imported on first use, not by a process that never steps the engine
     from valuecapture.model.submodels.acquisition import Acquisition
@@ -53,14 +59,15 @@ def default_components(
     from valuecapture.model.submodels.review import Review
 
     comps: list[Component] = [Review(cadence=review_interval), Acquisition()]
+    staged = ("stages",) if stages else ()
     if alignment:  # the customer's view moves between economics and relationship
         comps += [
             PeriodStep(("demand", "economics"), phase=20),
             Alignment(),
-            PeriodStep(("relationship", "retention"), phase=40),
+            PeriodStep(("relationship", "retention", *staged), phase=40),
         ]
     else:
-        comps.append(PeriodStep(("demand", "economics", "relationship", "retention"), phase=20))
+        comps.append(PeriodStep(("demand", "economics", "relationship", "retention", *staged), phase=20))
     comps.append(Valuation(at=periods))
     if portfolio_models:
         comps.append(PortfolioTracker(portfolio_models))
@@ -77,6 +84,7 @@ __all__ = [
     "Relationship",
     "Retention",
     "Review",
+    "Stages",
     "Valuation",
     "default_components",
 ]

@@ -13,6 +13,7 @@ from valuecapture.model.kernels import NO_SLOTS, kernel
 from valuecapture.model.params import ModelParams
 from valuecapture.model.state import ACTIVE, BatchState, rowsum
 from valuecapture.model.submodels.alignment import aligned, internal_misalignment
+from valuecapture.model.submodels.stages import stage_economics
 
 
 def recurring_capability_spend(state: BatchState) -> np.ndarray:
@@ -45,7 +46,9 @@ class Economics(Part):
     capture is also accumulated by business model (the model serving the
     relationship in the period).  With alignment on, misalignment costs: over-serving
     waste ``service x waste x max(t - c, 0)`` (``service`` already after tax) and, with
-    ``alignment.internal``, friction ``(1 - tax) revenue C internal_cost m_int``.
+    ``alignment.internal``, friction ``(1 - tax) revenue C internal_cost m_int``.  With
+    relationship stages on, the stage's margin factor, cost-to-serve factor and margin
+    (:func:`~valuecapture.model.submodels.stages.stage_economics`).
     """
 
     name = "economics"
@@ -82,6 +85,7 @@ class Economics(Part):
         "alignment.customer_level",
         "alignment.purchase_importance",
         "alignment.supply_risk",
+        "stages.stage",
     )
     writes = (
         "revenue",
@@ -111,6 +115,7 @@ class Economics(Part):
         "value_by_model",
         "alignment.customer_level",
         "alignment.supply_risk",
+        "stages.stage",
     )
 
     @staticmethod
@@ -197,14 +202,15 @@ class EconomicsArrays(NamedTuple):
 @njit(inline="always", error_model="numpy")
 def economics_block(n, status, demand, sow, adaptation, trust, price, cost_to_serve, margin_base, margin_adaptation,
                     capital_base, capital_adaptation, service, business_model, revenue, value, periods_active, ep_now,
-                    treatment, customer_level, internal_m, counts, ep_by_model, sums, k):  # fmt: skip
+                    treatment, customer_level, internal_m, counts, ep_by_model, sums, k, stage, g, b):  # fmt: skip
     """The :class:`Economics` equations of ``n`` consecutive slots of one replication (1-d
     views): revenue, economic profit (into ``ep_now``), value and periods active of the active
     ones (the others get zero revenue and economic profit); their count and economic profit
     by business model are added to ``counts`` and ``ep_by_model``, and their economic profit,
     capital, revenue, trust and share of wallet to ``sums`` (the replication's rows), slot by
     slot in order.  ``treatment``, ``customer_level`` and ``internal_m`` are read only with
-    alignment (``k``)."""
+    alignment (``k``), the slots' ``stage`` only with stage effects (:class:`StageTerms` ``g``
+    of replication ``b``)."""
     s_ep, s_capital, s_revenue, s_trust, s_sow = sums[0], sums[1], sums[2], sums[3], sums[4]
     internal = k.internal_cost != 0.0
     for j in range(n):
@@ -216,7 +222,7 @@ def economics_block(n, status, demand, sow, adaptation, trust, price, cost_to_se
         m_int = internal_m[j] if internal else 0.0
         rev, ep, capital = economics_slot(
             demand[j] * sow[j], adaptation[j], price[j], cost_to_serve[j], margin_base[j], margin_adaptation[j],
-            capital_base[j], capital_adaptation[j], service[j], over, m_int, k,
+            capital_base[j], capital_adaptation[j], service[j], over, m_int, k, stage[j] if g.economic else 0, g, b,
         )  # fmt: skip
         revenue[j] = rev
         ep_now[j] = ep
@@ -235,15 +241,19 @@ def economics_block(n, status, demand, sow, adaptation, trust, price, cost_to_se
 
 @njit(inline="always", error_model="numpy")
 def economics_slot(volume, a, price, cost_to_serve, margin_base, margin_adaptation, capital_base, capital_adaptation,
-                   service, over, internal_m, k):  # fmt: skip
+                   service, over, internal_m, k, stage, g, b):  # fmt: skip
     """One active slot's economics this period with the constants ``k`` (:class:`EconomicsTerms`):
     its revenue, economic profit and invested capital, from the list-price value it buys from
     us ``volume`` (demand x share of wallet), its adaptation ``a`` and the per-slot
     consequences of its business model (:func:`assign_economics`); with alignment, ``over``
     is the treatment in excess of the customer's level and ``internal_m`` the internal
-    misalignment."""
+    misalignment; with stage effects (:class:`StageTerms` ``g``) ``stage`` is the slot's stage
+    and ``b`` its replication."""
     rev = volume * price
-    ep = (margin_base + margin_adaptation * a) * volume - service
+    contribution = (margin_base + margin_adaptation * a) * volume
+    if g.economic:
+        contribution = stage_economics(contribution, rev, cost_to_serve, a, k.tax1, stage, g, b)
+    ep = contribution - service
     if k.aligned:
         if over > 0.0:
             ep -= service * k.waste * over

@@ -1,11 +1,13 @@
-"""The fused period step: demand, economics, relationship and retention in one compiled loop.
+"""The fused period step: demand, economics, relationship, retention (and stages) in one compiled loop.
 
 Each of the four sub-models is written once, as the scalar equations of one active slot
 (:func:`~valuecapture.model.submodels.demand.demand_slot`,
 :func:`~valuecapture.model.submodels.economics.economics_slot`,
 :func:`~valuecapture.model.submodels.relationship.relationship_slot`,
 :func:`~valuecapture.model.submodels.retention.hazard_slot`), next to the documentation of
-its model, and declares what it reads and writes (:class:`~valuecapture.model.engine.Part`).
+its model, and declares what it reads and writes (:class:`~valuecapture.model.engine.Part`);
+with relationship stages on, a fifth part moves each relationship to its next stage after
+retention (:func:`~valuecapture.model.submodels.stages.stages_block`).
 :func:`step_period` runs them for each slot of a replication in turn, with the slot's
 random numbers computed in the loop (counter-based, :mod:`valuecapture.model.philox`), so a
 customer's state is read and written once per period, no array of draws is made, and a
@@ -39,21 +41,24 @@ from valuecapture.model.submodels.retention import (
     retention_block,
     spread_contagion,
 )
+from valuecapture.model.submodels.stages import Stages, StageTerms, stages_block
 
 _DEMAND = MECHANISM_INDEX["demand"]
 _RELATIONSHIP = MECHANISM_INDEX["relationship"]
 _RETENTION = MECHANISM_INDEX["retention"]
+_STAGES = MECHANISM_INDEX["stages"]
 
 #: Slots of one replication that the four parts run over in turn (docs/performance.md).
 SLOT_BLOCK = 1024
 
 #: The parts in the order of a period's equations.
-ORDER = ("demand", "economics", "relationship", "retention")
+ORDER = ("demand", "economics", "relationship", "retention", "stages")
 PARTS: dict[str, type[Part]] = {
     "demand": Demand,
     "economics": Economics,
     "relationship": Relationship,
     "retention": Retention,
+    "stages": Stages,
 }
 
 
@@ -64,6 +69,7 @@ class Which(NamedTuple):
     economics: bool
     relationship: bool
     retention: bool
+    stages: bool = False
 
 
 class PeriodStep(Component):
@@ -73,6 +79,8 @@ class PeriodStep(Component):
         unknown = set(names) - set(ORDER)
         if unknown:
             raise ValueError(f"unknown period parts {sorted(unknown)}; allowed: {ORDER}")
+        if "stages" in names and "retention" not in names:
+            raise ValueError("the stages part moves relationships after retention: run it in retention's step")
         self.parts = [PARTS[n]() for n in ORDER if n in names]
         self.which = Which(*(n in names for n in ORDER))
         self.name = "+".join(q.name for q in self.parts)
@@ -95,10 +103,11 @@ class PeriodStep(Component):
         sums = np.zeros((n_batch, 5))  # economic profit, capital, revenue, trust, share of wallet
         churned = np.zeros(n_batch, dtype=np.int64)
         active = np.zeros(n_batch, dtype=np.int64)
+        gk = StageTerms.of(state, period)
         net = state.network
         step_period(
             w, state.next_free, state.slots(), state.base.segment, period, state.keys, dk, fresh_from, level, ek, ea,
-            rk, tk, misalignment, net.indptr, net.indices, counts, ep_by_model, sums, churned, active,
+            rk, tk, misalignment, net.indptr, net.indices, counts, ep_by_model, sums, churned, active, gk,
         )  # fmt: skip
         if w.economics:
             Economics.finish(state, period, counts, ep_by_model, sums)
@@ -112,7 +121,7 @@ _NO_ECONOMICS = (EconomicsTerms(0.0, False, 0.0, 0.0, 0.0), EconomicsArrays(NO_S
 
 @kernel
 def step_period(w, filled, s, segment, period, keys, dk, fresh_from, level, ek, ea, rk, tk, misalignment, indptr,
-                indices, counts, ep_by_model, sums, churned, active):  # fmt: skip
+                indices, counts, ep_by_model, sums, churned, active, gk):  # fmt: skip
     """One period of the parts ``w`` (:class:`Which`) for the filled slots (``[b, :filled[b]]``)
     of the :class:`~valuecapture.model.state.Slots` record ``s``, in place: demand (terms
     ``dk``, ``fresh_from``, ``level`` by segment), economics (``ek``, ``ea``), relationship
@@ -122,7 +131,10 @@ def step_period(w, filled, s, segment, period, keys, dk, fresh_from, level, ek, 
     ``ep_by_model``), the sums of economic profit, capital, revenue, trust and share of
     wallet over active relationships (``sums[b]``, slot by slot in order: they depend on the
     replication's own slots only), and after the churn ``churned[b]``, ``active[b]`` and the
-    spread of contagion over the network (``indptr``/``indices``).
+    spread of contagion over the network (``indptr``/``indices``).  With relationship stages
+    (``gk``, :class:`~valuecapture.model.submodels.stages.StageTerms`), economics and retention
+    apply the slots' stage effects and the stages part (``w.stages``) moves every relationship
+    still active after retention to its next stage, or ends it (a churner like retention's).
 
     Why it is laid out so (docs/performance.md): the four parts run over a block of
     :data:`SLOT_BLOCK` slots of one replication, one part after the other, then over the
@@ -151,12 +163,14 @@ def step_period(w, filled, s, segment, period, keys, dk, fresh_from, level, ek, 
     for b in range(n_batch):
         ab = b if ek.aligned else 0  # the alignment arrays' row (NO_SLOTS without alignment)
         mb = b if (rk.aligned or tk.aligned) else 0
+        gb = b if gk.on else 0  # the stage array's row (a dummy without stages)
         n_active = 0
         n_churners = 0
         for lo in range(0, filled[b], SLOT_BLOCK):
             hi = min(lo + SLOT_BLOCK, filled[b])
             n = hi - lo
             m = misalignment[mb, lo:hi]
+            stage = gk.stage[gb, lo:hi]
             if w.demand:
                 normals_into(keys[b, _DEMAND, 0], keys[b, _DEMAND, 1], period, 0, SLOT_LANE, lo, n, draws, work)
                 demand_block(
@@ -170,7 +184,7 @@ def step_period(w, filled, s, segment, period, keys, dk, fresh_from, level, ek, 
                     capital_base[b, lo:hi], capital_adaptation[b, lo:hi], service[b, lo:hi],
                     business_model[b, lo:hi], revenue[b, lo:hi], value[b, lo:hi], periods_active[b, lo:hi],
                     ep_now[b, lo:hi], treatment[ab, lo:hi], customer_level[ab, lo:hi], internal_m[ab, lo:hi],
-                    counts[b], ep_by_model[b], sums[b], ek,
+                    counts[b], ep_by_model[b], sums[b], ek, stage, gk, b,
                 )  # fmt: skip
             if w.relationship:
                 normals_into(keys[b, _RELATIONSHIP, 0], keys[b, _RELATIONSHIP, 1], period, 0, SLOT_LANE, lo, n, draws,
@@ -183,9 +197,15 @@ def step_period(w, filled, s, segment, period, keys, dk, fresh_from, level, ek, 
                 uniforms_into(keys[b, _RETENTION, 0], keys[b, _RETENTION, 1], period, 0, SLOT_LANE, lo, n, draws)
                 block_active, n_churners = retention_block(
                     n, draws, status[b, lo:hi], trust[b, lo:hi], contagion[b, lo:hi], log_survival[b, lo:hi],
-                    hazard[b, lo:hi], m, tk, churners, n_churners, b * n_slots + lo,
+                    hazard[b, lo:hi], m, tk, churners, n_churners, b * n_slots + lo, stage, gk,
                 )  # fmt: skip
                 n_active += block_active
+            if w.stages:
+                n_churners = stages_block(
+                    n, keys[b, _STAGES, 0], keys[b, _STAGES, 1], lo, status[b, lo:hi], trust[b, lo:hi],
+                    adaptation[b, lo:hi], business_model[b, lo:hi], hazard[b, lo:hi], stage, gk, b, churners,
+                    n_churners, b * n_slots + lo,
+                )  # fmt: skip
         if w.retention:
             churned[b] = n_churners
             active[b] = n_active - n_churners

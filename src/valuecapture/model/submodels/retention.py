@@ -24,7 +24,9 @@ class Retention(Part):
     ``m_c``).  With alignment on, ``+ churn_effect x misalignment`` on ``eta``.
     One uniform per filled slot and period (``retention`` key): an active customer churns
     when it falls below ``h``.  Every slot's count of defected neighbours, filled or not, then
-    decays by ``contagion_decay`` and gains 1 per neighbour that churned now.
+    decays by ``contagion_decay`` and gains 1 per neighbour that churned now.  With relationship
+    stages on, the stage's churn multiplier ``k_s`` multiplies the exponent
+    (``h = 1 - (1 - h0)^k_s``, proportional hazards).
     """
 
     name = "retention"
@@ -35,6 +37,7 @@ class Retention(Part):
         "contagion",
         "log_survival",
         "alignment.misalignment",
+        "stages.stage",
     )
     writes = (
         "status",
@@ -43,6 +46,7 @@ class Retention(Part):
         "records.churned",
         "records.customers_active",
     )
+    reads_previous = ("stages.stage",)  # the stage during the period, before its end-of-period move
 
     @staticmethod
     def finish(state: BatchState, period: int, churned: np.ndarray, active: np.ndarray) -> None:
@@ -71,14 +75,19 @@ class RetentionCoefficients(NamedTuple):
 
 
 @njit(inline="always", error_model="numpy")
-def retention_block(n, u, status, trust, contagion, log_survival, hazard, misalignment, k, churners, n_churners, node):
+def retention_block(n, u, status, trust, contagion, log_survival, hazard, misalignment, k, churners, n_churners, node,
+                    stage, g):  # fmt: skip
     """Hazard and churn of ``n`` consecutive slots of one replication (1-d views), whose first
     is the flat node ``node`` (``b * slots + lo``), with their uniforms ``u``: each churner's node
-    is appended to ``churners`` after the ``n_churners`` there.  Returns the block's active
-    customers (before churn) and the new count of churners."""
+    is appended to ``churners`` after the ``n_churners`` there.  With stage churn multipliers
+    (:class:`~valuecapture.model.submodels.stages.StageTerms` ``g``), the slots' ``stage`` sets
+    theirs.  Returns the block's active customers (before churn) and the new count of churners."""
     for j in range(n):  # the hazard, in two loops the compiler vectorizes
         m = misalignment[j] if k.aligned else 0.0
         hazard[j] = hazard_exponent(trust[j], contagion[j], log_survival[j], m, k)
+    if g.churn:
+        for j in range(n):
+            hazard[j] *= g.churn_multiplier[stage[j]]
     for j in range(n):
         hazard[j] = churn_probability(hazard[j])
     n_active = 0

@@ -51,6 +51,7 @@ class Review(Component):
     firm knows of each customer's view (from interaction spaces), a policy may
     choose interaction-space participants, and downgrades cost trust (less
     when explained; :func:`~valuecapture.model.submodels.alignment.downgrade_trust_loss`).
+    With relationship stages on, the view includes each relationship's stage.
     """
 
     name = "review"
@@ -75,6 +76,7 @@ class Review(Component):
         "alignment.last_contact",
         "alignment.customer_level",
         "alignment.treatment",
+        "stages.stage",
     )
     writes = (
         "observed",
@@ -114,6 +116,7 @@ class Review(Component):
         "alignment.customer_level",
         "alignment.last_contact",
         "alignment.treatment",
+        "stages.stage",
     )
 
     def __init__(self, cadence: int = 1):
@@ -144,6 +147,8 @@ class Review(Component):
             insight_level=state.insight_level,
             platform_level=state.platform_level,
             account_managers=state.account_managers,
+            stage=None if state.stages is None else state.stages.stage,
+            stage_names=() if p.stages is None else p.stages.names,
         )
         decision = normalize_decision(state.policy.decide(view), state.shape, len(t))  # type: ignore[attr-defined]
         caps = decision.capabilities
