@@ -241,6 +241,10 @@ def run_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
     if "portfolio_transitions" in ds:
         for model in dict.fromkeys(str(m) for m in ds["portfolio_model"].values):
             makers.append((f"transitions_{model}.png", functools.partial(transition_figure, model=model)))
+    if "stage_share" in ds:
+        from valuecapture.report.stages import stage_figure  # (imports this module's helpers)
+
+        makers.append(("stage_shares.png", stage_figure))
     return save_figures(ds, makers, folder)
 
 
