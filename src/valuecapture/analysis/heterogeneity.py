@@ -142,9 +142,10 @@ def gini(values: np.ndarray) -> float:
 
 
 def top_share(values: np.ndarray, share: float = 0.2) -> float:
-    """Value of the most valuable ``ceil(share n)`` relationships over total value (NaN if the total is 0)."""
+    """Value of the most valuable ``ceil(share n)`` relationships over total value (NaN when the total
+    is not positive: a share of a negative total has no meaning, as for :func:`stobachoff_curve`)."""
     v = np.sort(_clean(values))[::-1]
-    if v.size == 0 or v.sum() == 0:
+    if v.size == 0 or v.sum() <= 0:
         return float("nan")
     k = max(1, int(np.ceil(share * v.size)))
     return float(v[:k].sum() / v.sum())
@@ -169,7 +170,10 @@ RELATIONSHIP_STATS: dict[str, tuple[str, str]] = {
             "negative values; the usual Gini when none is negative)."
         ),
     ),
-    "relationship_value_top20": ("fraction of total", "Value of the most valuable 20% of relationships / total value."),
+    "relationship_value_top20": (
+        "fraction of total",
+        "Value of the most valuable 20% of relationships / total value (NaN when the total is not positive).",
+    ),
     "relationship_value_negative_share": (
         "fraction of customers",
         "Share of relationships with negative value capture.",
@@ -206,7 +210,7 @@ def relationship_stats(values: np.ndarray) -> dict[str, np.ndarray]:
         k20 = np.maximum(1, np.ceil(0.2 * n).astype(np.int64)) - 1
         k20 = np.minimum(k20, v.shape[1] - 1)
         top = np.take_along_axis(cum, k20[:, None], axis=1)[:, 0]
-        top20 = np.where((n > 0) & (total != 0), top / np.where(total != 0, total, 1.0), np.nan)
+        top20 = np.where((n > 0) & (total > 0), top / np.where(total > 0, total, 1.0), np.nan)
         neg = np.where(n > 0, (ok & (v < 0)).sum(axis=1) / np.maximum(n, 1), np.nan)
     return {
         "relationship_count": n.astype(np.int64),

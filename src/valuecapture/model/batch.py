@@ -214,7 +214,7 @@ def batch_outputs(state: BatchState, detail_rows: int) -> dict[str, np.ndarray]:
     n_detail = max(0, min(state.shape[0], detail_rows))
     if n_detail:
         out["relationship_value"] = np.where(ever, rel_value, np.nan)[:n_detail]
-        out["periods_active"] = state.periods_active[:n_detail]
+        out["periods_active"] = np.where(ever, state.periods_active, -1)[:n_detail]
         out["acquired_period"] = state.acquired_period[:n_detail]
         out["segment"] = state.base.segment[:n_detail].astype(np.int16)
         out["wallet"] = np.where(ever, state.base.wallet, np.nan)[:n_detail]
@@ -256,8 +256,10 @@ def heterogeneity_summary(values: np.ndarray, ever: np.ndarray) -> dict[str, np.
         return {
             "value_created": created,
             "value_destroyed": destroyed,
-            "stobachoff_peak": np.where(total != 0, created / total, np.nan),
+            # the curve's peak and the top-20% share are fractions of a positive total: NaN when the
+            # relationships destroy at least as much value as they create (total <= 0)
+            "stobachoff_peak": np.where(total > 0, created / total, np.nan),
             "stobachoff_peak_position": np.where(n > 0, (v > 0).sum(axis=1) / n, np.nan),
             "stobachoff_index": np.where(created > 0, destroyed / created, np.nan),
-            "top20_share": np.where(total != 0, top20 / total, np.nan),
+            "top20_share": np.where(total > 0, top20 / total, np.nan),
         }

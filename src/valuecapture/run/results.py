@@ -94,7 +94,8 @@ REPLICATION_VARS: dict[str, Output] = {
     "stobachoff_peak": Output(
         "1",
         "Stobachoff curve peak (fraction of total value)",
-        "Peak of the Stobachoff curve: value created / total value (1 = no value-destroying relationships).",
+        "Peak of the Stobachoff curve: value created / total value (1 = no value-destroying relationships; NaN "
+        "when the total is zero or negative, where the curve has no peak as a fraction of the total).",
     ),
     "stobachoff_peak_position": Output(
         "1",
@@ -105,7 +106,9 @@ REPLICATION_VARS: dict[str, Output] = {
         "1", "Stobachoff index", "Value destroyed / value created (0: no relationship destroys value)."
     ),
     "top20_share": Output(
-        "1", "top-20% share of value", "Value of the most valuable 20% of relationships / total value."
+        "1",
+        "top-20% share of value",
+        "Value of the most valuable 20% of relationships / total value (NaN when the total is zero or negative).",
     ),
 }
 
@@ -117,7 +120,11 @@ DETAIL_VARS: dict[str, Output] = {
         "Value capture of each relationship: discounted economic profit minus acquisition cost plus terminal value "
         "(NaN: slot never filled).",
     ),
-    "periods_active": Output("1", "periods active", "Periods in which the relationship earned (was active)."),
+    "periods_active": Output(
+        "1",
+        "periods active",
+        "Periods in which the relationship earned (was active) (-1: slot never filled, as acquired_period).",
+    ),
     "acquired_period": Output(
         "1",
         "period the customer was won",
