@@ -277,3 +277,18 @@ def test_shipped_experiment_is_valid_and_small() -> None:
     assert e.design == "sobol" and len(design(e).values) * e.replications <= 20_000
     assert {f.field for f in e.factors} >= {"uncertainties.wallet.s", "network.rewire"}
     assert e.hypotheses
+
+
+def test_a_text_factor_read_back_as_fixed_width_strings_is_coded_like_an_object_one() -> None:
+    """A sweep's text factor (the policy) comes back from the file as a fixed-width string array;
+    its levels are coded by first appearance as for an object array (the report failed on it)."""
+    import xarray as xr
+
+    from valuecapture.analysis.experiments.sensitivity import _codes
+
+    labels = ["single", "tiered", "single", "harvest"]
+    as_object = xr.Dataset({"policy": ("point", np.array(labels, dtype=object))})
+    as_text = xr.Dataset({"policy": ("point", np.array(labels))})
+    assert as_text["policy"].values.dtype.kind == "U"
+    np.testing.assert_array_equal(_codes(as_text, "policy"), _codes(as_object, "policy"))
+    np.testing.assert_array_equal(_codes(as_text, "policy"), [0.0, 1.0, 0.0, 2.0])

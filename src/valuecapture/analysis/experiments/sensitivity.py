@@ -192,7 +192,7 @@ def sensitivity(
 
 def _codes(ds: xr.Dataset, name: str) -> np.ndarray:
     v = ds[name].values
-    if v.dtype == object:
+    if v.dtype == object or v.dtype.kind in "USO":  # a text factor (object or fixed-width strings, as read back)
         levels = list(dict.fromkeys(v.tolist()))
         return np.array([levels.index(a) for a in v.tolist()], dtype=float)
     return v.astype(float)
