@@ -292,3 +292,15 @@ def test_a_text_factor_read_back_as_fixed_width_strings_is_coded_like_an_object_
     assert as_text["policy"].values.dtype.kind == "U"
     np.testing.assert_array_equal(_codes(as_text, "policy"), _codes(as_object, "policy"))
     np.testing.assert_array_equal(_codes(as_text, "policy"), [0.0, 1.0, 0.0, 2.0])
+
+
+def test_a_text_variable_reads_back_as_objects(tmp_path) -> None:
+    """A result file's text values that are not an index come back as object arrays, as written."""
+    import xarray as xr
+
+    from valuecapture.run.results import open_netcdf, write_netcdf
+
+    ds = xr.Dataset({"policy": ("point", np.array(["single", "tiered"], dtype=object)), "y": ("point", [1.0, 2.0])})
+    write_netcdf(ds, tmp_path / "r.nc")
+    with open_netcdf(tmp_path / "r.nc") as back:
+        assert back["policy"].dtype == object and back["policy"].values.tolist() == ["single", "tiered"]

@@ -838,7 +838,12 @@ def from_disk(ds: xr.Dataset) -> xr.Dataset:
     ds = ds.rename_vars(labels)
     for d in labels.values():
         ds = ds.set_xindex([d])
-    return ds
+    # text values that are not an index (a sweep's text factor, per point) come back as fixed-width strings:
+    # object arrays again, as they were in memory (the analysis treats object values as categories)
+    text = [n for n, v in ds.variables.items() if v.dtype.kind in "US" and n not in ds.indexes]
+    return ds.assign({n: ds[n].astype(object) for n in text if n in ds.data_vars}).assign_coords(
+        {n: ds[n].astype(object) for n in text if n in ds.coords}
+    )
 
 
 def open_netcdf(path: str | Path) -> xr.Dataset:
