@@ -201,10 +201,10 @@ def step_period(w, filled, s, segment, period, keys, dk, fresh_from, level, ek, 
                 )  # fmt: skip
                 n_active += block_active
             if w.stages:
+                uniforms_into(keys[b, _STAGES, 0], keys[b, _STAGES, 1], period, 0, SLOT_LANE, lo, n, draws)
                 n_churners = stages_block(
-                    n, keys[b, _STAGES, 0], keys[b, _STAGES, 1], lo, status[b, lo:hi], trust[b, lo:hi],
-                    adaptation[b, lo:hi], business_model[b, lo:hi], hazard[b, lo:hi], stage, gk, b, churners,
-                    n_churners, b * n_slots + lo,
+                    n, draws, status[b, lo:hi], trust[b, lo:hi], adaptation[b, lo:hi], business_model[b, lo:hi],
+                    hazard[b, lo:hi], stage, gk, b, churners, n_churners, b * n_slots + lo,
                 )  # fmt: skip
         if w.retention:
             churned[b] = n_churners

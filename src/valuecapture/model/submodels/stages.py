@@ -37,7 +37,6 @@ from numba import njit
 from valuecapture.model import philox
 from valuecapture.model.engine import Part
 from valuecapture.model.kernels import exp
-from valuecapture.model.philox import SLOT_LANE, uniform
 from valuecapture.model.state import ACTIVE, LOST, BatchState, StageState
 
 
@@ -180,13 +179,12 @@ def stage_economics(contribution, rev, cost_to_serve, a, tax1, stage, g, b):
 
 
 @njit(inline="always", error_model="numpy")
-def stages_block(n, k0, k1, lo, status, trust, adaptation, business_model, hazard, stage, g, b, churners,
-                 n_churners, node):  # fmt: skip
-    """The end-of-period transition of the ``n`` consecutive slots from slot ``lo`` of replication
-    ``b`` (1-d views), with the period's uniforms of the ``stages`` key ``(k0, k1)``: each active
-    slot moves to the stage its uniform picks from its (shifted) row, or ends (its flat node
-    ``node + j`` appended to ``churners`` after the ``n_churners`` there).  Adds the stage counts
-    of the period and the transition counts into ``g``; returns the new count of churners."""
+def stages_block(n, u, status, trust, adaptation, business_model, hazard, stage, g, b, churners, n_churners, node):
+    """The end-of-period transition of ``n`` consecutive slots of replication ``b`` (1-d views),
+    with their uniforms ``u`` of the period (``stages`` key): each active slot moves to the stage
+    its uniform picks from its (shifted) row, or ends (its flat node ``node + j`` appended to
+    ``churners`` after the ``n_churners`` there).  Adds the stage counts of the period and the
+    transition counts into ``g``; returns the new count of churners."""
     n_stages = g.transitions.shape[0]
     n_cols = g.transitions.shape[1]
     counts = g.counts[b, g.period - 1]
@@ -195,7 +193,6 @@ def stages_block(n, k0, k1, lo, status, trust, adaptation, business_model, hazar
         if status[j] != ACTIVE:
             continue
         s = stage[j]
-        u = uniform(k0, k1, lo + j, g.period, 0, SLOT_LANE)
         to = n_cols - 1
         if g.shifted:
             x = g.trust_shift * (trust[j] - 0.5) + g.adaptation_shift * adaptation[j]
@@ -204,7 +201,7 @@ def stages_block(n, k0, k1, lo, status, trust, adaptation, business_model, hazar
             for c in range(n_cols):
                 if g.transitions[s, c] > 0.0:
                     total += g.transitions[s, c] * exp(x * g.closeness[c])
-            target = u * total
+            target = u[j] * total
             acc = 0.0
             for c in range(n_cols):
                 if g.transitions[s, c] > 0.0:
@@ -212,11 +209,10 @@ def stages_block(n, k0, k1, lo, status, trust, adaptation, business_model, hazar
                     to = c
                     if target < acc:
                         break
-        else:
-            for c in range(n_cols):
-                if u < g.cumulative[s, c]:
-                    to = c
-                    break
+        else:  # the first column whose running sum exceeds u: the count of those it does not (no branch)
+            to = 0
+            for c in range(n_cols - 1):
+                to += u[j] >= g.cumulative[s, c]
         moves[s, to] += 1
         if g.ends and to == n_stages:
             status[j] = LOST
