@@ -42,6 +42,8 @@ DETAIL_NAMES = (
     "active_at_horizon",
     "initial_stage",
     "final_stage",
+    "tie_first",
+    "tie_second",
 )
 
 #: The detail outputs that only ``outputs.revenue_panel`` adds.
@@ -197,6 +199,9 @@ def batch_outputs(state: BatchState, detail_rows: int) -> dict[str, np.ndarray]:
     if state.base.parameters is not None:
         out["estimated_parameters"] = state.base.parameters
     out.update(heterogeneity_summary(rel_value, ever))
+    from valuecapture.model.network_outputs import network_summaries, network_tie_list, tie_capacity  # compiled
+
+    out.update(network_summaries(state.network, ever, state.base.segment))
     for name in PERIOD_SERIES:
         out[name] = state.records[name]
     if p.alignment:
@@ -226,6 +231,8 @@ def batch_outputs(state: BatchState, detail_rows: int) -> dict[str, np.ndarray]:
         if state.stages is not None:
             out["initial_stage"] = np.where(ever, state.stages.initial, -1)[:n_detail].astype(np.int8)
             out["final_stage"] = np.where(ever, state.stages.stage, -1)[:n_detail].astype(np.int8)
+        if p.network_output:
+            out.update(network_tie_list(state.network, ever[:n_detail], tie_capacity(p)))
         if state.relationship_revenue is not None:
             panel = state.relationship_revenue[:n_detail]
             out["relationship_revenue"] = np.where(ever[:n_detail, :, None], panel, np.nan)

@@ -254,6 +254,7 @@ class ModelParams:
     portfolio_track: bool = False
     portfolio_models: tuple[str, ...] = ()
     revenue_panel: bool = False  # outputs.revenue_panel: keep each relationship's revenue by year
+    network_output: bool = False  # outputs.network: keep the ties among the customers of the detail replications
     estimates: tuple[EstimateBlock, ...] = ()  # drawn per group of replications when parameter_uncertainty
     parameter_per_draw: int = 1
     initial_customers: InitialCustomers | None = None  # the firm's actual customers (customers.source)
@@ -357,6 +358,7 @@ class ModelParams:
             portfolio_track=g("portfolio.track"),
             portfolio_models=tuple(g("portfolio.models")) if g("portfolio.track") else (),
             revenue_panel=g("outputs.revenue_panel"),
+            network_output=g("outputs.network"),
             estimates=tuple(EstimateBlock.from_entry(e, attributes) for e in g("estimates"))
             if g("parameter_uncertainty.enabled")
             else (),

@@ -110,6 +110,53 @@ REPLICATION_VARS: dict[str, Output] = {
         "top-20% share of value",
         "Value of the most valuable 20% of relationships / total value (NaN when the total is zero or negative).",
     ),
+    # the customer network among the customers ever acquired (model/network_outputs.py)
+    "network_ties": Output(
+        "1",
+        "network ties among the customers",
+        "Ties of the customer network whose two ends are customers acquired by the horizon (a pair drawn twice "
+        "counts twice, as in contagion).",
+    ),
+    "network_mean_degree": Output(
+        "1",
+        "mean degree of the customer network",
+        "2 x network_ties / customers_ever: mean number of ties of a customer to other customers (NaN: none).",
+    ),
+    "network_transitivity": Output(
+        "1",
+        "global clustering coefficient of the customer network",
+        "Transitivity of the customers' network (each connected pair once): 3 x triangles / connected triples "
+        "(NaN: no connected triple).",
+    ),
+    "network_within_segment": Output(
+        "1",
+        "share of network ties within a segment",
+        "Share of network_ties whose two customers are in the same segment (NaN: no tie).",
+    ),
+}
+
+#: The customers by number of ties, per replication (``replication x degree``).
+DEGREE_VAR = Output(
+    "1",
+    "customers by degree",
+    "Customers acquired by the horizon by their number of ties to other such customers (the degree coordinate; "
+    "its last value counts that many ties or more).",
+)
+
+#: The ties among the customers of each detail replication (``outputs.network``; ``detail_replication x tie``).
+TIE_VARS: dict[str, Output] = {
+    "tie_first": Output(
+        "1",
+        "customer at the first end of the tie",
+        "Customer slot (the customer coordinate) at the first end of each tie between customers acquired by the "
+        "horizon, below tie_second; ties sorted by (tie_first, tie_second), a pair drawn twice listed twice; -1: no "
+        "tie (padding to the ties drawn per replication).",
+    ),
+    "tie_second": Output(
+        "1",
+        "customer at the second end of the tie",
+        "Customer slot (the customer coordinate) at the second end of each tie, above tie_first; -1: no tie (padding).",
+    ),
 }
 
 #: Per-relationship outputs kept for the first ``outputs.relationship_detail`` replications.
@@ -555,6 +602,19 @@ def build_dataset(
             {"long_name": "segment name", "description": "Segment names by index."},
         ),
     }
+    if "network_degree_count" in arrays:
+        data_vars["network_degree_count"] = _variable(
+            ("replication", "degree"), arrays["network_degree_count"], DEGREE_VAR, cur
+        )
+        coords["degree"] = (
+            "degree",
+            np.arange(arrays["network_degree_count"].shape[1]),
+            {
+                "long_name": "number of ties",
+                "units": "1",
+                "description": "Number of ties of a customer to other customers; the last value: that many or more.",
+            },
+        )
     if "relationship_value" in arrays:
         n_detail = arrays["relationship_value"].shape[0]
         coords["detail_replication"] = (
@@ -596,6 +656,14 @@ def build_dataset(
                 flag_values=np.array([-1, 0, 1], dtype=arrays["active_at_horizon"].dtype),
                 flag_meanings="never_filled lost active",
             )
+        if "tie_first" in arrays:
+            coords["tie"] = (
+                "tie",
+                np.arange(arrays["tie_first"].shape[1]),
+                {"long_name": "tie number", "units": "1", "description": "Position in the list of ties."},
+            )
+            for name, out in TIE_VARS.items():
+                data_vars[name] = _variable(("detail_replication", "tie"), arrays[name], out, cur)
         if "relationship_revenue" in arrays:
             coords["horizon_year"] = (
                 "horizon_year",

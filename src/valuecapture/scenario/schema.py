@@ -1086,6 +1086,16 @@ FIELDS: tuple[Field, ...] = (
         "the simulated firm as a customer table and revenue panel (docs/data.md).",
         kind="output",
     ),
+    Field(
+        "outputs.network",
+        "bool",
+        False,
+        "Also keep, for the outputs.relationship_detail replications, the customer network's ties among the "
+        "customers ever acquired (tie_first, tie_second: customer slots; detail_replication x tie, padded with -1). "
+        "Summaries of the network (degrees, clustering, ties within segment) are kept for every replication "
+        "either way (docs/model.md, 'The customer network as an output').",
+        kind="output",
+    ),
 )
 
 #: Fields of one ``[[choices.business_models]]`` entry.
