@@ -35,6 +35,8 @@ DEGREE_BYTES = 28
 ALIGNMENT_BYTES = 8 * 24
 #: Per kept per-relationship detail value (nine outputs per slot, mostly float64).
 DETAIL_BYTES = 64
+#: Per slot with relationship stages on (the stage now and at the start, int8).
+STAGE_BYTES = 2
 #: Per-period firm series of a replication (fifteen, five more with alignment).
 PERIOD_SERIES, ALIGNMENT_SERIES = 15, 5
 
@@ -98,6 +100,8 @@ def batch_bytes(scenario: Scenario, batch_size: int) -> int:
     per_slot = SLOT_BYTES + LAG_BYTES * (g("capabilities.insight_lag") + 1) + DEGREE_BYTES * degree
     if g("alignment.enabled"):
         per_slot += ALIGNMENT_BYTES
+    if g("stages.enabled"):
+        per_slot += STAGE_BYTES
     return int(math.ceil(per_slot * slots * batch_size)) + batch_size * replication_bytes(scenario)
 
 
@@ -111,6 +115,9 @@ def replication_bytes(scenario: Scenario) -> int:
     if g("portfolio.track"):
         labels = 6 * 8 + 4  # at most the built-ins' classes
         n += 4 * (periods * labels + labels * labels)
+    if g("stages.enabled"):  # stage shares by period (and the counts behind them), transition counts
+        k = len(g("stages.names"))
+        n += 12 * periods * k + 8 * k * (k + 1)
     return n
 
 
@@ -121,6 +128,8 @@ def result_bytes(scenario: Scenario, replications: int, detail: bool = True) -> 
         per_slot = DETAIL_BYTES
         if scenario.get("outputs.revenue_panel"):  # revenue by year, initial age, active flag
             per_slot += 8 * -(-scenario.get("horizon.periods") // scenario.get("horizon.periods_per_year")) + 9
+        if scenario.get("stages.enabled"):  # initial and final stage
+            per_slot += 2
         n += min(replications, scenario.get("outputs.relationship_detail")) * slot_count(scenario) * per_slot
     return n
 
