@@ -98,6 +98,35 @@ def test_value_and_lifetime_by_starting_stage_match_the_markov_chain_closed_form
     assert ds.stage_transitions.values[..., 3].sum() == ds.churned.values.sum() > 0
 
 
+def test_the_run_off_terminal_value_counts_the_stage_s_end_probability() -> None:
+    """One stage that ends with probability e a period (no retention churn): a relationship is worth
+    m / (i + e) over an infinite horizon.  The run-off terminal value at the horizon folds e into the
+    hazard, so a run of 8 periods must give the same mean within 4 standard errors."""
+    e = 0.15
+    sc = chain(
+        **{
+            "economics.terminal_value": "runoff",
+            "horizon.periods": 8,
+            "stages.names": ["only", "unused"],
+            "stages.transitions": [[1 - e, 0.0, e], [0.0, 1.0, 0.0]],
+            "stages.initial": [],
+            "stages.margin_factor": [0.0, 0.0],
+            "stages.margin": [10000.0, 0.0],
+            "stages.churn_multiplier": [0.0, 0.0],
+        }
+    )
+    p = ModelParams.from_scenario(sc)
+    assert p.stages is not None
+    want = p.stages.margin_period[0] / (p.wacc_period + e)
+    ds = vc.simulate(sc, 2, seed=12)
+    rv = ds.relationship_value.values[:, : p.n_initial].ravel()
+    se = rv.std(ddof=1) / np.sqrt(rv.size)
+    assert abs(rv.mean() - want) <= 4 * se, (rv.mean(), want, se)
+    no_fold = p.stages.margin_period[0] * (1 - (1 - e) ** 8 / (1 + p.wacc_period) ** 8) / (p.wacc_period + e)
+    no_fold += (1 - e) ** 8 / (1 + p.wacc_period) ** 8 * p.stages.margin_period[0] / p.wacc_period
+    assert abs(no_fold - want) > 10 * se  # a run-off that ignored the end would be far off
+
+
 def test_shifted_transitions_follow_the_multinomial_logit_of_closeness() -> None:
     """Trust fixed at its mean (no relationship heterogeneity, no trust movement) and one business
     model with a shift: every row is P_ij exp(x c_j) renormalised, x = trust_shift (T - 0.5) +
