@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import valuecapture as vc
+from valuecapture.run.results import currency_of, is_money
 
 PROPERTY = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -35,13 +36,20 @@ def test_money_scales(values: dict, k: float, seed: int) -> None:
     sc = tiny(**values)
     a = vc.simulate(sc, replications=3, seed=seed)
     b = vc.simulate(sc.scale_money(k), replications=3, seed=seed)
+    currency = currency_of(a)
     for name, var in a.data_vars.items():
         units = var.attrs["units"]
         x, y = var.values, b[name].values
-        if units.startswith("currency"):
+        if is_money(var, currency):
             scale = np.nanmax(np.abs(x)) if np.isfinite(x).any() else 1.0
             np.testing.assert_allclose(y, k * x, rtol=1e-9, atol=1e-9 * k * scale, err_msg=name)
-        elif np.issubdtype(var.dtype, np.floating) and units in ("fraction of total", "ratio", "fraction of customers"):
+        elif np.issubdtype(var.dtype, np.floating) and units in (
+            "1",
+            "fraction of total",
+            "ratio",
+            "fraction of customers",
+        ):
+            # ratios of money (CF dimensionless "1"): equal up to rounding
             np.testing.assert_allclose(y, x, rtol=1e-7, atol=1e-9, err_msg=name)
         else:
             np.testing.assert_array_equal(y, x, err_msg=name)
