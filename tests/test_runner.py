@@ -64,19 +64,20 @@ def test_simulate_variants_is_simulate_of_each_variant_joined() -> None:
             np.testing.assert_array_equal(part[name].values, alone[name].values, err_msg=name)
 
 
-def test_every_command_is_bit_identical_with_a_process_pool_other_workers_and_batches() -> None:
+def test_every_command_is_bit_identical_with_a_process_pool_threads_other_workers_and_batches() -> None:
     sc = tiny()
     rule = StoppingRule(0.3, chunk=4, min_replications=4, max_replications=16)
     pool = {"workers": 2, "executor": "process"}
+    threads = {"workers": 2, "executor": "threads"}  # (one process pool start-up is enough for the suite's time)
     pairs = {
         "compare": (
             compare(sc, ["single", "tiered"], 5, 2, batch_size=3),
             compare(sc, ["single", "tiered"], 5, 2, batch_size=1, **pool),
         ),
-        "decompose": (decompose(sc, 4, 2, batch_size=3), decompose(sc, 4, 2, batch_size=2, **pool)),  # type: ignore[arg-type]
+        "decompose": (decompose(sc, 4, 2, batch_size=3), decompose(sc, 4, 2, batch_size=2, **threads)),  # type: ignore[arg-type]
         "precision": (
             simulate_to_precision(sc, rule, 2, batch_size=3),
-            simulate_to_precision(sc, rule, 2, batch_size=1, **pool),
+            simulate_to_precision(sc, rule, 2, batch_size=1, **threads),
         ),  # type: ignore[arg-type]
     }
     for name, (serial, other) in pairs.items():
