@@ -188,6 +188,7 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
                 "valuecapture_version": __version__,
                 "seed": int(result.scenario.get("run.seed")),
                 "replications": checks.replications,
+                "currency": str(result.scenario.get("economics.currency")),
             }
             report = write_check_report(checks, match, paths[0], result.scenario.name, attrs, args.overwrite)
     except (DataError, OutputFileError, OutputError, ScenarioError) as exc:

@@ -18,6 +18,7 @@ from valuecapture.analysis.discovery import ConditionError, discover, discovery_
 from valuecapture.analysis.robustness import policy_table, robustness, robustness_text, sweeps_table
 from valuecapture.report.decisions import DISCOVERY_DIR, ROBUSTNESS_DIR, write_discovery, write_robustness
 from valuecapture.run.load import ResultError, open_run
+from valuecapture.run.results import currency_of
 
 
 def _number(text: str) -> float:
@@ -171,7 +172,9 @@ def run_robustness(args: argparse.Namespace) -> int:
     except ConditionError as exc:
         raise ResultError(str(exc)) from None
     out = Path(args.out) if args.out is not None else _folder(args.result[0]) / ROBUSTNESS_DIR
-    folder = write_robustness(r, out, overwrite=args.overwrite, figures=not args.no_figures)
+    folder = write_robustness(
+        r, out, overwrite=args.overwrite, figures=not args.no_figures, currency=currency_of(results[0])
+    )
     if not args.quiet:
         print(robustness_text(r))
         print()
