@@ -66,21 +66,12 @@ def network_summaries(network: Network, ever: np.ndarray, segment: np.ndarray) -
     slots) segment indices."""
     rows, n_slots = ever.shape
     counts = np.zeros((rows, DEGREE_CAP + 1), dtype=np.int64)
-    ties = np.zeros(rows, dtype=np.int64)
-    within = np.zeros(rows, dtype=np.int64)
-    triangles = np.zeros(rows, dtype=np.int64)
-    triples = np.zeros(rows, dtype=np.int64)
-    _summaries(
-        network.indptr,
-        network.indices,
-        np.ascontiguousarray(ever),
-        np.ascontiguousarray(segment, dtype=np.int64),
-        counts,
-        ties,
-        within,
-        triangles,
-        triples,
-    )
+    ties, within, triangles, triples = (np.zeros(rows, dtype=np.int64) for _ in range(4))
+    code = np.where(ever, segment, -1).astype(np.int16)  # one small array read per neighbour
+    entries = int(np.diff(network.indptr[::n_slots]).max()) if rows else 0  # a replication's list entries
+    mark, fptr = np.empty(n_slots, np.int32), np.empty(n_slots + 1, np.int32)
+    fwd = np.empty(entries + 1, np.int32)  # + 1: every entry is written, the slot after the last kept one too
+    _summaries(network.indptr, network.indices, code, counts, ties, within, triangles, triples, mark, fptr, fwd)
     customers = ever.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return {
@@ -106,53 +97,58 @@ def network_tie_list(network: Network, ever: np.ndarray, capacity: int) -> dict[
 
 
 @kernel
-def _summaries(indptr, indices, ever, segment, counts, ties, within, triangles, triples):
+def _summaries(indptr, indices, code, counts, ties, within, triangles, triples, mark, fptr, fwd):
     """Per replication ``b``: ``counts[b, d]`` customers of degree ``d`` (capped at the last bin), ``ties``,
     ties ``within`` a segment, ``triangles`` and connected ``triples`` of the simple graph, over the slots
-    with ``ever[b]`` and adjacency lists over flat nodes ``b * slots + i``."""
-    rows, n_slots = ever.shape
+    whose ``code[b]`` (the segment; -1: never a customer) is not negative, with adjacency lists over flat
+    nodes ``b * slots + i``.
+
+    Work space, int32: ``mark`` (slots), ``fptr`` (slots + 1), ``fwd`` (a replication's list entries + 1).
+    The first pass counts each customer's degree and its distinct neighbours (``mark[j] == i``: ``j`` seen
+    already, a tie drawn twice) and keeps the distinct later ones (``fwd``, local slots); the second counts
+    each triangle ``i < j < k`` once, as a ``k`` of ``fwd[j]`` marked as one of ``fwd[i]``.  The inner loops
+    add comparisons instead of branching on them (whether a neighbour is a customer is a coin toss the
+    processor cannot predict), and read at random only the segment codes, the marks and the compact
+    ``fwd`` lists, which stay in cache where the adjacency lists would not."""
+    rows, n_slots = code.shape
     cap = counts.shape[1] - 1
-    seen = np.zeros(n_slots, dtype=np.int64)  # stamp of the node whose distinct neighbours are marked
-    pair = np.zeros(n_slots, dtype=np.int64)  # stamp of the (i, j) pair whose common neighbours are counted
-    outer = np.zeros(n_slots, dtype=np.int64)  # stamp: j already visited as i's neighbour
-    stamp = 0
     for b in range(rows):
         off = b * n_slots
+        mark[:] = -1
         n_ties2 = 0
         n_within2 = 0
-        n_tri = 0
         n_triples = 0
+        c = 0
+        fptr[0] = 0
         for i in range(n_slots):
-            if not ever[b, i]:
-                continue
-            stamp += 1
-            mine = stamp
-            degree = 0
-            distinct = 0
-            for e in range(indptr[off + i], indptr[off + i + 1]):
-                j = indices[e] - off
-                if ever[b, j]:
-                    degree += 1
-                    if segment[b, j] == segment[b, i]:
-                        n_within2 += 1
-                    if seen[j] != mine:
-                        seen[j] = mine
-                        distinct += 1
-            counts[b, min(degree, cap)] += 1
-            n_ties2 += degree
-            n_triples += distinct * (distinct - 1) // 2
-            # triangles i < j < k: j a neighbour of i, k a neighbour of j and of i, each pair once
-            for e in range(indptr[off + i], indptr[off + i + 1]):
-                j = indices[e] - off
-                if j <= i or seen[j] != mine or outer[j] == mine:
-                    continue
-                outer[j] = mine
-                stamp += 1
-                for f in range(indptr[off + j], indptr[off + j + 1]):
-                    k = indices[f] - off
-                    if k > j and seen[k] == mine and pair[k] != stamp:
-                        pair[k] = stamp
-                        n_tri += 1
+            own = code[b, i]
+            if own >= 0:
+                degree = 0
+                distinct = 0
+                for e in range(indptr[off + i], indptr[off + i + 1]):
+                    j = indices[e] - off
+                    cj = code[b, j]
+                    customer = cj >= 0
+                    new = customer & (mark[j] != i)
+                    mark[j] = i
+                    degree += customer
+                    n_within2 += cj == own
+                    distinct += new
+                    fwd[c] = j
+                    c += new & (j > i)
+                counts[b, min(degree, cap)] += 1
+                n_ties2 += degree
+                n_triples += distinct * (distinct - 1) // 2
+            fptr[i + 1] = c
+        mark[:] = -1
+        n_tri = 0
+        for i in range(n_slots):
+            for e in range(fptr[i], fptr[i + 1]):
+                mark[fwd[e]] = i
+            for e in range(fptr[i], fptr[i + 1]):
+                j = fwd[e]
+                for f in range(fptr[j], fptr[j + 1]):
+                    n_tri += mark[fwd[f]] == i
         ties[b] = n_ties2 // 2
         within[b] = n_within2 // 2
         triangles[b] = n_tri
