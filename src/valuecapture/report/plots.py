@@ -245,6 +245,10 @@ def run_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
         from valuecapture.report.stages import stage_figure  # (imports this module's helpers)
 
         makers.append(("stage_shares.png", stage_figure))
+    if "tie_first" in ds and ds.sizes.get("detail_replication", 0) > 0:  # outputs.network
+        from valuecapture.report.network import network_figure  # (imports this module's helpers)
+
+        makers.append(("network.png", network_figure))
     return save_figures(ds, makers, folder)
 
 
