@@ -10,6 +10,7 @@ exports as a table of ties; the scenario switch is checked like any other field.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -28,7 +29,7 @@ from valuecapture.run.results import RESULT_FILE, open_netcdf, write_result
 SUMMARIES = ("network_ties", "network_mean_degree", "network_transitivity", "network_within_segment")
 
 
-def _reference(first: np.ndarray, second: np.ndarray, ever: np.ndarray, segment: np.ndarray) -> dict[str, object]:
+def _reference(first: np.ndarray, second: np.ndarray, ever: np.ndarray, segment: np.ndarray) -> dict[str, Any]:
     """networkx's answers for one replication: the multigraph of the ties among ``ever`` slots."""
     g = nx.MultiGraph()
     g.add_nodes_from(int(v) for v in np.flatnonzero(ever))
@@ -81,7 +82,7 @@ def test_summaries_and_ties_equal_networkx(seed: int, n: int, m: int, rows: int)
         for name in SUMMARIES[1:]:
             np.testing.assert_allclose(got[name][b], ref[name], rtol=1e-12, err_msg=name)
         np.testing.assert_array_equal(got["network_degree_count"][b], ref["degrees"])
-        k = int(ref["network_ties"])  # type: ignore[call-overload]
+        k = int(ref["network_ties"])
         listed = list(zip(ties["tie_first"][b, :k].tolist(), ties["tie_second"][b, :k].tolist(), strict=True))
         assert listed == ref["edges"]
         assert (ties["tie_first"][b, k:] == -1).all() and (ties["tie_second"][b, k:] == -1).all()
@@ -185,3 +186,63 @@ def test_a_bad_switch_is_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "outputs.network" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert "Traceback" not in r.stderr
+
+
+def _tiny_result(active_at_horizon: bool) -> xr.Dataset:
+    """Four customer slots over 4 periods: 0 lost at the end of period 1; 1 active throughout; 2 won in
+    period 2 and lost at the end of 3; 3 never filled.  Ties 0-1 (drawn twice), 0-2, 1-2, one padding."""
+    ds = xr.Dataset(
+        {
+            "acquired_period": (("detail_replication", "customer"), [[0, 0, 2, -1]]),
+            "periods_active": (("detail_replication", "customer"), [[1, 4, 2, -1]]),
+            "tie_first": (("detail_replication", "tie"), [[0, 0, 0, 1, -1]]),
+            "tie_second": (("detail_replication", "tie"), [[1, 1, 2, 2, -1]]),
+        },
+        coords={"period": [1, 2, 3, 4]},
+    )
+    if active_at_horizon:
+        ds["active_at_horizon"] = (("detail_replication", "customer"), [[0, 1, 0, -1]])
+    return ds
+
+
+def test_churn_by_lost_neighbours_by_hand() -> None:
+    from valuecapture.report.network import churn_by_lost_neighbours
+
+    # any earlier period: customer 1 sees 0 lost (twice: two ties) from period 2, 2 lost from period 4;
+    # customer 2 sees 0 lost from period 2; the last period is left out without active_at_horizon
+    got = churn_by_lost_neighbours(_tiny_result(False))
+    np.testing.assert_array_equal(got.at_risk, [2, 2, 2, 0, 0])
+    np.testing.assert_array_equal(got.lost, [1, 1, 0, 0, 0])
+    # the period before only: 0's loss counts in period 2 alone
+    got = churn_by_lost_neighbours(_tiny_result(False), window=1)
+    np.testing.assert_array_equal(got.at_risk, [4, 1, 1, 0, 0])
+    np.testing.assert_array_equal(got.lost, [2, 0, 0, 0, 0])
+    # known to be active at the horizon: customer 1's period 4 is at risk, with 3 neighbours lost
+    got = churn_by_lost_neighbours(_tiny_result(True))
+    np.testing.assert_array_equal(got.at_risk, [2, 2, 2, 1, 0])
+    np.testing.assert_array_equal(got.lost, [1, 1, 0, 0, 0])
+    np.testing.assert_array_equal(got.rate[:4], [0.5, 0.5, 0.0, 0.0])
+    assert np.isnan(got.rate[4])
+
+
+def test_wilson_interval_equals_scipy() -> None:
+    from scipy.stats import binomtest
+
+    from valuecapture.report.network import ChurnByNeighbours
+
+    table = ChurnByNeighbours(np.array([50, 1000, 7, 0]), np.array([0, 37, 7, 0]))
+    lo, hi = table.interval()
+    for i in range(3):
+        ci = binomtest(int(table.lost[i]), int(table.at_risk[i])).proportion_ci(0.95, method="wilson")
+        assert lo[i] == pytest.approx(ci.low, abs=1e-9) and hi[i] == pytest.approx(ci.high, abs=1e-9)
+    assert np.isnan(lo[3]) and np.isnan(hi[3])
+
+
+def test_a_run_with_ties_draws_the_network_figure(run: tuple[xr.Dataset, Path, int], tmp_path: Path) -> None:
+    from valuecapture.report.plots import run_figures
+
+    ds, _, _ = run
+    written = {p.name for p in run_figures(ds, tmp_path)}
+    assert "network.png" in written and (tmp_path / "network.png").stat().st_size > 10_000
+    without = {p.name for p in run_figures(ds.drop_vars(["tie_first", "tie_second"]), tmp_path / "plain")}
+    assert "network.png" not in without

@@ -39,9 +39,9 @@ class ChurnByNeighbours(NamedTuple):
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self.at_risk > 0, self.lost / np.maximum(self.at_risk, 1), np.nan)
 
-    def interval(self, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
-        """Wilson score interval of each rate (95% by default; it stays inside 0..1 and is not empty with
-        no loss, where the normal one is); NaN where none was at risk."""
+    def interval(self, z: float = 1.959963984540054) -> tuple[np.ndarray, np.ndarray]:
+        """Wilson score interval of each rate (``z``: the normal quantile, 95% by default; it stays inside
+        0..1 and is not empty with no loss, where the normal one is); NaN where none was at risk."""
         n = np.maximum(self.at_risk, 1).astype(float)
         p = self.lost / n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
