@@ -16,7 +16,7 @@ import networkx as nx
 import numpy as np
 import xarray as xr
 
-from valuecapture.report.plots import PALETTE, _plt, suptitle
+from valuecapture.report.style import PALETTE, _plt, suptitle
 
 #: Most customers drawn in the network panel (a spring layout of thousands is slow and unreadable).
 DRAWN = 300

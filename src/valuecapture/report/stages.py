@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from valuecapture.report.plots import PALETTE, _plt, legend_beside, suptitle
+from valuecapture.report.style import PALETTE, _plt, legend_beside, suptitle
 
 
 def stage_names(ds: xr.Dataset) -> list[str]:
