@@ -246,3 +246,15 @@ def test_a_run_with_ties_draws_the_network_figure(run: tuple[xr.Dataset, Path, i
     assert "network.png" in written and (tmp_path / "network.png").stat().st_size > 10_000
     without = {p.name for p in run_figures(ds.drop_vars(["tie_first", "tie_second"]), tmp_path / "plain")}
     assert "network.png" not in without
+
+
+@pytest.mark.parametrize("generator", ["random", "segment_clusters", "small_world", "barabasi_albert"])
+def test_the_memory_estimate_covers_the_tie_list(generator: str) -> None:
+    from valuecapture.run.budget import result_bytes
+
+    for degree in (1.0, 4.0, 5.0, 7.0):
+        sc = tiny(**{"network.generator": generator, "network.mean_degree": degree})
+        on = sc.with_values({"outputs.network": True})
+        added = result_bytes(on, 10) - result_bytes(sc, 10)
+        rows = min(10, int(sc.get("outputs.relationship_detail")))
+        assert added >= rows * 2 * 4 * tie_capacity(ModelParams.from_scenario(on)), (generator, degree)

@@ -112,6 +112,7 @@ def replication_bytes(scenario: Scenario) -> int:
     models = len(scenario.business_models)
     series = PERIOD_SERIES + (ALIGNMENT_SERIES if g("alignment.enabled") else 0)
     n = 8 * (20 + series * periods + models * (periods + 1))
+    n += 8 * (4 + 51)  # the network summaries and customers by degree 0..50 (model/network_outputs.py)
     if g("portfolio.track"):
         labels = 6 * 8 + 4  # at most the built-ins' classes
         n += 4 * (periods * labels + labels * labels)
@@ -130,7 +131,10 @@ def result_bytes(scenario: Scenario, replications: int, detail: bool = True) -> 
             per_slot += 8 * -(-scenario.get("horizon.periods") // scenario.get("horizon.periods_per_year")) + 9
         if scenario.get("stages.enabled"):  # initial and final stage
             per_slot += 2
-        n += min(replications, scenario.get("outputs.relationship_detail")) * slot_count(scenario) * per_slot
+        rows = min(replications, scenario.get("outputs.relationship_detail"))
+        n += rows * slot_count(scenario) * per_slot
+        if scenario.get("outputs.network"):  # two int32 slots per tie drawn: at most slots x (mean_degree / 2 + 1)
+            n += rows * 8 * int(slot_count(scenario) * (scenario.get("network.mean_degree") / 2 + 1))
     return n
 
 
