@@ -24,8 +24,9 @@ SMALL = ["--set", "customers.count=80", "--set", "horizon.periods=8", "--replica
 
 def test_run_show_reproduce(tmp_path: Path) -> None:
     r = vc_cli(
-        "run", str(SCENARIOS / "classroom.toml"), *SMALL, "--seed", "4", "--workers", "2", "--out", "out", cwd=tmp_path
-    )
+        "run", str(SCENARIOS / "classroom.toml"), *SMALL, "--seed", "4", "--workers", "2", "--executor", "threads",
+        "--out", "out", cwd=tmp_path,
+    )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "Firm value" in r.stdout and "± MC s.e." in r.stdout and "P(firm value < 0)" in r.stdout
     run = tmp_path / "out" / "classroom"
