@@ -501,13 +501,9 @@ class PartnersPolicy(TieredPolicy):
         middle_model: int | str | None = None,
         lean_model: int | str | None = None,
     ):
+        super().__init__(top_share, middle_share, top_model, middle_model, lean_model)
         self.partner_stage = partner_stage
         self.partner_model = partner_model
-        self.top_share = top_share
-        self.middle_share = middle_share
-        self.top_model = top_model
-        self.middle_model = middle_model
-        self.lean_model = lean_model
 
     def decide(self, view: PortfolioView) -> np.ndarray:
         out = super().decide(view)

@@ -47,7 +47,7 @@ import xarray as xr
 
 from valuecapture import __version__
 from valuecapture.run.load import scenario_of
-from valuecapture.run.outputs import OutputError, check_out_folder, claimed, umask
+from valuecapture.run.outputs import check_files_replaceable, check_out_folder, claimed, umask
 
 #: The horizon's first day when ``--start`` is not given.
 DEFAULT_START = "2020-01-01"
@@ -245,19 +245,7 @@ def check_targets(out: str | Path, overwrite: bool = False) -> Path:
     export wrote it (its export.json lists it).  Other files in the folder are left alone."""
     folder = check_out_folder(out)
     ours = _ours(folder) if folder.is_dir() else set()
-    for name in (CUSTOMERS_FILE, PANEL_FILE, EXPORT_FILE):
-        p = folder / name
-        if p.is_symlink():
-            raise OutputError(f"{p}: is a link; valuecapture does not write through links (choose another --out)")
-        if not p.exists():
-            continue
-        if name not in ours or not p.is_file():
-            raise OutputError(
-                f"{p}: exists and was not written by valuecapture export-customers; it is never replaced: move it or "
-                "choose another --out"
-            )
-        if not overwrite:
-            raise OutputError(f"{p}: exists; add --overwrite to replace it, or choose another --out")
+    check_files_replaceable(folder, (CUSTOMERS_FILE, PANEL_FILE, EXPORT_FILE), ours, overwrite, "export-customers")
     return folder
 
 

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from valuecapture.run.outputs import OutputError, check_out_folder, claimed, umask
+from valuecapture.run.outputs import check_files_replaceable, check_out_folder, claimed, umask
 from valuecapture.version import __version__
 
 FORMATS: tuple[str, ...] = ("csv", "parquet")
@@ -236,19 +236,7 @@ def check_folder(out: str | Path, names: Sequence[str], overwrite: bool = False)
     unless ``overwrite`` and a previous export wrote it.  Other files are left alone."""
     folder = check_out_folder(out)
     ours = _ours(folder) if folder.is_dir() else set()
-    for name in [*names, PROVENANCE_FILE]:
-        p = folder / name
-        if p.is_symlink():
-            raise OutputError(f"{p}: is a link; valuecapture does not write through links (choose another --out)")
-        if not p.exists():
-            continue
-        if name not in ours or not p.is_file():
-            raise OutputError(
-                f"{p}: exists and was not written by valuecapture export; it is never replaced: move it or choose "
-                "another --out"
-            )
-        if not overwrite:
-            raise OutputError(f"{p}: exists; add --overwrite to replace it, or choose another --out")
+    check_files_replaceable(folder, [*names, PROVENANCE_FILE], ours, overwrite, "export")
     if overwrite:
         return folder, ours
     return folder, set()

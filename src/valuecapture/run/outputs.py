@@ -27,7 +27,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,6 +178,25 @@ def check_out_folder(out: str | Path, option: str = "--out") -> Path:
     if p.exists() and not p.is_dir():
         raise OutputError(f"{option} {out}: exists and is not a folder")
     return p
+
+
+def check_files_replaceable(folder: Path, names: Iterable[str], ours: set[str], overwrite: bool, writer: str) -> None:
+    """Refuse (one line) when a file ``writer`` would write into ``folder`` is in the way: a link,
+    anything not a plain file, a file that an earlier run of ``writer`` did not write (not in
+    ``ours``), or any existing one without ``overwrite``.  Other files in the folder are left alone."""
+    for name in names:
+        p = folder / name
+        if p.is_symlink():
+            raise OutputError(f"{p}: is a link; valuecapture does not write through links (choose another --out)")
+        if not p.exists():
+            continue
+        if name not in ours or not p.is_file():
+            raise OutputError(
+                f"{p}: exists and was not written by valuecapture {writer}; it is never replaced: move it or "
+                "choose another --out"
+            )
+        if not overwrite:
+            raise OutputError(f"{p}: exists; add --overwrite to replace it, or choose another --out")
 
 
 def check_target(target: str | Path, overwrite: bool = False, what: str = "a result") -> None:
