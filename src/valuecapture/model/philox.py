@@ -159,7 +159,6 @@ _INV_R = 1.0 / ZIGGURAT_R
 _MASK52 = np.uint64(0x000FFFFFFFFFFFFF)
 _S8 = np.uint64(8)
 _S9 = np.uint64(9)
-_S1 = np.uint64(1)
 _ONE = np.uint64(1)
 _BYTE = np.uint64(0xFF)
 
